@@ -1,0 +1,136 @@
+//! Counters of the bad input rust2sky ignored so that the host application could go on.
+//!
+//! The agent never fails a request because of a malformed header. It leaves the header out, counts
+//! it here, and writes at most one warning per kind of problem every 30 seconds through the `log`
+//! crate (target `rust2sky`), saying how many were ignored since the last warning. Whatever logger
+//! the application installs (`env_logger`, `tracing`'s log bridge, ...) receives them.
+//!
+//! ```
+//! let before = rust2sky::diagnostics::counters();
+//! rust2sky::propagation::IncomingHeaders::extract(
+//!     |_name| Some("garbage"),
+//!     rust2sky::propagation::CorrelationLimits::default(),
+//! );
+//! let after = rust2sky::diagnostics::counters();
+//! assert!(after.malformed_sw8 > before.malformed_sw8);
+//! ```
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The least time between two warnings about the same kind of problem.
+pub const LOG_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A snapshot of the counters, each counting since the process started.
+///
+/// ```
+/// let counters = rust2sky::diagnostics::counters();
+/// println!("{} malformed sw8 headers ignored so far", counters.malformed_sw8);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// `sw8` headers ignored because they were malformed.
+    pub malformed_sw8: u64,
+    /// `sw8-correlation` entries ignored because they were malformed.
+    pub malformed_correlation: u64,
+    /// `sw8-correlation` entries dropped because they were over the limits.
+    pub correlation_over_limit: u64,
+    /// `sw8-x` headers ignored because they were malformed.
+    pub malformed_sw8x: u64,
+}
+
+/// Reads the counters.
+///
+/// ```
+/// assert!(rust2sky::diagnostics::counters().malformed_sw8 < u64::MAX);
+/// ```
+pub fn counters() -> Counters {
+    let read = |problem: Problem| STATE[problem as usize].total.load(Ordering::Relaxed);
+    Counters {
+        malformed_sw8: read(Problem::MalformedSw8),
+        malformed_correlation: read(Problem::MalformedCorrelation),
+        correlation_over_limit: read(Problem::CorrelationOverLimit),
+        malformed_sw8x: read(Problem::MalformedSw8x),
+    }
+}
+
+/// A kind of problem the agent counts and warns about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    MalformedSw8,
+    MalformedCorrelation,
+    CorrelationOverLimit,
+    MalformedSw8x,
+}
+
+impl Problem {
+    const fn describe(self) -> &'static str {
+        match self {
+            Problem::MalformedSw8 => "malformed sw8 headers ignored",
+            Problem::MalformedCorrelation => "malformed sw8-correlation entries ignored",
+            Problem::CorrelationOverLimit => "sw8-correlation entries dropped",
+            Problem::MalformedSw8x => "malformed sw8-x headers ignored",
+        }
+    }
+}
+
+struct ProblemState {
+    total: AtomicU64,
+    /// How many were counted since the last warning.
+    unreported: AtomicU64,
+    /// When the last warning went out, in milliseconds since [`epoch`]; `u64::MAX` before the first.
+    last_warning_ms: AtomicU64,
+}
+
+impl ProblemState {
+    const fn new() -> Self {
+        ProblemState {
+            total: AtomicU64::new(0),
+            unreported: AtomicU64::new(0),
+            last_warning_ms: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+static STATE: [ProblemState; 4] = [
+    ProblemState::new(),
+    ProblemState::new(),
+    ProblemState::new(),
+    ProblemState::new(),
+];
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Counts `count` occurrences of `problem` and warns about it if none was logged in the last
+/// [`LOG_INTERVAL`]; `detail` says what was wrong with the latest one.
+pub(crate) fn record(problem: Problem, count: usize, detail: &dyn fmt::Display) {
+    let count = count as u64;
+    let state = &STATE[problem as usize];
+    state.total.fetch_add(count, Ordering::Relaxed);
+    state.unreported.fetch_add(count, Ordering::Relaxed);
+
+    let now_ms = u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+    let last = state.last_warning_ms.load(Ordering::Relaxed);
+    let due = last == u64::MAX || now_ms.saturating_sub(last) >= LOG_INTERVAL.as_millis() as u64;
+    // Only the thread that wins the exchange writes the warning, so a flood of bad headers on many
+    // threads still gives one line per interval.
+    if due
+        && state
+            .last_warning_ms
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let unreported = state.unreported.swap(0, Ordering::Relaxed);
+        log::warn!(
+            target: "rust2sky",
+            "{unreported} {} since the last report (latest: {detail}); the requests went on without them",
+            problem.describe()
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! The `sw8` header (SkyWalking cross-process propagation, protocol v3).
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::base64;
+
+/// The longest `sw8` value [`Sw8Header::decode`] reads, in bytes.
+///
+/// SkyWalking documents the header as staying under 2 KiB. OAP's own limits (ids of 150 characters,
+/// names of 70, endpoints of 150, peers of 200) keep a real header under about 3 KiB even in 4-byte
+/// UTF-8, so 8 KiB leaves room for every agent we know of while a hostile header costs nothing.
+pub const MAX_SW8_LEN: usize = 8 * 1024;
+
+/// The contents of an `sw8` header: the context of the caller that sent the request.
+///
+/// A server decodes it from the incoming request and links its entry span to the caller with it; a
+/// client encodes one for the exit span it is about to call through.
+///
+/// ```
+/// use rust2sky::propagation::Sw8Header;
+///
+/// let header = Sw8Header {
+///     sampled: true,
+///     trace_id: "trace-1".into(),
+///     parent_segment_id: "segment-1".into(),
+///     parent_span_id: 3,
+///     parent_service: "checkout".into(),
+///     parent_service_instance: "checkout-1".into(),
+///     parent_endpoint: "GET:/cart".into(),
+///     target_address: "payments:8080".into(),
+/// };
+/// let value = header.encode();
+/// assert!(value.starts_with("1-dHJhY2UtMQ==-"));
+/// assert_eq!(Sw8Header::decode(&value), Ok(header));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Sw8Header {
+    /// Field 1: `true` for `1` (trace this), `false` for `0` (the caller chose not to sample).
+    pub sampled: bool,
+    /// Field 2: the id of the whole distributed trace.
+    pub trace_id: String,
+    /// Field 3: the id of the caller's segment.
+    pub parent_segment_id: String,
+    /// Field 4: the id, within the caller's segment, of the exit span that made the call.
+    pub parent_span_id: i32,
+    /// Field 5: the caller's service name.
+    pub parent_service: String,
+    /// Field 6: the caller's service instance name.
+    pub parent_service_instance: String,
+    /// Field 7: the caller's endpoint: the operation name of its segment's first entry span.
+    pub parent_endpoint: String,
+    /// Field 8: the address the caller used to reach us; equal to its exit span's `peer`.
+    pub target_address: String,
+}
+
+/// One of the eight fields of an `sw8` header, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Sw8Field {
+    /// Field 1, the sample flag.
+    Sampled,
+    /// Field 2, the trace id.
+    TraceId,
+    /// Field 3, the parent segment id.
+    ParentSegmentId,
+    /// Field 4, the parent span id.
+    ParentSpanId,
+    /// Field 5, the parent service.
+    ParentService,
+    /// Field 6, the parent service instance.
+    ParentServiceInstance,
+    /// Field 7, the parent endpoint.
+    ParentEndpoint,
+    /// Field 8, the target address.
+    TargetAddress,
+}
+
+impl Sw8Field {
+    /// The Base64 fields, in header order (fields 2, 3, 5, 6, 7 and 8).
+    const TEXT: [Sw8Field; 6] = [
+        Sw8Field::TraceId,
+        Sw8Field::ParentSegmentId,
+        Sw8Field::ParentService,
+        Sw8Field::ParentServiceInstance,
+        Sw8Field::ParentEndpoint,
+        Sw8Field::TargetAddress,
+    ];
+
+    /// The field's position in the header, from 1.
+    pub const fn position(self) -> usize {
+        match self {
+            Sw8Field::Sampled => 1,
+            Sw8Field::TraceId => 2,
+            Sw8Field::ParentSegmentId => 3,
+            Sw8Field::ParentSpanId => 4,
+            Sw8Field::ParentService => 5,
+            Sw8Field::ParentServiceInstance => 6,
+            Sw8Field::ParentEndpoint => 7,
+            Sw8Field::TargetAddress => 8,
+        }
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Sw8Field::Sampled => "sample flag",
+            Sw8Field::TraceId => "trace id",
+            Sw8Field::ParentSegmentId => "parent segment id",
+            Sw8Field::ParentSpanId => "parent span id",
+            Sw8Field::ParentService => "parent service",
+            Sw8Field::ParentServiceInstance => "parent service instance",
+            Sw8Field::ParentEndpoint => "parent endpoint",
+            Sw8Field::TargetAddress => "target address",
+        }
+    }
+}
+
+impl fmt::Display for Sw8Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "field {} ({})", self.position(), self.name())
+    }
+}
+
+/// Why an `sw8` value was rejected. A server that gets one ignores the header and starts a new trace.
+///
+/// The rules are the strict union of the official agents' (see the crate's protocol notes): Java and
+/// Python reject every case below, so a header we accept is one they accept too.
+///
+/// ```
+/// use rust2sky::propagation::{Sw8Error, Sw8Field, Sw8Header};
+///
+/// assert_eq!(Sw8Header::decode("1-a-b"), Err(Sw8Error::FieldCount { found: 3 }));
+/// assert_eq!(
+///     Sw8Header::decode("1-dA==-cw==-x-cw==-aQ==-ZQ==-YQ=="),
+///     Err(Sw8Error::SpanId)
+/// );
+/// assert_eq!(
+///     Sw8Header::decode("1-dA==-cw==-0-cw==-aQ==-ZQ==-"),
+///     Err(Sw8Error::EmptyField(Sw8Field::TargetAddress))
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Sw8Error {
+    /// The value is empty; senders write an empty value when they have no context.
+    #[error("sw8 header is empty")]
+    Empty,
+    /// The value is longer than [`MAX_SW8_LEN`].
+    #[error("sw8 header is {len} bytes long, over the limit of {MAX_SW8_LEN}")]
+    TooLong {
+        /// The length of the value that was refused.
+        len: usize,
+    },
+    /// The value does not split into exactly eight `-`-separated fields.
+    #[error("sw8 header has {found} `-`-separated fields, expected 8")]
+    FieldCount {
+        /// How many fields the value has.
+        found: usize,
+    },
+    /// The sample flag is neither `0` nor `1`.
+    #[error("sw8 field 1 (sample flag) is not `0` or `1`")]
+    SampleFlag,
+    /// The parent span id is not a decimal integer from 0 to `i32::MAX`.
+    #[error("sw8 field 4 (parent span id) is not an integer from 0 to 2147483647")]
+    SpanId,
+    /// A field is not valid standard Base64.
+    #[error("sw8 {0} is not valid Base64")]
+    Base64(Sw8Field),
+    /// A field's Base64 decodes to bytes that are not UTF-8.
+    #[error("sw8 {0} is not UTF-8 text")]
+    Utf8(Sw8Field),
+    /// A field is empty once decoded.
+    #[error("sw8 {0} is empty")]
+    EmptyField(Sw8Field),
+}
+
+impl Sw8Header {
+    /// Reads an `sw8` header value.
+    ///
+    /// Accepts exactly eight fields with a `0`/`1` flag, a span id from 0 to `i32::MAX`, and six
+    /// non-empty UTF-8 strings in standard Base64 (padding optional). Surrounding whitespace is
+    /// ignored. Never panics, whatever the input.
+    ///
+    /// ```
+    /// use rust2sky::propagation::Sw8Header;
+    ///
+    /// let parent: Sw8Header = "1-dA==-cw==-4-c3Zj-aW5zdA==-ZW5kcG9pbnQ=-cGVlcjo4MA==".parse()?;
+    /// assert_eq!(parent.trace_id, "t");
+    /// assert_eq!(parent.parent_span_id, 4);
+    /// assert_eq!(parent.target_address, "peer:80");
+    /// # Ok::<(), rust2sky::propagation::Sw8Error>(())
+    /// ```
+    pub fn decode(value: &str) -> Result<Self, Sw8Error> {
+        if value.len() > MAX_SW8_LEN {
+            return Err(Sw8Error::TooLong { len: value.len() });
+        }
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(Sw8Error::Empty);
+        }
+
+        let mut parts = [""; 8];
+        let mut found = 0;
+        for part in value.split('-') {
+            if let Some(slot) = parts.get_mut(found) {
+                *slot = part;
+            }
+            found += 1;
+        }
+        if found != 8 {
+            return Err(Sw8Error::FieldCount { found });
+        }
+        let [
+            flag,
+            trace,
+            segment,
+            span,
+            service,
+            instance,
+            endpoint,
+            address,
+        ] = parts;
+
+        let sampled = match flag {
+            "1" => true,
+            "0" => false,
+            _ => return Err(Sw8Error::SampleFlag),
+        };
+        let parent_span_id = parse_span_id(span)?;
+
+        let mut text = [trace, segment, service, instance, endpoint, address]
+            .into_iter()
+            .zip(Sw8Field::TEXT)
+            .map(|(encoded, field)| decode_text(encoded, field));
+        // `text` yields exactly six items, so each `next` below is `Some`; the fallback is only there
+        // so that this function has no panic path at all.
+        let mut next = || text.next().unwrap_or(Err(Sw8Error::Empty));
+        Ok(Sw8Header {
+            sampled,
+            trace_id: next()?,
+            parent_segment_id: next()?,
+            parent_span_id,
+            parent_service: next()?,
+            parent_service_instance: next()?,
+            parent_endpoint: next()?,
+            target_address: next()?,
+        })
+    }
+
+    /// Writes the header value, in one allocation of exactly the right size.
+    ///
+    /// The output always has padding and the standard Base64 alphabet, as every official agent
+    /// writes it. Values are encoded as they are: a sender should not send a header whose strings
+    /// are empty, since receivers reject it (see [`Sw8Error::EmptyField`]).
+    ///
+    /// ```
+    /// use rust2sky::propagation::Sw8Header;
+    ///
+    /// let header = Sw8Header {
+    ///     sampled: true,
+    ///     trace_id: "t".into(),
+    ///     parent_segment_id: "s".into(),
+    ///     parent_span_id: 0,
+    ///     parent_service: "svc~~~".into(),
+    ///     parent_service_instance: "i".into(),
+    ///     parent_endpoint: "e".into(),
+    ///     target_address: "a".into(),
+    /// };
+    /// // `~~~` is `fn5+` in standard Base64, never the URL-safe `fn5-`.
+    /// assert_eq!(header.encode(), "1-dA==-cw==-0-c3Zjfn5+-aQ==-ZQ==-YQ==");
+    /// ```
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(self.encoded_len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the header value to `out`, for callers that reuse a buffer.
+    ///
+    /// ```
+    /// use rust2sky::propagation::Sw8Header;
+    ///
+    /// # let header = Sw8Header::decode("1-dA==-cw==-0-c3Zj-aQ==-ZQ==-YQ==").unwrap();
+    /// let mut buf = String::new();
+    /// header.encode_into(&mut buf);
+    /// assert_eq!(buf, header.encode());
+    /// ```
+    pub fn encode_into(&self, out: &mut String) {
+        out.reserve(self.encoded_len());
+        out.push(if self.sampled { '1' } else { '0' });
+        for (position, text) in self.text_fields().into_iter().enumerate() {
+            out.push('-');
+            base64::encode_into(text, out);
+            if position == 1 {
+                out.push('-');
+                out.push_str(itoa::Buffer::new().format(self.parent_span_id));
+            }
+        }
+    }
+
+    /// The exact length of [`Sw8Header::encode`]'s output.
+    pub fn encoded_len(&self) -> usize {
+        let text: usize = self
+            .text_fields()
+            .iter()
+            .map(|text| base64::encoded_len(text.len()))
+            .sum();
+        // flag + 7 separators + the span id's digits
+        1 + 7 + itoa::Buffer::new().format(self.parent_span_id).len() + text
+    }
+
+    fn text_fields(&self) -> [&str; 6] {
+        [
+            &self.trace_id,
+            &self.parent_segment_id,
+            &self.parent_service,
+            &self.parent_service_instance,
+            &self.parent_endpoint,
+            &self.target_address,
+        ]
+    }
+}
+
+impl FromStr for Sw8Header {
+    type Err = Sw8Error;
+
+    fn from_str(value: &str) -> Result<Self, Sw8Error> {
+        Sw8Header::decode(value)
+    }
+}
+
+impl fmt::Display for Sw8Header {
+    /// Writes the header value, as [`Sw8Header::encode`] does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.encode())
+    }
+}
+
+fn parse_span_id(digits: &str) -> Result<i32, Sw8Error> {
+    // `i32::from_str` also takes a leading `+`; Python's agent rejects it, so we do too.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Sw8Error::SpanId);
+    }
+    digits.parse().map_err(|_| Sw8Error::SpanId)
+}
+
+fn decode_text(encoded: &str, field: Sw8Field) -> Result<String, Sw8Error> {
+    let text = base64::decode(encoded).map_err(|error| match error {
+        base64::FieldError::Base64 => Sw8Error::Base64(field),
+        base64::FieldError::Utf8 => Sw8Error::Utf8(field),
+    })?;
+    if text.is_empty() {
+        return Err(Sw8Error::EmptyField(field));
+    }
+    Ok(text)
+}

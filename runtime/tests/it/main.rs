@@ -1,0 +1,4 @@
+//! rust2sky's runtime tests: one binary, a module per area.
+
+mod propagation;
+mod readme;
