@@ -2,13 +2,14 @@
 //!
 //! Standard alphabet (`+`, `/`), never the URL-safe one: its `-` is the sw8 field separator. We write
 //! padding, as every official agent does, and accept input with or without it, as Java does.
+//! `base64-simd` rather than `base64`: headers are decoded on every request, and its SIMD decoder
+//! takes the `sw8` decode from about 350 ns to under 250 ns (see BENCHMARKS.md).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT as ENGINE;
+use base64_simd::{STANDARD, STANDARD_NO_PAD};
 
 /// Appends the Base64 form of `input` to `out`.
 pub(super) fn encode_into(input: &str, out: &mut String) {
-    ENGINE.encode_string(input.as_bytes(), out);
+    STANDARD.encode_append(input.as_bytes(), out);
 }
 
 /// The length of the padded Base64 form of `len` bytes.
@@ -23,8 +24,17 @@ pub(super) enum FieldError {
     Utf8,
 }
 
-/// Decodes one Base64 field into UTF-8 text.
+/// Decodes one Base64 field, padded or not, into UTF-8 text.
 pub(super) fn decode(input: &str) -> Result<String, FieldError> {
-    let bytes = ENGINE.decode(input).map_err(|_| FieldError::Base64)?;
+    // Padded input always has a length divisible by 4; unpadded input of such a length has no
+    // padding to check, so the padded decoder reads both.
+    let engine = if input.len() % 4 == 0 {
+        STANDARD
+    } else {
+        STANDARD_NO_PAD
+    };
+    let bytes = engine
+        .decode_to_vec(input)
+        .map_err(|_| FieldError::Base64)?;
     String::from_utf8(bytes).map_err(|_| FieldError::Utf8)
 }
