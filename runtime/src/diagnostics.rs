@@ -40,6 +40,10 @@ pub struct Counters {
     pub correlation_over_limit: u64,
     /// `sw8-x` headers ignored because they were malformed.
     pub malformed_sw8x: u64,
+    /// Contexts not entered because a thread already had too many nested ones.
+    pub context_overflow: u64,
+    /// Finished segments the reporter refused (its buffer was full or it was gone).
+    pub segments_dropped: u64,
 }
 
 /// Reads the counters.
@@ -54,6 +58,8 @@ pub fn counters() -> Counters {
         malformed_correlation: read(Problem::MalformedCorrelation),
         correlation_over_limit: read(Problem::CorrelationOverLimit),
         malformed_sw8x: read(Problem::MalformedSw8x),
+        context_overflow: read(Problem::ContextOverflow),
+        segments_dropped: read(Problem::SegmentDropped),
     }
 }
 
@@ -64,6 +70,8 @@ pub(crate) enum Problem {
     MalformedCorrelation,
     CorrelationOverLimit,
     MalformedSw8x,
+    ContextOverflow,
+    SegmentDropped,
 }
 
 impl Problem {
@@ -73,6 +81,10 @@ impl Problem {
             Problem::MalformedCorrelation => "malformed sw8-correlation entries ignored",
             Problem::CorrelationOverLimit => "sw8-correlation entries dropped",
             Problem::MalformedSw8x => "malformed sw8-x headers ignored",
+            Problem::ContextOverflow => {
+                "contexts not entered because the thread had too many nested ones"
+            }
+            Problem::SegmentDropped => "finished segments dropped by the reporter",
         }
     }
 }
@@ -95,7 +107,9 @@ impl ProblemState {
     }
 }
 
-static STATE: [ProblemState; 4] = [
+static STATE: [ProblemState; 6] = [
+    ProblemState::new(),
+    ProblemState::new(),
     ProblemState::new(),
     ProblemState::new(),
     ProblemState::new(),

@@ -65,7 +65,7 @@ impl Id {
                     }
                     number => number,
                 };
-                let now = now_ms().saturating_mul(PER_MS);
+                let now = epoch_ms().saturating_mul(PER_MS);
                 let last = state.last.get();
                 // Strictly increasing per thread: a repeated or earlier clock reading continues
                 // from the last value, spilling into the next millisecond after 10,000 ids.
@@ -121,7 +121,8 @@ thread_local! {
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 static EXITING_THREADS: AtomicU64 = AtomicU64::new(0);
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(0))
@@ -149,7 +150,7 @@ mod tests {
 
     #[test]
     fn id_has_the_java_layout_with_the_current_time() {
-        let before = now_ms();
+        let before = epoch_ms();
         let text = Id::generate().to_string();
         let parts: Vec<&str> = text.split('.').collect();
         assert_eq!(parts.len(), 3, "{text}");
@@ -157,7 +158,7 @@ mod tests {
         assert!(parts[1].parse::<u64>().unwrap() >= 1);
         let ms = parts[2].parse::<u64>().unwrap() / PER_MS;
         // A burst earlier in this thread may have borrowed a few milliseconds ahead.
-        assert!(ms >= before && ms <= now_ms() + 100, "{ms} vs {before}");
+        assert!(ms >= before && ms <= epoch_ms() + 100, "{ms} vs {before}");
     }
 
     #[test]

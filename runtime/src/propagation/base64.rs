@@ -28,7 +28,7 @@ pub(super) enum FieldError {
 pub(super) fn decode(input: &str) -> Result<String, FieldError> {
     // Padded input always has a length divisible by 4; unpadded input of such a length has no
     // padding to check, so the padded decoder reads both.
-    let engine = if input.len() % 4 == 0 {
+    let engine = if input.len().is_multiple_of(4) {
         STANDARD
     } else {
         STANDARD_NO_PAD

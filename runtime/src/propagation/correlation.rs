@@ -40,6 +40,9 @@ pub enum CorrelationError {
     /// The key is empty.
     #[error("correlation key is empty")]
     EmptyKey,
+    /// There is no current trace to set it on.
+    #[error("no trace is active here")]
+    NoTrace,
     /// The context already holds the most keys its limits allow.
     #[error("correlation already holds {max_keys} keys")]
     TooManyKeys {
@@ -249,7 +252,9 @@ impl Correlation {
             };
             match decoded.correlation.set(key, value) {
                 Ok(()) => {}
-                Err(CorrelationError::EmptyKey) => decoded.malformed += 1,
+                Err(CorrelationError::EmptyKey | CorrelationError::NoTrace) => {
+                    decoded.malformed += 1
+                }
                 Err(
                     CorrelationError::TooManyKeys { .. } | CorrelationError::ValueTooLong { .. },
                 ) => decoded.over_limit += 1,

@@ -10,11 +10,13 @@
 //! lets the request go on.
 
 mod base64;
+mod carrier;
 mod correlation;
 mod incoming;
 mod sw8;
 mod sw8x;
 
+pub use carrier::{Extractor, Injector};
 pub use correlation::{Correlation, CorrelationError, CorrelationLimits, DecodedCorrelation};
 pub use incoming::IncomingHeaders;
 pub use sw8::{MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};

@@ -1,0 +1,228 @@
+//! Futures that carry trace context across `.await`: each poll enters the context and leaves it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project::{pin_project, pinned_drop};
+
+use crate::context::snapshot::{ContextSnapshot, capture};
+use crate::span::Span;
+use crate::tracer::Tracer;
+
+/// Trace context for futures.
+///
+/// ```
+/// use rust2sky::FutureExt as _;
+///
+/// async fn load_cart() -> u32 {
+///     // spans started here are children of "checkout"
+///     3
+/// }
+///
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # runtime.block_on(async {
+/// let items = load_cart().instrument(rust2sky::local_span("checkout")).await;
+/// assert_eq!(items, 3);
+/// # });
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Makes `span` current while this future is polled (and while it is dropped), and ends the
+    /// span when the future completes. If the future is dropped before completing, the span ends
+    /// then, with a `cancelled` log; if a poll panics, the span is marked as an error.
+    ///
+    /// ```
+    /// use rust2sky::FutureExt as _;
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// async { /* work */ }.instrument(rust2sky::local_span("work")).await;
+    /// # });
+    /// ```
+    fn instrument(self, span: Span) -> Instrumented<Self> {
+        Instrumented {
+            inner: Some(self),
+            span: Some(span),
+        }
+    }
+
+    /// Captures the current context now, and enters it whenever this future is polled: spans the
+    /// future starts continue the current trace in a new segment (a `CrossThread` reference),
+    /// wherever the future runs. [`crate::spawn`] does this for you.
+    ///
+    /// ```
+    /// use rust2sky::FutureExt as _;
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let task = tokio::spawn(async { /* traced work */ }.in_current_context());
+    /// task.await.unwrap();
+    /// # });
+    /// ```
+    fn in_current_context(self) -> InContext<Self> {
+        self.in_context(capture())
+    }
+
+    /// Enters `snapshot` whenever this future is polled.
+    ///
+    /// ```
+    /// use rust2sky::FutureExt as _;
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let snapshot = rust2sky::capture();
+    /// async { /* traced work */ }.in_context(snapshot).await;
+    /// # });
+    /// ```
+    fn in_context(self, snapshot: ContextSnapshot) -> InContext<Self> {
+        InContext {
+            inner: Some(self),
+            snapshot,
+        }
+    }
+
+    /// Makes `tracer` the one new traces use while this future is polled (see
+    /// [`Tracer::in_scope`] for sync code).
+    ///
+    /// ```
+    /// use rust2sky::{FutureExt as _, Tracer, config::Config, reporter::MemoryReporter};
+    ///
+    /// let reporter = MemoryReporter::new();
+    /// let tracer = Tracer::new(Config::default(), reporter.clone());
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// async { drop(rust2sky::local_span("job")) }.with_tracer(&tracer).await;
+    /// # });
+    /// assert_eq!(reporter.segments().len(), 1);
+    /// ```
+    fn with_tracer(self, tracer: &Tracer) -> InContext<Self> {
+        self.in_context(ContextSnapshot::of_tracer(tracer.clone()))
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// A future with a span current while it runs. Made by [`FutureExt::instrument`].
+#[pin_project(PinnedDrop)]
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Instrumented<F> {
+    #[pin]
+    inner: Option<F>,
+    span: Option<Span>,
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            // Polled after completion: that is the caller's bug, and futures may answer it with
+            // anything but undefined behaviour; we stay pending rather than panic.
+            return Poll::Pending;
+        };
+        let poll = {
+            let _entered = this.span.as_ref().map(Span::enter);
+            let mut panic_mark = PanicMark(this.span.as_mut());
+            let poll = inner.poll(cx);
+            panic_mark.0 = None;
+            poll
+        };
+        if poll.is_ready() {
+            // The inner future is dropped inside the span, then the span ends: its end time is
+            // the completion time.
+            let _entered = this.span.as_ref().map(Span::enter);
+            this.inner.set(None);
+            drop(_entered);
+            drop(this.span.take());
+        }
+        poll
+    }
+}
+
+#[pinned_drop]
+impl<F> PinnedDrop for Instrumented<F> {
+    fn drop(self: Pin<&mut Self>) {
+        let mut this = self.project();
+        let Some(mut span) = this.span.take() else {
+            return;
+        };
+        if this.inner.is_some() {
+            let _entered = span.enter();
+            this.inner.set(None);
+            drop(_entered);
+            if !std::thread::panicking() {
+                span.record_cancelled();
+            }
+        }
+    }
+}
+
+/// Marks the span as failed if a panic unwinds through the poll it guards.
+struct PanicMark<'a>(Option<&'a mut Span>);
+
+impl Drop for PanicMark<'_> {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take()
+            && std::thread::panicking()
+        {
+            span.record_panic();
+        }
+    }
+}
+
+/// A future that runs in a captured context. Made by [`FutureExt::in_current_context`],
+/// [`FutureExt::in_context`] and [`FutureExt::with_tracer`].
+#[pin_project(PinnedDrop)]
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct InContext<F> {
+    #[pin]
+    inner: Option<F>,
+    snapshot: ContextSnapshot,
+}
+
+impl<F: Future> Future for InContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        let _entered = this.snapshot.enter();
+        let poll = match this.inner.as_mut().as_pin_mut() {
+            Some(inner) => inner.poll(cx),
+            None => return Poll::Pending,
+        };
+        if poll.is_ready() {
+            this.inner.set(None);
+        }
+        poll
+    }
+}
+
+#[pinned_drop]
+impl<F> PinnedDrop for InContext<F> {
+    fn drop(self: Pin<&mut Self>) {
+        let mut this = self.project();
+        if this.inner.is_some() {
+            let _entered = this.snapshot.enter();
+            this.inner.set(None);
+        }
+    }
+}
+
+/// Spawns `future` on the current tokio runtime, continuing the current trace in it (as
+/// [`FutureExt::in_current_context`]). Must be called from inside a tokio runtime, as
+/// `tokio::spawn`.
+///
+/// ```
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # runtime.block_on(async {
+/// let handle = rust2sky::spawn(async { 40 + 2 });
+/// assert_eq!(handle.await.unwrap(), 42);
+/// # });
+/// ```
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(future.in_current_context())
+}

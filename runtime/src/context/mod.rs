@@ -1,0 +1,7 @@
+//! The current trace context: which span code runs in, and how that follows the code across
+//! `.await`, into spawned tasks and onto other threads.
+
+pub(crate) mod current;
+pub(crate) mod future;
+pub(crate) mod snapshot;
+pub(crate) mod stack;

@@ -1,0 +1,144 @@
+//! The thread-local stack of active contexts.
+//!
+//! Each thread keeps a small stack of [`Position`]s; the top one is "where the code is now" in the
+//! trace. Sync code pushes with an [`Entered`] guard; futures push around each poll (see
+//! [`super::future`]), so nothing lives here between polls and a task can move between worker
+//! threads freely.
+//!
+//! The stack cannot hurt the host: the `RefCell` is borrowed only for an instant and never while
+//! user code or a `Drop` runs, guards dropped out of order remove their own entry, depth is bounded
+//! (overflow is counted and the context is simply not entered), and a thread whose thread-locals
+//! are already destroyed behaves as if no context were active.
+
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::context::snapshot::Snapshot;
+use crate::diagnostics::{self, Problem};
+use crate::segment::{Segment, UnsampledTrace};
+use crate::tracer::Tracer;
+
+/// How deep contexts may nest on one thread before further entries are refused.
+const MAX_DEPTH: usize = 1024;
+
+/// Where the code is in a trace.
+#[derive(Clone)]
+pub(crate) enum Position {
+    /// No trace yet, but new traces use this tracer.
+    Tracer(Tracer),
+    /// Inside a recorded span.
+    Span { segment: Arc<Segment>, span_id: i32 },
+    /// Inside a trace that is not recorded (not sampled, or ignored).
+    Unsampled(Arc<UnsampledTrace>),
+    /// At the start of a continuation on another thread or task: the next span opens a new
+    /// segment that refers back to the captured one.
+    Continuation(Arc<Snapshot>),
+}
+
+impl Position {
+    /// The tracer that spans at this position report to.
+    pub(crate) fn tracer(&self) -> &Tracer {
+        match self {
+            Position::Tracer(tracer) => tracer,
+            Position::Span { segment, .. } => segment.tracer(),
+            Position::Unsampled(trace) => trace.tracer(),
+            Position::Continuation(snapshot) => snapshot.tracer(),
+        }
+    }
+}
+
+struct Stack {
+    entries: RefCell<Vec<(u64, Position)>>,
+    next_token: Cell<u64>,
+}
+
+thread_local! {
+    static STACK: Stack = const {
+        Stack { entries: RefCell::new(Vec::new()), next_token: Cell::new(1) }
+    };
+}
+
+/// Runs `f` with the current position. `f` must not run user code or enter contexts: the stack is
+/// borrowed while it runs.
+///
+/// When the thread's stack is gone (the thread is exiting) or busy, `f` does not run and the result
+/// is `R::default()`: a noop span, no context.
+pub(crate) fn with_current<R: Default>(f: impl FnOnce(Option<&Position>) -> R) -> R {
+    STACK
+        .try_with(|stack| match stack.entries.try_borrow() {
+            Ok(entries) => f(entries.last().map(|(_, position)| position)),
+            Err(_) => R::default(),
+        })
+        .unwrap_or_default()
+}
+
+/// Makes `position` current until the guard is dropped.
+pub(crate) fn enter(position: Position) -> Entered {
+    let token = STACK.try_with(|stack| {
+        let token = stack.next_token.get();
+        let mut entries = stack.entries.try_borrow_mut().ok()?;
+        if entries.len() >= MAX_DEPTH {
+            return None;
+        }
+        stack.next_token.set(token.wrapping_add(1));
+        entries.push((token, position));
+        Some(token)
+    });
+    match token {
+        Ok(Some(token)) => Entered::new(token),
+        _ => {
+            diagnostics::record(
+                Problem::ContextOverflow,
+                1,
+                &format_args!("the limit is {MAX_DEPTH} levels"),
+            );
+            Entered::new(0)
+        }
+    }
+}
+
+/// Keeps a position current on this thread; dropping it restores the previous one.
+///
+/// `!Send`: a context entered on one thread must be left on that thread.
+pub(crate) struct Entered {
+    token: u64,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Entered {
+    fn new(token: u64) -> Self {
+        Entered {
+            token,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// A guard that enters nothing, for spans that are not recorded.
+    pub(crate) fn none() -> Self {
+        Entered::new(0)
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        if self.token == 0 {
+            return;
+        }
+        let token = self.token;
+        // The removed position is dropped only after the borrow ends: dropping it may drop the
+        // last reference to a segment.
+        let removed = STACK.try_with(|stack| {
+            let mut entries = stack.entries.try_borrow_mut().ok()?;
+            let index = entries.iter().rposition(|(t, _)| *t == token)?;
+            Some(entries.remove(index).1)
+        });
+        drop(removed);
+    }
+}
+
+impl std::fmt::Debug for Entered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entered").finish_non_exhaustive()
+    }
+}

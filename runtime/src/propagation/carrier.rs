@@ -1,0 +1,116 @@
+//! Where headers are read from and written to: [`Extractor`] and [`Injector`].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// Reads request headers by name, for an entry span.
+///
+/// Implemented for `http::HeaderMap` (hyper, axum, reqwest...), tonic's `MetadataMap`, a
+/// `HashMap<String, String>`, `()` (no headers), and any closure `Fn(&str) -> Option<String>`.
+/// Names are asked for in lowercase (`sw8`, `sw8-correlation`, `sw8-x`).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use rust2sky::propagation::Extractor;
+///
+/// let headers = HashMap::from([("sw8".to_owned(), "1-...".to_owned())]);
+/// assert_eq!(headers.extract("sw8").as_deref(), Some("1-..."));
+/// let from_closure = |name: &str| (name == "sw8").then(|| "1-...".to_owned());
+/// assert_eq!(from_closure.extract("sw8").as_deref(), Some("1-..."));
+/// ```
+pub trait Extractor {
+    /// The value of the header `name`, if present and text.
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>>;
+}
+
+/// Writes request headers, for an exit span.
+///
+/// Implemented for `http::HeaderMap`, tonic's `MetadataMap`, a `HashMap<String, String>`, a
+/// `Vec<(String, String)>`, `()` (headers not wanted), and any closure
+/// `FnMut(&'static str, String)`.
+///
+/// ```
+/// use rust2sky::propagation::Injector;
+///
+/// let mut headers: Vec<(String, String)> = Vec::new();
+/// headers.inject("sw8", "1-...".to_owned());
+/// assert_eq!(headers, [("sw8".to_owned(), "1-...".to_owned())]);
+/// ```
+pub trait Injector {
+    /// Sets the header `name` to `value`, replacing any value it had.
+    fn inject(&mut self, name: &'static str, value: String);
+}
+
+impl Extractor for () {
+    fn extract(&self, _name: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Extractor for F {
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>> {
+        self(name).map(Cow::Owned)
+    }
+}
+
+impl<S: BuildHasher> Extractor for HashMap<String, String, S> {
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name).map(|value| Cow::Borrowed(value.as_str()))
+    }
+}
+
+impl Extractor for http::HeaderMap {
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name)?.to_str().ok().map(Cow::Borrowed)
+    }
+}
+
+impl Extractor for tonic::metadata::MetadataMap {
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name)?.to_str().ok().map(Cow::Borrowed)
+    }
+}
+
+impl Injector for () {
+    fn inject(&mut self, _name: &'static str, _value: String) {}
+}
+
+impl<F: FnMut(&'static str, String)> Injector for F {
+    fn inject(&mut self, name: &'static str, value: String) {
+        self(name, value);
+    }
+}
+
+impl<S: BuildHasher> Injector for HashMap<String, String, S> {
+    fn inject(&mut self, name: &'static str, value: String) {
+        self.insert(name.to_owned(), value);
+    }
+}
+
+impl Injector for Vec<(String, String)> {
+    fn inject(&mut self, name: &'static str, value: String) {
+        match self.iter_mut().find(|(n, _)| n == name) {
+            Some((_, existing)) => *existing = value,
+            None => self.push((name.to_owned(), value)),
+        }
+    }
+}
+
+impl Injector for http::HeaderMap {
+    fn inject(&mut self, name: &'static str, value: String) {
+        // Our values are Base64, digits and `-`, always valid header values; anything else is
+        // skipped rather than failing the request.
+        if let Ok(value) = http::HeaderValue::try_from(value) {
+            self.insert(http::HeaderName::from_static(name), value);
+        }
+    }
+}
+
+impl Injector for tonic::metadata::MetadataMap {
+    fn inject(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = tonic::metadata::MetadataValue::try_from(value) {
+            self.insert(name, value);
+        }
+    }
+}

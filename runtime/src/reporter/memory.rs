@@ -1,0 +1,142 @@
+//! A reporter that keeps segments in memory, for tests.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{Reporter, SegmentObject};
+use crate::diagnostics::{self, Problem};
+
+/// Keeps finished segments in memory so that a test can look at them, field by field.
+///
+/// Cloning gives another handle to the same segments: give one clone to the tracer and keep the
+/// other. It holds at most [`MemoryReporter::DEFAULT_CAPACITY`] segments (or the capacity given to
+/// [`MemoryReporter::with_capacity`]); past that, new segments are dropped and counted.
+///
+/// ```
+/// use rust2sky::reporter::MemoryReporter;
+/// use rust2sky::{Tracer, config::Config};
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// tracer.in_scope(|| {
+///     let _span = rust2sky::local_span("compute").entered();
+/// });
+/// let segments = reporter.segments();
+/// assert_eq!(segments.len(), 1);
+/// assert_eq!(segments[0].spans[0].operation_name, "compute");
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryReporter {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    segments: Mutex<Vec<SegmentObject>>,
+    arrived: Condvar,
+    capacity: usize,
+}
+
+impl MemoryReporter {
+    /// How many segments [`MemoryReporter::new`] keeps.
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// An empty reporter that keeps up to [`MemoryReporter::DEFAULT_CAPACITY`] segments.
+    ///
+    /// ```
+    /// assert!(rust2sky::reporter::MemoryReporter::new().segments().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty reporter that keeps up to `capacity` segments.
+    ///
+    /// ```
+    /// let reporter = rust2sky::reporter::MemoryReporter::with_capacity(10);
+    /// assert!(reporter.segments().is_empty());
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryReporter {
+            shared: Arc::new(Shared {
+                segments: Mutex::new(Vec::new()),
+                arrived: Condvar::new(),
+                capacity,
+            }),
+        }
+    }
+
+    /// A copy of the segments received so far, in the order they finished.
+    ///
+    /// ```
+    /// assert_eq!(rust2sky::reporter::MemoryReporter::new().segments(), vec![]);
+    /// ```
+    pub fn segments(&self) -> Vec<SegmentObject> {
+        self.lock().clone()
+    }
+
+    /// Removes and returns the segments received so far.
+    ///
+    /// ```
+    /// let reporter = rust2sky::reporter::MemoryReporter::new();
+    /// assert!(reporter.take().is_empty());
+    /// ```
+    pub fn take(&self) -> Vec<SegmentObject> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Waits until at least `count` segments have arrived, or `timeout` has passed; returns a copy
+    /// of the segments received by then. For tests whose segments finish on other threads.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let reporter = rust2sky::reporter::MemoryReporter::new();
+    /// assert!(reporter.wait_for(1, Duration::from_millis(1)).is_empty());
+    /// ```
+    pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<SegmentObject> {
+        let deadline = Instant::now() + timeout;
+        let mut segments = self.lock();
+        while segments.len() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            segments = self
+                .shared
+                .arrived
+                .wait_timeout(segments, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        segments.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<SegmentObject>> {
+        self.shared
+            .segments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for MemoryReporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reporter for MemoryReporter {
+    fn report(&self, segment: SegmentObject) {
+        let mut segments = self.lock();
+        if segments.len() >= self.shared.capacity {
+            drop(segments);
+            let why = format_args!("the memory reporter holds {} already", self.shared.capacity);
+            diagnostics::record(Problem::SegmentDropped, 1, &why);
+            return;
+        }
+        segments.push(segment);
+        drop(segments);
+        self.shared.arrived.notify_all();
+    }
+}

@@ -1,0 +1,56 @@
+//! Where finished segments go.
+//!
+//! A [`Reporter`] takes each finished segment and must return at once: it runs on the request
+//! path, when the last span of a segment ends. Here are [`MemoryReporter`], which keeps segments
+//! for tests, and [`LogReporter`], which writes one line per segment. The gRPC reporter to a
+//! SkyWalking OAP arrives with its own issue.
+
+mod log;
+mod memory;
+
+use std::time::Duration;
+
+pub use self::log::LogReporter;
+pub use self::memory::MemoryReporter;
+pub use rust2sky_proto::v3::SegmentObject;
+
+/// Receives finished segments.
+///
+/// `report` is called on the thread that ended a segment's last span, so it must not block, wait
+/// on the network, or grow memory without bound: hand the segment off to a bounded queue, or drop
+/// it (and count the drop).
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use rust2sky::reporter::{Reporter, SegmentObject};
+///
+/// #[derive(Debug, Default)]
+/// struct CountingReporter(AtomicUsize);
+///
+/// impl Reporter for CountingReporter {
+///     fn report(&self, _segment: SegmentObject) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+/// ```
+pub trait Reporter: Send + Sync + 'static {
+    /// Takes one finished segment. Must return at once.
+    fn report(&self, segment: SegmentObject);
+
+    /// Delivers whatever is still buffered, waiting at most `timeout`; returns whether everything
+    /// was delivered. Reporters without a buffer have nothing to do.
+    fn flush(&self, timeout: Duration) -> bool {
+        let _ = timeout;
+        true
+    }
+}
+
+impl<R: Reporter> Reporter for std::sync::Arc<R> {
+    fn report(&self, segment: SegmentObject) {
+        (**self).report(segment);
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        (**self).flush(timeout)
+    }
+}

@@ -1,0 +1,245 @@
+//! Which new traces are recorded: the sample rate and the ignore rules.
+
+use std::cell::Cell;
+use std::hash::{BuildHasher, Hasher};
+
+use crate::config::Config;
+
+/// Decides, once per new trace, whether it is recorded.
+#[derive(Debug)]
+pub(crate) struct Sampler {
+    /// The share of traces kept, as a threshold on a uniform `u64`; `u64::MAX` keeps all.
+    threshold: u64,
+    keep_all: bool,
+    ignore_suffixes: Vec<String>,
+    ignore_paths: Vec<AntPattern>,
+}
+
+impl Sampler {
+    pub(crate) fn new(config: &Config) -> Self {
+        let rate = config.sample_rate().clamp(0.0, 1.0);
+        Sampler {
+            // `as` saturates, and the config guarantees a rate in 0..=1.
+            threshold: (rate * u64::MAX as f64) as u64,
+            keep_all: rate >= 1.0,
+            ignore_suffixes: config.ignore_suffixes().to_vec(),
+            ignore_paths: config
+                .trace_ignore_paths()
+                .iter()
+                .map(|pattern| AntPattern::new(pattern))
+                .collect(),
+        }
+    }
+
+    /// Whether a new trace whose first span is `operation` is recorded.
+    pub(crate) fn sample(&self, operation: &str) -> bool {
+        if self.is_ignored(operation) {
+            return false;
+        }
+        self.keep_all || random_u64() < self.threshold
+    }
+
+    /// Whether a trace that a caller sampled is followed here: yes, unless the ignore rules
+    /// exclude `operation` (the sample rate applies only to traces that start here).
+    pub(crate) fn sample_followed(&self, operation: &str) -> bool {
+        !self.is_ignored(operation)
+    }
+
+    /// The ignore rules, as the Java agent applies them to a trace's first operation: a suffix
+    /// (`.css`), or an Ant-style path pattern. An HTTP operation named `GET:/health` is matched
+    /// by its path too, so `/health` ignores it.
+    fn is_ignored(&self, operation: &str) -> bool {
+        if self.ignore_suffixes.is_empty() && self.ignore_paths.is_empty() {
+            return false;
+        }
+        let path = operation.split_once(":/").map(|(_, rest)| rest);
+        let name_without_query = operation.split(['?', '#']).next().unwrap_or(operation);
+        if self
+            .ignore_suffixes
+            .iter()
+            .any(|suffix| name_without_query.ends_with(suffix.as_str()))
+        {
+            return true;
+        }
+        self.ignore_paths.iter().any(|pattern| {
+            pattern.matches(operation)
+                || path.is_some_and(|rest| pattern.matches_path_after_slash(rest))
+        })
+    }
+}
+
+/// A uniform random `u64` from a per-thread xorshift generator seeded from std's random hasher
+/// keys; sampling needs speed and spread, not secrecy.
+fn random_u64() -> u64 {
+    thread_local! {
+        static STATE: Cell<u64> = const { Cell::new(0) };
+    }
+    STATE
+        .try_with(|state| {
+            let mut x = state.get();
+            if x == 0 {
+                let mut hasher = std::hash::RandomState::new().build_hasher();
+                hasher.write_usize(state as *const Cell<u64> as usize);
+                x = hasher.finish() | 1;
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            state.set(x);
+            x
+        })
+        .unwrap_or(0)
+}
+
+/// An Ant-style path pattern: `?` is one character, `*` any characters within a path segment, and
+/// `**` any number of whole segments.
+#[derive(Debug, Clone)]
+pub(crate) struct AntPattern {
+    segments: Vec<String>,
+    absolute: bool,
+}
+
+impl AntPattern {
+    pub(crate) fn new(pattern: &str) -> Self {
+        AntPattern {
+            absolute: pattern.starts_with('/'),
+            segments: pattern
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        if self.absolute != path.starts_with('/') {
+            return false;
+        }
+        self.matches_segments(path)
+    }
+
+    /// Matches a path whose leading `/` was already consumed (as in `GET:/health`).
+    fn matches_path_after_slash(&self, rest: &str) -> bool {
+        self.absolute && self.matches_segments(rest)
+    }
+
+    fn matches_segments(&self, path: &str) -> bool {
+        let path: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        // matched[j]: the pattern so far matches the first j path segments. Dynamic programming
+        // keeps this linear in pattern × path, whatever the number of `**`.
+        let mut matched = vec![false; path.len() + 1];
+        matched[0] = true;
+        for segment in &self.segments {
+            let mut next = vec![false; path.len() + 1];
+            if segment == "**" {
+                let mut reachable = false;
+                for j in 0..=path.len() {
+                    reachable |= matched[j];
+                    next[j] = reachable;
+                }
+            } else {
+                for j in 0..path.len() {
+                    next[j + 1] = matched[j] && wildcard_matches(segment, path[j]);
+                }
+            }
+            matched = next;
+        }
+        matched[path.len()]
+    }
+}
+
+/// `*` and `?` wildcard matching within one path segment, in linear time with one backtrack point.
+fn wildcard_matches(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    p = star_p + 1;
+                    t = star_t + 1;
+                    star = Some((star_p, star_t + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ant_patterns_match_as_the_java_agent_documents() {
+        let cases = [
+            ("/health", "/health", true),
+            ("/health", "/healthz", false),
+            ("/static/**", "/static", true),
+            ("/static/**", "/static/css/site.css", true),
+            ("/static/*", "/static/css/site.css", false),
+            ("/static/*.css", "/static/site.css", true),
+            ("/api/v?/ping", "/api/v1/ping", true),
+            ("/api/v?/ping", "/api/v10/ping", false),
+            ("/**/ping", "/a/b/c/ping", true),
+            ("/**/ping", "/ping", true),
+            ("/**/a/**/b", "/x/a/y/z/b", true),
+            ("/**/a/**/b", "/x/a/y/z/c", false),
+            ("/users/*/orders", "/users/42/orders", true),
+            ("health", "/health", false),
+        ];
+        for (pattern, path, expected) in cases {
+            assert_eq!(
+                AntPattern::new(pattern).matches(path),
+                expected,
+                "{pattern} vs {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn many_double_stars_stay_fast() {
+        let pattern = AntPattern::new(&"/**/a".repeat(50));
+        let path = "/a".repeat(2000) + "/b";
+        assert!(!pattern.matches(&path));
+    }
+
+    fn sampler(
+        build: impl FnOnce(crate::config::ConfigBuilder) -> crate::config::ConfigBuilder,
+    ) -> Sampler {
+        let config = build(Config::builder()).build_with_env(|_| None).unwrap();
+        Sampler::new(&config)
+    }
+
+    #[test]
+    fn ignore_rules_apply_to_the_operation_and_its_http_path() {
+        let sampler = sampler(|b| b.trace_ignore_paths(["/health", "/static/**"]));
+        assert!(!sampler.sample("GET:/health"));
+        assert!(!sampler.sample("/health"));
+        assert!(!sampler.sample("GET:/static/app/main.js"));
+        assert!(!sampler.sample("GET:/logo.png")); // a default ignored suffix
+        assert!(sampler.sample("GET:/orders"));
+        assert!(sampler.sample("compute"));
+    }
+
+    #[test]
+    fn sample_rate_keeps_about_that_share() {
+        assert!((0..1000).all(|_| sampler(|b| b.sample_rate(1.0)).sample("x")));
+        let none = sampler(|b| b.sample_rate(0.0));
+        assert!((0..1000).all(|_| !none.sample("x")));
+        let quarter = sampler(|b| b.sample_rate(0.25));
+        let kept = (0..20_000).filter(|_| quarter.sample("x")).count();
+        assert!((4_000..6_000).contains(&kept), "{kept}");
+    }
+}

@@ -1,0 +1,734 @@
+//! Spans: entry, local and exit, and the functions that start them.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rust2sky_proto::v3::{
+    KeyStringValuePair, Log, RefType, SegmentReference, SpanLayer, SpanObject, SpanType,
+};
+
+use crate::context::snapshot::Snapshot;
+use crate::context::stack::{self, Position};
+use crate::id;
+use crate::propagation::{
+    Correlation, Extractor, IncomingHeaders, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8Header,
+};
+use crate::segment::{Segment, TraceId, UnsampledTrace};
+use crate::tags;
+use crate::tracer::Tracer;
+
+/// One traced operation. It ends when dropped (or at [`Span::end`]).
+///
+/// A span is `Send`: it may start on one thread or task and end on another (the official agents'
+/// "async span"). Starting a span does not make it current; [`Span::entered`] does, for sync code,
+/// and [`crate::FutureExt::instrument`] does around each poll of a future. Spans started while
+/// another is current become its children.
+///
+/// A span that is not recorded (no tracer installed, the trace not sampled, the segment at its
+/// span limit) is a noop: every method works and does nothing.
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter, tags};
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// tracer.in_scope(|| {
+///     let mut request = rust2sky::entry_span("GET:/orders", &()).entered();
+///     request.tag(tags::HTTP_METHOD, "GET");
+///     {
+///         let _query = rust2sky::local_span("load orders").entered();
+///     }
+///     request.tag(tags::HTTP_STATUS_CODE, "200");
+/// });
+/// let segment = &reporter.segments()[0];
+/// assert_eq!(segment.spans.len(), 2);
+/// assert_eq!(segment.spans[0].operation_name, "load orders");
+/// assert_eq!(segment.spans[0].parent_span_id, 0);
+/// ```
+#[must_use = "a span ends as soon as it is dropped"]
+pub struct Span {
+    state: SpanState,
+}
+
+enum SpanState {
+    Noop,
+    Unsampled(Arc<UnsampledTrace>),
+    Recording(Box<Recording>),
+}
+
+struct Recording {
+    segment: Arc<Segment>,
+    record: SpanObject,
+}
+
+impl Span {
+    /// A span that records nothing.
+    ///
+    /// ```
+    /// assert!(!rust2sky::Span::noop().is_recording());
+    /// ```
+    pub fn noop() -> Span {
+        Span {
+            state: SpanState::Noop,
+        }
+    }
+
+    /// Whether this span is recorded and will be reported.
+    ///
+    /// ```
+    /// // no tracer installed: spans are noops
+    /// assert!(!rust2sky::local_span("work").is_recording());
+    /// ```
+    pub fn is_recording(&self) -> bool {
+        matches!(self.state, SpanState::Recording(_))
+    }
+
+    fn record(&mut self) -> Option<&mut SpanObject> {
+        match &mut self.state {
+            SpanState::Recording(recording) => Some(&mut recording.record),
+            _ => None,
+        }
+    }
+
+    /// Adds a tag (see [`crate::tags`] for the keys OAP understands).
+    ///
+    /// ```
+    /// let mut span = rust2sky::local_span("query");
+    /// span.tag(rust2sky::tags::DB_TYPE, "sql").tag(rust2sky::tags::DB_STATEMENT, "SELECT 1");
+    /// ```
+    pub fn tag(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        if let Some(record) = self.record() {
+            record.tags.push(KeyStringValuePair {
+                key: key.into(),
+                value: value.into(),
+            });
+        }
+        self
+    }
+
+    /// Adds a timestamped log entry with these fields.
+    ///
+    /// ```
+    /// let mut span = rust2sky::local_span("retry");
+    /// span.log([("event", "retry"), ("attempt", "2")]);
+    /// ```
+    pub fn log<K, V>(&mut self, fields: impl IntoIterator<Item = (K, V)>) -> &mut Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        if let Some(record) = self.record() {
+            record.logs.push(Log {
+                time: now_ms(),
+                data: fields
+                    .into_iter()
+                    .map(|(key, value)| KeyStringValuePair {
+                        key: key.into(),
+                        value: value.into(),
+                    })
+                    .collect(),
+            });
+        }
+        self
+    }
+
+    /// Marks the span as failed and logs the error, in the Java agent's convention
+    /// (`event=error`, `error.kind`, `message`).
+    ///
+    /// ```
+    /// let mut span = rust2sky::local_span("parse");
+    /// if let Err(error) = "x".parse::<u32>() {
+    ///     span.error("ParseIntError", &error);
+    /// }
+    /// ```
+    pub fn error(&mut self, kind: &str, message: &dyn fmt::Display) -> &mut Self {
+        if let Some(record) = self.record() {
+            record.is_error = true;
+        }
+        self.log([
+            ("event", "error".to_owned()),
+            ("error.kind", kind.to_owned()),
+            ("message", message.to_string()),
+        ])
+    }
+
+    /// Sets or clears the error mark without logging anything.
+    ///
+    /// ```
+    /// let mut span = rust2sky::local_span("call");
+    /// span.set_error(true);
+    /// ```
+    pub fn set_error(&mut self, is_error: bool) -> &mut Self {
+        if let Some(record) = self.record() {
+            record.is_error = is_error;
+        }
+        self
+    }
+
+    /// Sets the remote address (`host:port`); exit spans need one for OAP's topology.
+    ///
+    /// ```
+    /// let mut span = rust2sky::local_span("call");
+    /// span.set_peer("users:8080");
+    /// ```
+    pub fn set_peer(&mut self, peer: impl Into<String>) -> &mut Self {
+        if let Some(record) = self.record() {
+            record.peer = peer.into();
+        }
+        self
+    }
+
+    /// Sets the technology layer (HTTP, database, ...).
+    ///
+    /// ```
+    /// let mut span = rust2sky::local_span("GET /users");
+    /// span.set_layer(rust2sky::SpanLayer::Http);
+    /// ```
+    pub fn set_layer(&mut self, layer: SpanLayer) -> &mut Self {
+        if let Some(record) = self.record() {
+            record.span_layer = layer as i32;
+        }
+        self
+    }
+
+    /// Sets the component id (see [`crate::component`]).
+    ///
+    /// ```
+    /// let mut span = rust2sky::local_span("GET /users");
+    /// span.set_component(rust2sky::component::HTTP_CLIENT);
+    /// ```
+    pub fn set_component(&mut self, component_id: i32) -> &mut Self {
+        if let Some(record) = self.record() {
+            record.component_id = component_id;
+        }
+        self
+    }
+
+    /// Renames the operation.
+    ///
+    /// ```
+    /// let mut span = rust2sky::entry_span("GET", &());
+    /// span.set_operation_name("GET:/users/{id}");
+    /// ```
+    pub fn set_operation_name(&mut self, name: impl Into<String>) -> &mut Self {
+        if let Some(record) = self.record() {
+            record.operation_name = name.into();
+        }
+        self
+    }
+
+    /// The span's id within its segment, if it is recorded.
+    ///
+    /// ```
+    /// assert_eq!(rust2sky::Span::noop().span_id(), None);
+    /// ```
+    pub fn span_id(&self) -> Option<i32> {
+        match &self.state {
+            SpanState::Recording(recording) => Some(recording.record.span_id),
+            _ => None,
+        }
+    }
+
+    /// Makes this span current on this thread until the returned guard is dropped; the span ends
+    /// with the guard. For sync code; in async code use [`crate::FutureExt::instrument`].
+    ///
+    /// ```
+    /// let span = rust2sky::local_span("outer").entered();
+    /// let _child = rust2sky::local_span("inner").entered(); // a child of "outer"
+    /// ```
+    pub fn entered(self) -> EnteredSpan {
+        EnteredSpan {
+            entered: self.enter(),
+            span: self,
+        }
+    }
+
+    /// Runs `f` with this span current.
+    ///
+    /// ```
+    /// let span = rust2sky::local_span("outer");
+    /// let value = span.in_scope(|| 7);
+    /// assert_eq!(value, 7);
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = self.enter();
+        f()
+    }
+
+    /// Ends the span now (dropping it does the same).
+    ///
+    /// ```
+    /// let span = rust2sky::local_span("step");
+    /// span.end();
+    /// ```
+    pub fn end(self) {
+        drop(self);
+    }
+
+    pub(crate) fn enter(&self) -> stack::Entered {
+        match self.position() {
+            Some(position) => stack::enter(position),
+            None => stack::Entered::none(),
+        }
+    }
+
+    fn position(&self) -> Option<Position> {
+        match &self.state {
+            SpanState::Noop => None,
+            SpanState::Unsampled(trace) => Some(Position::Unsampled(trace.clone())),
+            SpanState::Recording(recording) => Some(Position::Span {
+                segment: recording.segment.clone(),
+                span_id: recording.record.span_id,
+            }),
+        }
+    }
+
+    /// Marks the span as failed because the code it covers panicked.
+    pub(crate) fn record_panic(&mut self) {
+        self.error("panic", &"the traced code panicked");
+    }
+
+    /// Logs that the traced future was dropped before it completed.
+    pub(crate) fn record_cancelled(&mut self) {
+        self.log([("event", "cancelled")]);
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let SpanState::Recording(recording) = &mut self.state {
+            if std::thread::panicking() {
+                recording.record.is_error = true;
+            }
+            let Recording { segment, record } = &mut **recording;
+            record.end_time = now_ms();
+            segment.close_span(std::mem::take(record));
+        }
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            SpanState::Noop => f.write_str("Span(noop)"),
+            SpanState::Unsampled(_) => f.write_str("Span(unsampled)"),
+            SpanState::Recording(recording) => f
+                .debug_struct("Span")
+                .field("span_id", &recording.record.span_id)
+                .field("operation_name", &recording.record.operation_name)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// A span that is current on this thread; it ends, and stops being current, when dropped.
+///
+/// Returned by [`Span::entered`]. It is `!Send`: a context entered on one thread must be left on
+/// that thread, so holding one across an `.await` in a spawned task does not compile.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(rust2sky::local_span("work").entered());
+/// ```
+#[must_use = "a span ends as soon as it is dropped"]
+pub struct EnteredSpan {
+    // Dropped first: the span stops being current before it ends.
+    entered: stack::Entered,
+    span: Span,
+}
+
+impl EnteredSpan {
+    /// Stops the span being current without ending it.
+    ///
+    /// ```
+    /// let span = rust2sky::local_span("work").entered().exit();
+    /// std::thread::spawn(move || drop(span)).join().unwrap();
+    /// ```
+    pub fn exit(self) -> Span {
+        let EnteredSpan { entered, span } = self;
+        drop(entered);
+        span
+    }
+}
+
+impl std::ops::Deref for EnteredSpan {
+    type Target = Span;
+
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl std::ops::DerefMut for EnteredSpan {
+    fn deref_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
+}
+
+impl fmt::Debug for EnteredSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EnteredSpan").field(&self.span).finish()
+    }
+}
+
+/// Starts an entry span: the server side of a request, reading the caller's context from
+/// `headers` (`sw8`, `sw8-correlation`, `sw8-x`).
+///
+/// With a valid `sw8` header, the span starts a new segment of the caller's trace, linked to the
+/// caller by a `CrossProcess` reference. Without one, it is a child of the current span, or
+/// starts a new trace. Malformed headers are ignored and counted (see [`crate::diagnostics`]).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// let headers = HashMap::from([(
+///     "sw8".to_owned(),
+///     "1-dHJhY2U=-c2VnbWVudA==-3-b3JkZXJz-b3JkZXJzLTE=-R0VUOi9vcmRlcnM=-Y2FydDo4MA==".to_owned(),
+/// )]);
+/// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/cart", &headers)));
+///
+/// let segment = &reporter.segments()[0];
+/// assert_eq!(segment.trace_id, "trace");
+/// let caller = &segment.spans[0].refs[0];
+/// assert_eq!((caller.parent_trace_segment_id.as_str(), caller.parent_span_id), ("segment", 3));
+/// assert_eq!(caller.network_address_used_at_peer, "cart:80");
+/// ```
+pub fn entry_span(operation: impl Into<String>, headers: &impl Extractor) -> Span {
+    let operation = operation.into();
+    let Some(tracer) = Tracer::current() else {
+        return Span::noop();
+    };
+    let incoming =
+        IncomingHeaders::extract(|name| headers.extract(name), tracer.correlation_limits());
+    let now = now_ms();
+    let mut span = match incoming.sw8 {
+        Some(parent) => {
+            let skip_analysis = incoming.sw8x.is_some_and(|x| x.skip_analysis);
+            remote_trace(
+                tracer,
+                operation,
+                parent,
+                skip_analysis,
+                incoming.correlation,
+            )
+        }
+        None => start(SpanType::Entry, operation, Some(incoming.correlation)),
+    };
+    if let Some(sent) = incoming.sw8x.and_then(|x| x.send_time_ms) {
+        let latency = now.saturating_sub(sent).max(0);
+        span.tag(tags::TRANSMISSION_LATENCY, latency.to_string());
+    }
+    span
+}
+
+/// Starts a local span: in-process work, a child of the current span (or a new trace).
+///
+/// ```
+/// let _span = rust2sky::local_span("render invoice").entered();
+/// ```
+pub fn local_span(operation: impl Into<String>) -> Span {
+    start(SpanType::Local, operation.into(), None)
+}
+
+/// Starts an exit span: the client side of a call to `peer`, writing the `sw8` headers for the
+/// callee into `headers`.
+///
+/// `peer` is the address the client uses (`host:port`), written both on the span and in the
+/// header, so that OAP can join the two ends of the call. A trace that is not sampled still
+/// propagates its context, with the sample flag `0`.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+///
+/// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+/// let mut headers = HashMap::new();
+/// tracer.in_scope(|| drop(rust2sky::exit_span("GET:/users", "users:8080", &mut headers)));
+/// let sw8 = rust2sky::propagation::Sw8Header::decode(&headers["sw8"])?;
+/// assert_eq!(sw8.target_address, "users:8080");
+/// # Ok::<(), rust2sky::propagation::Sw8Error>(())
+/// ```
+pub fn exit_span(
+    operation: impl Into<String>,
+    peer: impl Into<String>,
+    headers: &mut impl Injector,
+) -> Span {
+    let peer = peer.into();
+    let mut span = start(SpanType::Exit, operation.into(), None);
+    span.set_peer(peer.clone());
+    inject(&span, &peer, headers);
+    span
+}
+
+/// Now, in the epoch milliseconds spans are timed in.
+fn now_ms() -> i64 {
+    i64::try_from(id::epoch_ms()).unwrap_or(i64::MAX)
+}
+
+/// What the current position means for a new span.
+#[derive(Default)]
+enum Start {
+    /// The span was made: a child, or an unsampled span.
+    Made(Span),
+    /// A continuation: the span opens a new segment referring to the snapshot.
+    Continue(Arc<Snapshot>),
+    /// No trace here: the span starts one with this tracer.
+    NewTrace(Tracer),
+    /// No context at all (or none readable): the global tracer, if any, starts a trace.
+    #[default]
+    Global,
+}
+
+/// Starts a span of `span_type` at the current position.
+fn start(span_type: SpanType, operation: String, correlation: Option<Correlation>) -> Span {
+    let start = stack::with_current(|position| match position {
+        Some(Position::Span { segment, span_id }) => {
+            Start::Made(child(segment, *span_id, span_type, &operation))
+        }
+        Some(Position::Unsampled(trace)) => Start::Made(Span {
+            state: SpanState::Unsampled(trace.clone()),
+        }),
+        Some(Position::Continuation(snapshot)) => Start::Continue(snapshot.clone()),
+        Some(Position::Tracer(tracer)) => Start::NewTrace(tracer.clone()),
+        None => Start::Global,
+    });
+    match start {
+        Start::Made(span) => span,
+        Start::Continue(snapshot) => continuation(&snapshot, span_type, operation),
+        Start::NewTrace(tracer) => local_trace(tracer, span_type, operation, correlation),
+        Start::Global => match crate::tracer::global_tracer() {
+            Some(tracer) => local_trace(tracer.clone(), span_type, operation, correlation),
+            None => Span::noop(),
+        },
+    }
+}
+
+fn recording(
+    segment: &Arc<Segment>,
+    span_id: i32,
+    parent_span_id: i32,
+    span_type: SpanType,
+    operation: String,
+    refs: Vec<SegmentReference>,
+) -> Span {
+    Span {
+        state: SpanState::Recording(Box::new(Recording {
+            record: SpanObject {
+                span_id,
+                parent_span_id,
+                start_time: now_ms(),
+                refs,
+                operation_name: operation,
+                span_type: span_type as i32,
+                skip_analysis: segment.skip_analysis(),
+                ..SpanObject::default()
+            },
+            segment: segment.clone(),
+        })),
+    }
+}
+
+fn child(segment: &Arc<Segment>, parent: i32, span_type: SpanType, operation: &str) -> Span {
+    match segment.open_span(operation, span_type) {
+        Some(span_id) => recording(
+            segment,
+            span_id,
+            parent,
+            span_type,
+            operation.to_owned(),
+            Vec::new(),
+        ),
+        None => Span::noop(),
+    }
+}
+
+/// The first span of a segment.
+fn first_span(
+    segment: &Arc<Segment>,
+    span_type: SpanType,
+    operation: String,
+    refs: Vec<SegmentReference>,
+) -> Span {
+    match segment.open_span(&operation, span_type) {
+        Some(span_id) => recording(segment, span_id, -1, span_type, operation, refs),
+        None => Span::noop(),
+    }
+}
+
+fn local_trace(
+    tracer: Tracer,
+    span_type: SpanType,
+    operation: String,
+    correlation: Option<Correlation>,
+) -> Span {
+    let trace_id = TraceId::Local(id::Id::generate());
+    let correlation = correlation.unwrap_or_else(|| Correlation::new(tracer.correlation_limits()));
+    if !tracer.sampler().sample(&operation) {
+        return unsampled(tracer, trace_id, operation, false, correlation);
+    }
+    let segment = Segment::new(tracer, trace_id, false, correlation);
+    first_span(&segment, span_type, operation, Vec::new())
+}
+
+fn remote_trace(
+    tracer: Tracer,
+    operation: String,
+    parent: Sw8Header,
+    skip_analysis: bool,
+    correlation: Correlation,
+) -> Span {
+    let trace_id = TraceId::Remote(Arc::from(parent.trace_id.as_str()));
+    // A caller that did not sample is honoured; a caller that did is followed, as Java does,
+    // unless this operation is one the ignore rules exclude.
+    if !parent.sampled || !tracer.sampler().sample_followed(&operation) {
+        return unsampled(tracer, trace_id, operation, skip_analysis, correlation);
+    }
+    let reference = SegmentReference {
+        ref_type: RefType::CrossProcess as i32,
+        trace_id: parent.trace_id,
+        parent_trace_segment_id: parent.parent_segment_id,
+        parent_span_id: parent.parent_span_id,
+        parent_service: parent.parent_service,
+        parent_service_instance: parent.parent_service_instance,
+        parent_endpoint: parent.parent_endpoint,
+        network_address_used_at_peer: parent.target_address,
+    };
+    let segment = Segment::new(tracer, trace_id, skip_analysis, correlation);
+    first_span(&segment, SpanType::Entry, operation, vec![reference])
+}
+
+fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: String) -> Span {
+    let tracer = snapshot.tracer.clone();
+    let reference = SegmentReference {
+        ref_type: RefType::CrossThread as i32,
+        trace_id: snapshot.trace_id.to_string(),
+        parent_trace_segment_id: snapshot.segment_id.to_string(),
+        parent_span_id: snapshot.span_id,
+        parent_service: tracer.service().to_owned(),
+        parent_service_instance: tracer.instance().to_owned(),
+        parent_endpoint: snapshot.endpoint.clone(),
+        network_address_used_at_peer: String::new(),
+    };
+    let segment = Segment::new(
+        tracer,
+        snapshot.trace_id.clone(),
+        snapshot.skip_analysis,
+        snapshot.correlation.clone(),
+    );
+    first_span(&segment, span_type, operation, vec![reference])
+}
+
+fn unsampled(
+    tracer: Tracer,
+    trace_id: TraceId,
+    operation: String,
+    skip_analysis: bool,
+    correlation: Correlation,
+) -> Span {
+    Span {
+        state: SpanState::Unsampled(UnsampledTrace::new(
+            tracer,
+            trace_id,
+            operation,
+            skip_analysis,
+            correlation,
+        )),
+    }
+}
+
+/// Writes the headers that carry `span`'s context to the callee at `peer`.
+fn inject(span: &Span, peer: &str, headers: &mut impl Injector) {
+    // Receivers reject a header with an empty address, so none is sent without a peer.
+    if peer.is_empty() {
+        return;
+    }
+    let context = match &span.state {
+        SpanState::Recording(recording) => {
+            let segment = &recording.segment;
+            Some(OutgoingContext {
+                sampled: true,
+                tracer: segment.tracer().clone(),
+                trace_id: segment.trace_id().to_string(),
+                segment_id: segment.segment_id(),
+                span_id: recording.record.span_id,
+                endpoint: segment.endpoint(),
+                skip_analysis: segment.skip_analysis(),
+                correlation: segment.correlation(),
+            })
+        }
+        SpanState::Unsampled(trace) => Some(OutgoingContext::unsampled(trace)),
+        // Not recorded because the segment is full: the call still carries the trace, naming
+        // the current span as the caller.
+        SpanState::Noop => stack::with_current(|position| match position {
+            Some(Position::Span { segment, span_id }) => Some(OutgoingContext {
+                sampled: true,
+                tracer: segment.tracer().clone(),
+                trace_id: segment.trace_id().to_string(),
+                segment_id: segment.segment_id(),
+                span_id: *span_id,
+                endpoint: segment.endpoint(),
+                skip_analysis: segment.skip_analysis(),
+                correlation: segment.correlation(),
+            }),
+            Some(Position::Unsampled(trace)) => Some(OutgoingContext::unsampled(trace)),
+            _ => None,
+        }),
+    };
+    if let Some(context) = context {
+        context.write(peer, headers);
+    }
+}
+
+/// Everything an outgoing call's headers say.
+struct OutgoingContext {
+    sampled: bool,
+    tracer: Tracer,
+    trace_id: String,
+    segment_id: id::Id,
+    span_id: i32,
+    endpoint: String,
+    skip_analysis: bool,
+    correlation: Correlation,
+}
+
+impl OutgoingContext {
+    fn unsampled(trace: &UnsampledTrace) -> Self {
+        OutgoingContext {
+            sampled: false,
+            tracer: trace.tracer().clone(),
+            trace_id: trace.trace_id().to_string(),
+            segment_id: trace.segment_id(),
+            span_id: 0,
+            endpoint: trace.endpoint().to_owned(),
+            skip_analysis: trace.skip_analysis(),
+            correlation: trace.correlation(),
+        }
+    }
+
+    fn write(self, peer: &str, headers: &mut impl Injector) {
+        let header = Sw8Header {
+            sampled: self.sampled,
+            trace_id: self.trace_id,
+            parent_segment_id: self.segment_id.to_string(),
+            parent_span_id: self.span_id,
+            parent_service: self.tracer.service().to_owned(),
+            parent_service_instance: self.tracer.instance().to_owned(),
+            parent_endpoint: self.endpoint,
+            target_address: peer.to_owned(),
+        };
+        headers.inject(SW8, header.encode());
+        if !self.correlation.is_empty() {
+            headers.inject(SW8_CORRELATION, self.correlation.encode());
+        }
+        if self.skip_analysis {
+            let extension = crate::propagation::Sw8x {
+                skip_analysis: true,
+                send_time_ms: None,
+            };
+            headers.inject(SW8_X, extension.encode());
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The tracer: the agent's settings and the reporter that finished segments go to.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::context::stack::{self, Position};
+use crate::propagation::CorrelationLimits;
+use crate::reporter::Reporter;
+use crate::sampling::Sampler;
+
+/// How long [`TracerGuard`]'s drop waits for the reporter to deliver what it still holds.
+pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The agent: its service and instance names, its sampling and limits, and its reporter.
+///
+/// Most applications install one with [`crate::init`] and never name it again: every span that
+/// starts a new trace uses the global tracer. A `Tracer` can also be made with [`Tracer::new`] and
+/// made current on one thread ([`Tracer::in_scope`]) or for one future
+/// ([`crate::FutureExt::with_tracer`]), which is how tests give each case its own reporter.
+/// Cloning is cheap and gives the same tracer.
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::builder().service_name("checkout").build()?, reporter.clone());
+/// tracer.in_scope(|| {
+///     let _span = rust2sky::local_span("price").entered();
+/// });
+/// assert_eq!(reporter.segments()[0].service, "checkout");
+/// # Ok::<(), rust2sky::config::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Tracer {
+    inner: Arc<TracerInner>,
+}
+
+struct TracerInner {
+    service: String,
+    instance: String,
+    span_limit: usize,
+    correlation_limits: CorrelationLimits,
+    sampler: Sampler,
+    reporter: Box<dyn Reporter>,
+}
+
+impl Tracer {
+    /// A tracer with these settings, reporting to `reporter`. It is not installed anywhere.
+    ///
+    /// ```
+    /// use rust2sky::{Tracer, config::Config, reporter::LogReporter};
+    ///
+    /// let tracer = Tracer::new(Config::default(), LogReporter::new());
+    /// assert_eq!(tracer.service(), "rust-service");
+    /// ```
+    pub fn new(config: Config, reporter: impl Reporter) -> Tracer {
+        Tracer {
+            inner: Arc::new(TracerInner {
+                service: config.service_name().to_owned(),
+                instance: config.instance_name().to_owned(),
+                span_limit: config.span_limit(),
+                correlation_limits: config.correlation_limits(),
+                sampler: Sampler::new(&config),
+                reporter: Box::new(reporter),
+            }),
+        }
+    }
+
+    /// The service name segments are reported under.
+    ///
+    /// ```
+    /// # use rust2sky::{Tracer, config::Config, reporter::LogReporter};
+    /// let tracer = Tracer::new(Config::builder().service_name("cart").build()?, LogReporter::new());
+    /// assert_eq!(tracer.service(), "cart");
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// The instance name segments are reported under.
+    ///
+    /// ```
+    /// # use rust2sky::{Tracer, config::Config, reporter::LogReporter};
+    /// let tracer = Tracer::new(Config::builder().instance_name("cart-1").build()?, LogReporter::new());
+    /// assert_eq!(tracer.instance(), "cart-1");
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// Runs `f` with this tracer current on this thread: traces that start inside use it.
+    ///
+    /// ```
+    /// # use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+    /// let reporter = MemoryReporter::new();
+    /// let tracer = Tracer::new(Config::default(), reporter.clone());
+    /// let answer = tracer.in_scope(|| {
+    ///     let _span = rust2sky::local_span("answer").entered();
+    ///     42
+    /// });
+    /// assert_eq!((answer, reporter.segments().len()), (42, 1));
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = stack::enter(Position::Tracer(self.clone()));
+        f()
+    }
+
+    /// Asks the reporter to deliver what it still holds, waiting at most `timeout`; returns whether
+    /// everything was delivered.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+    /// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+    /// assert!(tracer.flush(Duration::from_secs(1)));
+    /// ```
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.inner.reporter.flush(timeout)
+    }
+
+    pub(crate) fn span_limit(&self) -> usize {
+        self.inner.span_limit
+    }
+
+    pub(crate) fn correlation_limits(&self) -> CorrelationLimits {
+        self.inner.correlation_limits
+    }
+
+    pub(crate) fn sampler(&self) -> &Sampler {
+        &self.inner.sampler
+    }
+
+    pub(crate) fn reporter(&self) -> &dyn Reporter {
+        &*self.inner.reporter
+    }
+
+    /// The tracer new traces use here: the current context's, else the global one.
+    pub(crate) fn current() -> Option<Tracer> {
+        stack::with_current(|position| position.map(|position| position.tracer().clone()))
+            .or_else(|| GLOBAL.get().cloned())
+    }
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("service", &self.inner.service)
+            .field("instance", &self.inner.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+static GLOBAL: OnceLock<Tracer> = OnceLock::new();
+
+/// Why [`crate::init`] refused to install a tracer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A global tracer is installed already; it stays for the life of the process.
+    #[error("rust2sky is initialised already; init may be called once per process")]
+    AlreadyInitialized,
+}
+
+/// Installs the global tracer: from now on, spans that start a new trace report through it.
+///
+/// Returns a guard that flushes the reporter when dropped (waiting at most
+/// [`SHUTDOWN_FLUSH_TIMEOUT`]); keep it alive for as long as the application runs, e.g. in `main`.
+/// Spans made before `init`, or without it, are noops: they cost almost nothing and report
+/// nothing. A second call is an error, never a panic.
+///
+/// ```
+/// use rust2sky::{config::Config, reporter::LogReporter};
+///
+/// let _guard = rust2sky::init(Config::from_env()?, LogReporter::new())?;
+/// assert!(rust2sky::init(Config::default(), LogReporter::new()).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn init(config: Config, reporter: impl Reporter) -> Result<TracerGuard, InitError> {
+    let tracer = Tracer::new(config, reporter);
+    GLOBAL
+        .set(tracer.clone())
+        .map_err(|_| InitError::AlreadyInitialized)?;
+    Ok(TracerGuard { tracer })
+}
+
+/// The global tracer, if [`init`] installed one.
+///
+/// ```
+/// // nothing installed in this example
+/// assert!(rust2sky::global_tracer().is_none());
+/// ```
+pub fn global_tracer() -> Option<&'static Tracer> {
+    GLOBAL.get()
+}
+
+/// Flushes the global tracer's reporter when dropped. Returned by [`init`].
+#[derive(Debug)]
+#[must_use = "dropping the guard flushes the reporter right away; keep it for the life of the application"]
+pub struct TracerGuard {
+    tracer: Tracer,
+}
+
+impl TracerGuard {
+    /// The installed tracer.
+    ///
+    /// ```
+    /// # use rust2sky::{config::Config, reporter::LogReporter};
+    /// let guard = rust2sky::init(Config::default(), LogReporter::new())?;
+    /// assert_eq!(guard.tracer().service(), "rust-service");
+    /// # Ok::<(), rust2sky::InitError>(())
+    /// ```
+    pub fn tracer(&self) -> &Tracer {
+        &self.tracer
+    }
+}
+
+impl Drop for TracerGuard {
+    fn drop(&mut self) {
+        self.tracer.flush(SHUTDOWN_FLUSH_TIMEOUT);
+    }
+}
