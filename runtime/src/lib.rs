@@ -58,6 +58,7 @@ pub use context::current::{
 };
 pub use context::future::{FutureExt, InContext, Instrumented, spawn};
 pub use context::snapshot::{ContextSnapshot, capture};
+pub use rust2sky_proto as proto;
 pub use rust2sky_proto::v3::SpanLayer;
 pub use span::{EnteredSpan, Span, entry_span, exit_span, local_span};
 pub use tracer::{InitError, SHUTDOWN_FLUSH_TIMEOUT, Tracer, TracerGuard, global_tracer, init};

@@ -172,7 +172,7 @@ pub enum InitError {
 /// Spans made before `init`, or without it, are noops: they cost almost nothing and report
 /// nothing. A second call is an error, never a panic.
 ///
-/// ```
+/// ```standalone_crate
 /// use rust2sky::{config::Config, reporter::LogReporter};
 ///
 /// let _guard = rust2sky::init(Config::from_env()?, LogReporter::new())?;
@@ -190,7 +190,7 @@ pub fn init(config: Config, reporter: impl Reporter) -> Result<TracerGuard, Init
 /// The global tracer, if [`init`] installed one.
 ///
 /// ```
-/// // nothing installed in this example
+/// // nothing installed in this example (examples that call `init` run in their own process)
 /// assert!(rust2sky::global_tracer().is_none());
 /// ```
 pub fn global_tracer() -> Option<&'static Tracer> {
@@ -207,7 +207,7 @@ pub struct TracerGuard {
 impl TracerGuard {
     /// The installed tracer.
     ///
-    /// ```
+    /// ```standalone_crate
     /// # use rust2sky::{config::Config, reporter::LogReporter};
     /// let guard = rust2sky::init(Config::default(), LogReporter::new())?;
     /// assert_eq!(guard.tracer().service(), "rust-service");

@@ -1,4 +1,6 @@
 //! rust2sky's runtime tests: one binary, a module per area.
 
+mod context;
 mod propagation;
 mod readme;
+mod spans;

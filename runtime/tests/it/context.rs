@@ -1,0 +1,305 @@
+//! The context follows the code: across `.await`, into spawned tasks and threads; and misuse
+//! never hurts the host.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rust2sky::FutureExt as _;
+use rust2sky::proto::v3::{RefType, SegmentObject};
+use rust2sky::reporter::{MemoryReporter, Reporter};
+
+use crate::spans::{spans, tracer};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn by_first_operation<'a>(segments: &'a [SegmentObject], name: &str) -> &'a SegmentObject {
+    segments
+        .iter()
+        .find(|segment| spans(segment)[0].operation_name == name)
+        .unwrap_or_else(|| panic!("no segment starts with {name}: {segments:#?}"))
+}
+
+#[test]
+fn the_span_follows_a_future_across_awaits_and_worker_threads() {
+    let (service, reporter) = tracer(|config| config);
+    let request = service.in_scope(|| {
+        async {
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            let _child = rust2sky::local_span("after awaits").entered();
+        }
+        .instrument(rust2sky::local_span("request"))
+    });
+    runtime().block_on(request);
+    let segment = &reporter.segments()[0];
+    let spans = spans(segment);
+    assert_eq!(spans[1].operation_name, "after awaits");
+    assert_eq!(spans[1].parent_span_id, 0);
+}
+
+#[test]
+fn spawned_tasks_and_threads_continue_the_trace_in_new_segments() {
+    let (service, reporter) = tracer(|config| config.service_name("jobs"));
+    let request = service.in_scope(|| {
+        async {
+            let _step = rust2sky::local_span("before spawn").entered().exit();
+            let inner = rust2sky::local_span("dispatch");
+            async {
+                rust2sky::spawn(async {
+                    tokio::task::yield_now().await;
+                    drop(rust2sky::local_span("in task"));
+                })
+                .await
+                .unwrap();
+                let snapshot = rust2sky::capture();
+                std::thread::spawn(move || {
+                    snapshot.continue_in(|| drop(rust2sky::local_span("in thread")))
+                })
+                .join()
+                .unwrap();
+            }
+            .instrument(inner)
+            .await;
+        }
+        .instrument(rust2sky::entry_span("POST:/jobs", &()))
+    });
+    runtime().block_on(request);
+
+    let segments = reporter.wait_for(3, Duration::from_secs(5));
+    assert_eq!(segments.len(), 3);
+    let parent = by_first_operation(&segments, "POST:/jobs");
+    let dispatch = spans(parent)
+        .into_iter()
+        .find(|span| span.operation_name == "dispatch")
+        .unwrap()
+        .span_id;
+    for child in ["in task", "in thread"] {
+        let segment = by_first_operation(&segments, child);
+        assert_eq!(segment.trace_id, parent.trace_id);
+        assert_ne!(segment.trace_segment_id, parent.trace_segment_id);
+        let first = spans(segment)[0];
+        assert_eq!(first.parent_span_id, -1);
+        let reference = &first.refs[0];
+        assert_eq!(reference.ref_type(), RefType::CrossThread);
+        assert_eq!(reference.trace_id, parent.trace_id);
+        assert_eq!(reference.parent_trace_segment_id, parent.trace_segment_id);
+        assert_eq!(reference.parent_span_id, dispatch, "{child}");
+        assert_eq!(reference.parent_service, "jobs");
+        assert_eq!(reference.parent_service_instance, "instance-1");
+        assert_eq!(reference.parent_endpoint, "POST:/jobs");
+        assert_eq!(reference.network_address_used_at_peer, "");
+    }
+}
+
+#[test]
+fn an_async_span_ends_on_another_task_and_its_segment_waits_for_it() {
+    let (service, reporter) = tracer(|config| config);
+    runtime().block_on(
+        async {
+            let (send, receive) = tokio::sync::oneshot::channel();
+            {
+                let _request = rust2sky::local_span("request").entered();
+                let pending = rust2sky::local_span("async operation");
+                send.send(pending).unwrap();
+            }
+            assert!(
+                reporter.segments().is_empty(),
+                "still waiting for the async span"
+            );
+            tokio::spawn(async move {
+                let mut pending = receive.await.unwrap();
+                pending.tag("finished.by", "another task");
+            })
+            .await
+            .unwrap();
+        }
+        .with_tracer(&service),
+    );
+    let segment = &reporter.segments()[0];
+    let spans = spans(segment);
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[1].parent_span_id, 0);
+    assert_eq!(spans[1].tags[0].value, "another task");
+}
+
+#[test]
+fn a_cancelled_future_ends_its_span_with_a_log_and_a_panic_marks_it() {
+    let (service, reporter) = tracer(|config| config);
+    let runtime = runtime();
+    runtime.block_on(
+        async {
+            let slow = std::future::pending::<()>().instrument(rust2sky::local_span("slow"));
+            let _ = tokio::time::timeout(Duration::from_millis(10), slow).await;
+        }
+        .with_tracer(&service),
+    );
+    let segment = reporter.take().remove(0);
+    assert_eq!(segment.spans[0].logs[0].data[0].value, "cancelled");
+    assert!(!segment.spans[0].is_error);
+
+    let handler = service
+        .in_scope(|| async { panic!("handler bug") }.instrument(rust2sky::local_span("panics")));
+    let failed = runtime.block_on(runtime.spawn(handler));
+    assert!(failed.is_err());
+    let segment = reporter.take().remove(0);
+    assert!(segment.spans[0].is_error);
+    assert_eq!(segment.spans[0].logs[0].data[0].value, "error");
+}
+
+#[test]
+fn two_thousand_concurrent_requests_never_mix_their_spans() {
+    const REQUESTS: usize = 2_000;
+    let (service, reporter) = tracer(|config| config);
+    let runtime = runtime();
+    runtime.block_on(async {
+        let handles: Vec<_> = (0..REQUESTS)
+            .map(|request| {
+                let mut rng = (request as u64).wrapping_mul(6_364_136_223_846_793_005) + 1;
+                let mut yields = move || {
+                    rng = rng
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    (rng >> 60) as usize
+                };
+                let (first, second, third) = (yields(), yields(), yields());
+                // Each request's entry span starts on first poll, on whichever worker runs it.
+                tokio::spawn(
+                    async move {
+                        let entry = rust2sky::entry_span(format!("{request}/GET"), &());
+                        async move {
+                            for _ in 0..first {
+                                tokio::task::yield_now().await;
+                            }
+                            async move {
+                                for _ in 0..second {
+                                    tokio::task::yield_now().await;
+                                }
+                                drop(rust2sky::local_span(format!("{request}/leaf")));
+                            }
+                            .instrument(rust2sky::local_span(format!("{request}/load")))
+                            .await;
+                            for _ in 0..third {
+                                tokio::task::yield_now().await;
+                            }
+                            drop(rust2sky::local_span(format!("{request}/render")));
+                        }
+                        .instrument(entry)
+                        .await
+                    }
+                    .with_tracer(&service),
+                )
+            })
+            .collect();
+        for handle in handles {
+            handle.await.unwrap();
+        }
+    });
+
+    let segments = reporter.segments();
+    assert_eq!(segments.len(), REQUESTS);
+    let mut seen = std::collections::HashSet::new();
+    for segment in &segments {
+        let spans = spans(segment);
+        let request = spans[0].operation_name.split('/').next().unwrap();
+        assert!(seen.insert(request.to_owned()), "request {request} twice");
+        let names: Vec<(&str, i32)> = spans
+            .iter()
+            .map(|span| (span.operation_name.as_str(), span.parent_span_id))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (format!("{request}/GET").as_str(), -1),
+                (format!("{request}/load").as_str(), 0),
+                (format!("{request}/leaf").as_str(), 1),
+                (format!("{request}/render").as_str(), 0),
+            ],
+        );
+    }
+}
+
+#[test]
+fn misuse_never_panics_and_has_a_defined_outcome() {
+    let (service, reporter) = tracer(|config| config);
+
+    // Guards dropped out of order: both spans end, the segment is reported once, and no context
+    // is left behind.
+    service.in_scope(|| {
+        let outer = rust2sky::local_span("outer").entered();
+        let inner = rust2sky::local_span("inner").entered();
+        drop(outer);
+        drop(inner);
+        assert_eq!(rust2sky::active_ids(), None);
+    });
+    let segment = reporter.take().remove(0);
+    assert_eq!(segment.spans.len(), 2);
+
+    // A parent dropped before its child: the segment waits for the child.
+    service.in_scope(|| {
+        let parent = rust2sky::local_span("parent");
+        let child = parent.in_scope(|| rust2sky::local_span("child"));
+        drop(parent);
+        assert!(reporter.segments().is_empty());
+        drop(child);
+    });
+    let segment = reporter.take().remove(0);
+    assert_eq!(spans(&segment)[1].parent_span_id, 0);
+
+    // An exit span with no entry span starts its own trace, and still injects.
+    let mut headers = HashMap::new();
+    service.in_scope(|| drop(rust2sky::exit_span("GET:/", "peer:1", &mut headers)));
+    let segment = reporter.take().remove(0);
+    assert_eq!(spans(&segment)[0].parent_span_id, -1);
+    assert!(headers.contains_key("sw8"));
+
+    // An exit span without a peer records the span but sends no header that receivers would
+    // reject.
+    let mut headers = HashMap::new();
+    service.in_scope(|| drop(rust2sky::exit_span("GET:/", "", &mut headers)));
+    assert!(headers.is_empty());
+    assert_eq!(reporter.take().len(), 1);
+
+    // Without any tracer, spans are noops and nothing is injected.
+    let mut headers = HashMap::new();
+    let mut span = rust2sky::exit_span("GET:/", "peer:1", &mut headers);
+    span.tag("a", "b").error("kind", &"message");
+    drop(span);
+    assert!(headers.is_empty());
+
+    // A reporter that refuses segments: dropped and counted, the request goes on.
+    let full = MemoryReporter::with_capacity(1);
+    let tiny = rust2sky::Tracer::new(rust2sky::config::Config::default(), full.clone());
+    let before = rust2sky::diagnostics::counters().segments_dropped;
+    tiny.in_scope(|| {
+        drop(rust2sky::local_span("kept"));
+        drop(rust2sky::local_span("dropped"));
+    });
+    assert_eq!(full.segments().len(), 1);
+    assert!(rust2sky::diagnostics::counters().segments_dropped > before);
+    assert!(full.flush(Duration::from_millis(1)));
+}
+
+#[test]
+fn log_lines_carry_the_current_ids() {
+    let (service, _reporter) = tracer(|config| config.service_name("billing"));
+    service.in_scope(|| {
+        assert_eq!(
+            rust2sky::log_context().to_string(),
+            "[billing,instance-1,N/A,N/A,-1]"
+        );
+        let _span = rust2sky::local_span("invoice").entered();
+        let ids = rust2sky::active_ids().unwrap();
+        assert_eq!(rust2sky::trace_id(), Some(ids.trace_id.clone()));
+        assert_eq!(
+            rust2sky::log_context().to_string(),
+            format!("[billing,instance-1,{},{},0]", ids.trace_id, ids.segment_id)
+        );
+    });
+}
