@@ -82,6 +82,45 @@ impl Id {
     }
 }
 
+impl Id {
+    /// The id as text in a stack buffer, for writing it without allocating.
+    pub(crate) fn text(&self) -> IdText {
+        let mut text = IdText {
+            buf: [0; ID_TEXT_MAX],
+            len: 0,
+        };
+        text.push(process_uuid());
+        text.push(".");
+        text.push(itoa::Buffer::new().format(self.thread));
+        text.push(".");
+        text.push(itoa::Buffer::new().format(self.sequence));
+        text
+    }
+}
+
+/// The longest id text: 32 hex digits, two dots and two `u64`s.
+const ID_TEXT_MAX: usize = 32 + 1 + 20 + 1 + 20;
+
+/// An id's text, on the stack.
+pub(crate) struct IdText {
+    buf: [u8; ID_TEXT_MAX],
+    len: usize,
+}
+
+impl IdText {
+    fn push(&mut self, part: &str) {
+        let end = (self.len + part.len()).min(ID_TEXT_MAX);
+        let taken = end - self.len;
+        self.buf[self.len..end].copy_from_slice(&part.as_bytes()[..taken]);
+        self.len = end;
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII (hex digits, dots and decimal digits) is ever pushed.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Id {
     /// Writes `<process uuid>.<thread>.<sequence>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -159,6 +198,16 @@ mod tests {
         let ms = parts[2].parse::<u64>().unwrap() / PER_MS;
         // A burst earlier in this thread may have borrowed a few milliseconds ahead.
         assert!(ms >= before && ms <= epoch_ms() + 100, "{ms} vs {before}");
+    }
+
+    #[test]
+    fn text_on_the_stack_is_the_display_text() {
+        let id = Id {
+            thread: u64::MAX,
+            sequence: u64::MAX,
+        };
+        assert_eq!(id.text().as_str(), id.to_string());
+        assert_eq!(id.text().as_str().len(), ID_TEXT_MAX);
     }
 
     #[test]

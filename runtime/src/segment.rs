@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use rust2sky_proto::v3::{SegmentObject, SpanObject, SpanType};
 
 use crate::id::Id;
-use crate::propagation::Correlation;
+use crate::propagation::{Correlation, encode_fields};
 use crate::tracer::Tracer;
 
 /// A trace id: made here, or received in an `sw8` header.
@@ -23,6 +23,53 @@ impl fmt::Display for TraceId {
             TraceId::Remote(id) => f.write_str(id),
         }
     }
+}
+
+impl TraceId {
+    /// Runs `f` with the id's text, without allocating.
+    pub(crate) fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match self {
+            TraceId::Local(id) => f(id.text().as_str()),
+            TraceId::Remote(id) => f(id),
+        }
+    }
+}
+
+/// The header values an outgoing call carries.
+pub(crate) struct Outgoing {
+    pub(crate) sw8: String,
+    pub(crate) correlation: Option<String>,
+    pub(crate) skip_analysis: bool,
+}
+
+/// Encodes the headers of a call to `peer` from span `span_id` of a recorded segment, or (with
+/// `None`) from a trace that is not sampled.
+fn outgoing(
+    span_id: Option<i32>,
+    tracer: &Tracer,
+    trace_id: &TraceId,
+    segment_id: Id,
+    endpoint: &str,
+    correlation: &Correlation,
+    peer: &str,
+) -> (String, Option<String>) {
+    let segment_id = segment_id.text();
+    let sw8 = trace_id.with_str(|trace_id| {
+        encode_fields(
+            span_id.is_some(),
+            [
+                trace_id,
+                segment_id.as_str(),
+                tracer.service(),
+                tracer.instance(),
+                endpoint,
+                peer,
+            ],
+            span_id.unwrap_or(0),
+        )
+    });
+    let correlation = (!correlation.is_empty()).then(|| correlation.encode());
+    (sw8, correlation)
 }
 
 /// A segment being recorded. Spans hold it through an `Arc`; the span that ends last reports it.
@@ -140,6 +187,29 @@ impl Segment {
         }
     }
 
+    /// The headers for a call from span `span_id` to `peer`.
+    pub(crate) fn outgoing(&self, span_id: i32, peer: &str) -> Outgoing {
+        let state = self.lock();
+        let endpoint = state
+            .endpoint
+            .as_ref()
+            .map_or("", |(name, _)| name.as_str());
+        let (sw8, correlation) = outgoing(
+            Some(span_id),
+            &self.tracer,
+            &self.trace_id,
+            self.segment_id,
+            endpoint,
+            &state.correlation,
+            peer,
+        );
+        Outgoing {
+            sw8,
+            correlation,
+            skip_analysis: self.skip_analysis,
+        }
+    }
+
     /// The endpoint that `sw8` headers and cross-thread references name for this segment.
     pub(crate) fn endpoint(&self) -> String {
         self.lock()
@@ -199,16 +269,24 @@ impl UnsampledTrace {
         self.segment_id
     }
 
-    pub(crate) fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    pub(crate) fn skip_analysis(&self) -> bool {
-        self.skip_analysis
-    }
-
-    pub(crate) fn correlation(&self) -> Correlation {
-        self.with_correlation(|c| c.clone())
+    /// The headers for a call to `peer`: the caller's decision not to sample travels with it.
+    pub(crate) fn outgoing(&self, peer: &str) -> Outgoing {
+        let (sw8, correlation) = self.with_correlation(|correlation| {
+            outgoing(
+                None,
+                &self.tracer,
+                &self.trace_id,
+                self.segment_id,
+                &self.endpoint,
+                correlation,
+                peer,
+            )
+        });
+        Outgoing {
+            sw8,
+            correlation,
+            skip_analysis: self.skip_analysis,
+        }
     }
 
     pub(crate) fn with_correlation<R>(&self, f: impl FnOnce(&mut Correlation) -> R) -> R {

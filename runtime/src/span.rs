@@ -11,7 +11,7 @@ use crate::context::snapshot::Snapshot;
 use crate::context::stack::{self, Position};
 use crate::id;
 use crate::propagation::{
-    Correlation, Extractor, IncomingHeaders, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8Header,
+    Correlation, Extractor, IncomingHeaders, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8Header, Sw8x,
 };
 use crate::segment::{Segment, TraceId, UnsampledTrace};
 use crate::tags;
@@ -53,7 +53,7 @@ pub struct Span {
 enum SpanState {
     Noop,
     Unsampled(Arc<UnsampledTrace>),
-    Recording(Box<Recording>),
+    Recording(Recording),
 }
 
 struct Recording {
@@ -300,7 +300,7 @@ impl Drop for Span {
             if std::thread::panicking() {
                 recording.record.is_error = true;
             }
-            let Recording { segment, record } = &mut **recording;
+            let Recording { segment, record } = recording;
             record.end_time = now_ms();
             segment.close_span(std::mem::take(record));
         }
@@ -396,8 +396,7 @@ impl fmt::Debug for EnteredSpan {
 /// assert_eq!((caller.parent_trace_segment_id.as_str(), caller.parent_span_id), ("segment", 3));
 /// assert_eq!(caller.network_address_used_at_peer, "cart:80");
 /// ```
-pub fn entry_span(operation: impl Into<String>, headers: &impl Extractor) -> Span {
-    let operation = operation.into();
+pub fn entry_span(operation: impl Into<String> + AsRef<str>, headers: &impl Extractor) -> Span {
     let Some(tracer) = Tracer::current() else {
         return Span::noop();
     };
@@ -409,7 +408,7 @@ pub fn entry_span(operation: impl Into<String>, headers: &impl Extractor) -> Spa
             let skip_analysis = incoming.sw8x.is_some_and(|x| x.skip_analysis);
             remote_trace(
                 tracer,
-                operation,
+                operation.into(),
                 parent,
                 skip_analysis,
                 incoming.correlation,
@@ -429,8 +428,8 @@ pub fn entry_span(operation: impl Into<String>, headers: &impl Extractor) -> Spa
 /// ```
 /// let _span = rust2sky::local_span("render invoice").entered();
 /// ```
-pub fn local_span(operation: impl Into<String>) -> Span {
-    start(SpanType::Local, operation.into(), None)
+pub fn local_span(operation: impl Into<String> + AsRef<str>) -> Span {
+    start(SpanType::Local, operation, None)
 }
 
 /// Starts an exit span: the client side of a call to `peer`, writing the `sw8` headers for the
@@ -452,14 +451,13 @@ pub fn local_span(operation: impl Into<String>) -> Span {
 /// # Ok::<(), rust2sky::propagation::Sw8Error>(())
 /// ```
 pub fn exit_span(
-    operation: impl Into<String>,
-    peer: impl Into<String>,
+    operation: impl Into<String> + AsRef<str>,
+    peer: impl Into<String> + AsRef<str>,
     headers: &mut impl Injector,
 ) -> Span {
-    let peer = peer.into();
-    let mut span = start(SpanType::Exit, operation.into(), None);
-    span.set_peer(peer.clone());
-    inject(&span, &peer, headers);
+    let mut span = start(SpanType::Exit, operation, None);
+    inject(&span, peer.as_ref(), headers);
+    span.set_peer(peer);
     span
 }
 
@@ -483,11 +481,19 @@ enum Start {
 }
 
 /// Starts a span of `span_type` at the current position.
-fn start(span_type: SpanType, operation: String, correlation: Option<Correlation>) -> Span {
+///
+/// The operation name becomes a `String` only when the span is recorded: an unsampled span
+/// allocates nothing.
+fn start<O>(span_type: SpanType, operation: O, correlation: Option<Correlation>) -> Span
+where
+    O: Into<String> + AsRef<str>,
+{
+    let mut operation = Some(operation);
     let start = stack::with_current(|position| match position {
-        Some(Position::Span { segment, span_id }) => {
-            Start::Made(child(segment, *span_id, span_type, &operation))
-        }
+        Some(Position::Span { segment, span_id }) => match operation.take() {
+            Some(operation) => Start::Made(child(segment, *span_id, span_type, operation)),
+            None => Start::Made(Span::noop()),
+        },
         Some(Position::Unsampled(trace)) => Start::Made(Span {
             state: SpanState::Unsampled(trace.clone()),
         }),
@@ -495,12 +501,19 @@ fn start(span_type: SpanType, operation: String, correlation: Option<Correlation
         Some(Position::Tracer(tracer)) => Start::NewTrace(tracer.clone()),
         None => Start::Global,
     });
+    let Some(operation) = operation else {
+        return match start {
+            Start::Made(span) => span,
+            _ => Span::noop(),
+        };
+    };
     match start {
         Start::Made(span) => span,
-        Start::Continue(snapshot) => continuation(&snapshot, span_type, operation),
-        Start::NewTrace(tracer) => local_trace(tracer, span_type, operation, correlation),
+        Start::Continue(snapshot) => continuation(&snapshot, span_type, operation.into()),
+        Start::NewTrace(tracer) => local_trace(tracer, span_type, operation.into(), correlation),
+        // Checked before the name is converted, so that no tracer costs no allocation.
         Start::Global => match crate::tracer::global_tracer() {
-            Some(tracer) => local_trace(tracer.clone(), span_type, operation, correlation),
+            Some(tracer) => local_trace(tracer.clone(), span_type, operation.into(), correlation),
             None => Span::noop(),
         },
     }
@@ -515,7 +528,7 @@ fn recording(
     refs: Vec<SegmentReference>,
 ) -> Span {
     Span {
-        state: SpanState::Recording(Box::new(Recording {
+        state: SpanState::Recording(Recording {
             record: SpanObject {
                 span_id,
                 parent_span_id,
@@ -527,18 +540,23 @@ fn recording(
                 ..SpanObject::default()
             },
             segment: segment.clone(),
-        })),
+        }),
     }
 }
 
-fn child(segment: &Arc<Segment>, parent: i32, span_type: SpanType, operation: &str) -> Span {
-    match segment.open_span(operation, span_type) {
+fn child(
+    segment: &Arc<Segment>,
+    parent: i32,
+    span_type: SpanType,
+    operation: impl Into<String> + AsRef<str>,
+) -> Span {
+    match segment.open_span(operation.as_ref(), span_type) {
         Some(span_id) => recording(
             segment,
             span_id,
             parent,
             span_type,
-            operation.to_owned(),
+            operation.into(),
             Vec::new(),
         ),
         None => Span::noop(),
@@ -645,90 +663,32 @@ fn inject(span: &Span, peer: &str, headers: &mut impl Injector) {
     if peer.is_empty() {
         return;
     }
-    let context = match &span.state {
+    let outgoing = match &span.state {
         SpanState::Recording(recording) => {
-            let segment = &recording.segment;
-            Some(OutgoingContext {
-                sampled: true,
-                tracer: segment.tracer().clone(),
-                trace_id: segment.trace_id().to_string(),
-                segment_id: segment.segment_id(),
-                span_id: recording.record.span_id,
-                endpoint: segment.endpoint(),
-                skip_analysis: segment.skip_analysis(),
-                correlation: segment.correlation(),
-            })
+            Some(recording.segment.outgoing(recording.record.span_id, peer))
         }
-        SpanState::Unsampled(trace) => Some(OutgoingContext::unsampled(trace)),
+        SpanState::Unsampled(trace) => Some(trace.outgoing(peer)),
         // Not recorded because the segment is full: the call still carries the trace, naming
         // the current span as the caller.
         SpanState::Noop => stack::with_current(|position| match position {
-            Some(Position::Span { segment, span_id }) => Some(OutgoingContext {
-                sampled: true,
-                tracer: segment.tracer().clone(),
-                trace_id: segment.trace_id().to_string(),
-                segment_id: segment.segment_id(),
-                span_id: *span_id,
-                endpoint: segment.endpoint(),
-                skip_analysis: segment.skip_analysis(),
-                correlation: segment.correlation(),
-            }),
-            Some(Position::Unsampled(trace)) => Some(OutgoingContext::unsampled(trace)),
+            Some(Position::Span { segment, span_id }) => Some(segment.outgoing(*span_id, peer)),
+            Some(Position::Unsampled(trace)) => Some(trace.outgoing(peer)),
             _ => None,
         }),
     };
-    if let Some(context) = context {
-        context.write(peer, headers);
+    // The carrier is the user's code: it runs after every lock above is released.
+    let Some(outgoing) = outgoing else {
+        return;
+    };
+    headers.inject(SW8, outgoing.sw8);
+    if let Some(correlation) = outgoing.correlation {
+        headers.inject(SW8_CORRELATION, correlation);
     }
-}
-
-/// Everything an outgoing call's headers say.
-struct OutgoingContext {
-    sampled: bool,
-    tracer: Tracer,
-    trace_id: String,
-    segment_id: id::Id,
-    span_id: i32,
-    endpoint: String,
-    skip_analysis: bool,
-    correlation: Correlation,
-}
-
-impl OutgoingContext {
-    fn unsampled(trace: &UnsampledTrace) -> Self {
-        OutgoingContext {
-            sampled: false,
-            tracer: trace.tracer().clone(),
-            trace_id: trace.trace_id().to_string(),
-            segment_id: trace.segment_id(),
-            span_id: 0,
-            endpoint: trace.endpoint().to_owned(),
-            skip_analysis: trace.skip_analysis(),
-            correlation: trace.correlation(),
-        }
-    }
-
-    fn write(self, peer: &str, headers: &mut impl Injector) {
-        let header = Sw8Header {
-            sampled: self.sampled,
-            trace_id: self.trace_id,
-            parent_segment_id: self.segment_id.to_string(),
-            parent_span_id: self.span_id,
-            parent_service: self.tracer.service().to_owned(),
-            parent_service_instance: self.tracer.instance().to_owned(),
-            parent_endpoint: self.endpoint,
-            target_address: peer.to_owned(),
+    if outgoing.skip_analysis {
+        let extension = Sw8x {
+            skip_analysis: true,
+            send_time_ms: None,
         };
-        headers.inject(SW8, header.encode());
-        if !self.correlation.is_empty() {
-            headers.inject(SW8_CORRELATION, self.correlation.encode());
-        }
-        if self.skip_analysis {
-            let extension = crate::propagation::Sw8x {
-                skip_analysis: true,
-                send_time_ms: None,
-            };
-            headers.inject(SW8_X, extension.encode());
-        }
+        headers.inject(SW8_X, extension.encode());
     }
 }

@@ -19,6 +19,7 @@ mod sw8x;
 pub use carrier::{Extractor, Injector};
 pub use correlation::{Correlation, CorrelationError, CorrelationLimits, DecodedCorrelation};
 pub use incoming::IncomingHeaders;
+pub(crate) use sw8::encode_fields;
 pub use sw8::{MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};
 pub use sw8x::{Sw8x, Sw8xError};
 

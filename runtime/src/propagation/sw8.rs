@@ -270,9 +270,7 @@ impl Sw8Header {
     /// assert_eq!(header.encode(), "1-dA==-cw==-0-c3Zjfn5+-aQ==-ZQ==-YQ==");
     /// ```
     pub fn encode(&self) -> String {
-        let mut out = String::with_capacity(self.encoded_len());
-        self.encode_into(&mut out);
-        out
+        encode_fields(self.sampled, self.text_fields(), self.parent_span_id)
     }
 
     /// Appends the header value to `out`, for callers that reuse a buffer.
@@ -286,27 +284,12 @@ impl Sw8Header {
     /// assert_eq!(buf, header.encode());
     /// ```
     pub fn encode_into(&self, out: &mut String) {
-        out.reserve(self.encoded_len());
-        out.push(if self.sampled { '1' } else { '0' });
-        for (position, text) in self.text_fields().into_iter().enumerate() {
-            out.push('-');
-            base64::encode_into(text, out);
-            if position == 1 {
-                out.push('-');
-                out.push_str(itoa::Buffer::new().format(self.parent_span_id));
-            }
-        }
+        write_fields(out, self.sampled, self.text_fields(), self.parent_span_id);
     }
 
     /// The exact length of [`Sw8Header::encode`]'s output.
     pub fn encoded_len(&self) -> usize {
-        let text: usize = self
-            .text_fields()
-            .iter()
-            .map(|text| base64::encoded_len(text.len()))
-            .sum();
-        // flag + 7 separators + the span id's digits
-        1 + 7 + itoa::Buffer::new().format(self.parent_span_id).len() + text
+        fields_len(self.text_fields(), self.parent_span_id)
     }
 
     fn text_fields(&self) -> [&str; 6] {
@@ -334,6 +317,33 @@ impl fmt::Display for Sw8Header {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.encode())
     }
+}
+
+/// Encodes a header from borrowed fields (in header order: trace id, parent segment id, parent
+/// service, parent instance, parent endpoint, target address), in one exact-size allocation.
+pub(crate) fn encode_fields(sampled: bool, text: [&str; 6], span_id: i32) -> String {
+    let mut out = String::with_capacity(fields_len(text, span_id));
+    write_fields(&mut out, sampled, text, span_id);
+    out
+}
+
+fn write_fields(out: &mut String, sampled: bool, text: [&str; 6], span_id: i32) {
+    out.reserve(fields_len(text, span_id));
+    out.push(if sampled { '1' } else { '0' });
+    for (position, text) in text.into_iter().enumerate() {
+        out.push('-');
+        base64::encode_into(text, out);
+        if position == 1 {
+            out.push('-');
+            out.push_str(itoa::Buffer::new().format(span_id));
+        }
+    }
+}
+
+fn fields_len(text: [&str; 6], span_id: i32) -> usize {
+    let text: usize = text.iter().map(|t| base64::encoded_len(t.len())).sum();
+    // flag + 7 separators + the span id's digits
+    1 + 7 + itoa::Buffer::new().format(span_id).len() + text
 }
 
 fn parse_span_id(digits: &str) -> Result<i32, Sw8Error> {

@@ -1,0 +1,127 @@
+//! The span hot path: what an instrumented request costs.
+//!
+//! Run with `cargo bench -p rust2sky --bench spans`. Besides criterion's timings it prints the
+//! heap allocations one request makes, counted by a counting global allocator.
+
+// A global allocator can only be written with `unsafe`; it forwards to `System` unchanged.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rust2sky::config::Config;
+use rust2sky::reporter::MemoryReporter;
+use rust2sky::{Tracer, tags};
+
+/// Counts allocations so the bench can report how many one request makes.
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// The protocol notes' worked example: the caller's context.
+const SW8: &str = "1-M2YyYzlhMWJlNGQ1NGMwZjlhN2U2YjVkNGMzYjJhMTkuMS4xNzM1Njg5NjAwMDEyMDAwMA==-M2YyYzlhMWJlNGQ1NGMwZjlhN2U2YjVkNGMzYjJhMTkuMS4xNzM1Njg5NjAwMDEyMDAwMQ==-2-b3JkZXItc2VydmljZQ==-OGE3YjZjNWQ0ZTNmNDBhMWIyYzNkNGU1ZjZhN2I4YzlAMTAuMC4wLjEy-R0VUOi9hcGkvb3JkZXJzL3tpZH0=-aW52ZW50b3J5OjgwODA=";
+
+/// One request: an entry span from an sw8 header, three local spans, an exit span that injects
+/// its headers, and three tags; the finished segment goes to the reporter.
+fn five_span_request(incoming: &HashMap<String, String>) -> HashMap<String, String> {
+    let mut outgoing = HashMap::new();
+    let mut request = rust2sky::entry_span("GET:/stock/{sku}", incoming).entered();
+    request.tag(tags::HTTP_METHOD, "GET");
+    {
+        let _check = rust2sky::local_span("check stock").entered();
+        let _cache = rust2sky::local_span("read cache").entered();
+    }
+    let mut reserve = rust2sky::local_span("reserve").entered();
+    reserve.tag("sku", "A-1");
+    let mut call = rust2sky::exit_span("POST:/reserve", "warehouse:9000", &mut outgoing);
+    call.tag(tags::HTTP_STATUS_CODE, "200");
+    outgoing
+}
+
+fn request(c: &mut Criterion) {
+    let reporter = MemoryReporter::new();
+    let tracer = Tracer::new(Config::default(), reporter.clone());
+    let incoming = HashMap::from([("sw8".to_owned(), SW8.to_owned())]);
+
+    tracer.in_scope(|| {
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let outgoing = five_span_request(&incoming);
+        let after = ALLOCATIONS.load(Ordering::Relaxed);
+        drop(outgoing);
+        assert_eq!(reporter.take()[0].spans.len(), 5);
+        println!(
+            "five_span_request: {} allocations per request",
+            after - before
+        );
+
+        c.bench_function("span/five_span_request", |b| {
+            b.iter_custom(|iterations| {
+                // Empty the reporter every hundred requests, outside the timed part, so
+                // that memory stays flat however many iterations criterion asks for.
+                let mut elapsed = Duration::ZERO;
+                let mut left = iterations;
+                while left > 0 {
+                    let batch = left.min(100);
+                    let start = Instant::now();
+                    for _ in 0..batch {
+                        black_box(five_span_request(black_box(&incoming)));
+                    }
+                    elapsed += start.elapsed();
+                    drop(reporter.take());
+                    left -= batch;
+                }
+                elapsed
+            })
+        });
+    });
+}
+
+fn unsampled(c: &mut Criterion) {
+    let reporter = MemoryReporter::new();
+    let config = Config::builder()
+        .sample_rate(0.0)
+        .build_with_env(|_| None)
+        .expect("valid");
+    let tracer = Tracer::new(config, reporter.clone());
+    tracer.in_scope(|| {
+        let _request = rust2sky::entry_span("GET:/", &()).entered();
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        drop(rust2sky::local_span("work").entered());
+        let after = ALLOCATIONS.load(Ordering::Relaxed);
+        println!("unsampled local span: {} allocations", after - before);
+        c.bench_function("span/unsampled_local_span", |b| {
+            b.iter(|| drop(rust2sky::local_span(black_box("work")).entered()))
+        });
+    });
+    assert!(reporter.segments().is_empty());
+
+    c.bench_function("span/no_tracer_local_span", |b| {
+        b.iter(|| drop(rust2sky::local_span(black_box("work")).entered()))
+    });
+}
+
+criterion_group!(benches, request, unsampled);
+criterion_main!(benches);
