@@ -40,6 +40,9 @@
 //! - [`tags`] and [`component`]: the tag keys and component ids OAP understands;
 //! - [`diagnostics`]: counters of the bad input the agent ignored on the host's behalf.
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 pub mod component;
 pub mod config;
 mod context;
@@ -54,10 +57,12 @@ pub mod tags;
 mod tracer;
 
 pub use context::current::{
-    ActiveIds, LogContext, active_ids, correlation, log_context, set_correlation, trace_id,
+    ActiveIds, LogContext, active_ids, correlation, log_context, outgoing_headers, set_correlation,
+    trace_id,
 };
-pub use context::future::{FutureExt, InContext, Instrumented, spawn};
+pub use context::future::{FutureExt, InContext, Instrumented, NoOutcome, OnReady, spawn};
 pub use context::snapshot::{ContextSnapshot, capture};
+pub use rust2sky_macros::{sw_entry, sw_exit, sw_local};
 pub use rust2sky_proto as proto;
 pub use rust2sky_proto::v3::SpanLayer;
 pub use span::{EnteredSpan, Span, entry_span, exit_span, local_span};

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use rust2sky_proto::v3::{SegmentObject, SpanObject, SpanType};
 
 use crate::id::Id;
-use crate::propagation::{Correlation, encode_fields};
+use crate::propagation::{Correlation, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8x, encode_fields};
 use crate::tracer::Tracer;
 
 /// A trace id: made here, or received in an `sw8` header.
@@ -40,6 +40,23 @@ pub(crate) struct Outgoing {
     pub(crate) sw8: String,
     pub(crate) correlation: Option<String>,
     pub(crate) skip_analysis: bool,
+}
+
+impl Outgoing {
+    /// Writes the headers into `headers`.
+    pub(crate) fn write_to(self, headers: &mut impl Injector) {
+        headers.inject(SW8, self.sw8);
+        if let Some(correlation) = self.correlation {
+            headers.inject(SW8_CORRELATION, correlation);
+        }
+        if self.skip_analysis {
+            let extension = Sw8x {
+                skip_analysis: true,
+                send_time_ms: None,
+            };
+            headers.inject(SW8_X, extension.encode());
+        }
+    }
 }
 
 /// Encodes the headers of a call to `peer` from span `span_id` of a recorded segment, or (with

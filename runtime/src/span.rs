@@ -10,9 +10,7 @@ use rust2sky_proto::v3::{
 use crate::context::snapshot::Snapshot;
 use crate::context::stack::{self, Position};
 use crate::id;
-use crate::propagation::{
-    Correlation, Extractor, IncomingHeaders, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8Header, Sw8x,
-};
+use crate::propagation::{Correlation, Extractor, IncomingHeaders, Injector, Sw8Header};
 use crate::segment::{Segment, TraceId, UnsampledTrace};
 use crate::tags;
 use crate::tracer::Tracer;
@@ -52,13 +50,16 @@ pub struct Span {
 
 enum SpanState {
     Noop,
-    Unsampled(Arc<UnsampledTrace>),
+    /// Not recorded; `peer` is set for an exit span, whose calls still carry the trace.
+    Unsampled(Arc<UnsampledTrace>, Option<Arc<str>>),
     Recording(Recording),
 }
 
 struct Recording {
     segment: Arc<Segment>,
     record: SpanObject,
+    /// The peer an exit span calls, shared with the context while the span is current.
+    peer: Option<Arc<str>>,
 }
 
 impl Span {
@@ -275,17 +276,45 @@ impl Span {
     fn position(&self) -> Option<Position> {
         match &self.state {
             SpanState::Noop => None,
-            SpanState::Unsampled(trace) => Some(Position::Unsampled(trace.clone())),
+            SpanState::Unsampled(trace, peer) => {
+                Some(Position::Unsampled(trace.clone(), peer.clone()))
+            }
             SpanState::Recording(recording) => Some(Position::Span {
                 segment: recording.segment.clone(),
                 span_id: recording.record.span_id,
+                peer: recording.peer.clone(),
             }),
+        }
+    }
+
+    /// Keeps an exit span's peer for [`crate::outgoing_headers`] while the span is current.
+    fn remember_peer(&mut self, peer: &str) {
+        if peer.is_empty() {
+            return;
+        }
+        match &mut self.state {
+            SpanState::Recording(recording) => recording.peer = Some(Arc::from(peer)),
+            SpanState::Unsampled(_, remembered) => *remembered = Some(Arc::from(peer)),
+            SpanState::Noop => {}
         }
     }
 
     /// Marks the span as failed because the code it covers panicked.
     pub(crate) fn record_panic(&mut self) {
         self.error("panic", &"the traced code panicked");
+    }
+
+    /// Whether [`Span::record_panic`] already ran (a future's poll records a panic before the
+    /// span is dropped during the same unwinding).
+    fn panic_recorded(&self) -> bool {
+        match &self.state {
+            SpanState::Recording(recording) => recording.record.logs.iter().any(|log| {
+                log.data
+                    .iter()
+                    .any(|kv| kv.key == "error.kind" && kv.value == "panic")
+            }),
+            _ => true,
+        }
     }
 
     /// Logs that the traced future was dropped before it completed.
@@ -296,11 +325,13 @@ impl Span {
 
 impl Drop for Span {
     fn drop(&mut self) {
+        if std::thread::panicking() && !self.panic_recorded() {
+            self.record_panic();
+        }
         if let SpanState::Recording(recording) = &mut self.state {
-            if std::thread::panicking() {
-                recording.record.is_error = true;
-            }
-            let Recording { segment, record } = recording;
+            let Recording {
+                segment, record, ..
+            } = recording;
             record.end_time = now_ms();
             segment.close_span(std::mem::take(record));
         }
@@ -311,7 +342,7 @@ impl fmt::Debug for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.state {
             SpanState::Noop => f.write_str("Span(noop)"),
-            SpanState::Unsampled(_) => f.write_str("Span(unsampled)"),
+            SpanState::Unsampled(..) => f.write_str("Span(unsampled)"),
             SpanState::Recording(recording) => f
                 .debug_struct("Span")
                 .field("span_id", &recording.record.span_id)
@@ -457,6 +488,7 @@ pub fn exit_span(
 ) -> Span {
     let mut span = start(SpanType::Exit, operation, None);
     inject(&span, peer.as_ref(), headers);
+    span.remember_peer(peer.as_ref());
     span.set_peer(peer);
     span
 }
@@ -490,12 +522,14 @@ where
 {
     let mut operation = Some(operation);
     let start = stack::with_current(|position| match position {
-        Some(Position::Span { segment, span_id }) => match operation.take() {
+        Some(Position::Span {
+            segment, span_id, ..
+        }) => match operation.take() {
             Some(operation) => Start::Made(child(segment, *span_id, span_type, operation)),
             None => Start::Made(Span::noop()),
         },
-        Some(Position::Unsampled(trace)) => Start::Made(Span {
-            state: SpanState::Unsampled(trace.clone()),
+        Some(Position::Unsampled(trace, _)) => Start::Made(Span {
+            state: SpanState::Unsampled(trace.clone(), None),
         }),
         Some(Position::Continuation(snapshot)) => Start::Continue(snapshot.clone()),
         Some(Position::Tracer(tracer)) => Start::NewTrace(tracer.clone()),
@@ -540,6 +574,7 @@ fn recording(
                 ..SpanObject::default()
             },
             segment: segment.clone(),
+            peer: None,
         }),
     }
 }
@@ -647,13 +682,10 @@ fn unsampled(
     correlation: Correlation,
 ) -> Span {
     Span {
-        state: SpanState::Unsampled(UnsampledTrace::new(
-            tracer,
-            trace_id,
-            operation,
-            skip_analysis,
-            correlation,
-        )),
+        state: SpanState::Unsampled(
+            UnsampledTrace::new(tracer, trace_id, operation, skip_analysis, correlation),
+            None,
+        ),
     }
 }
 
@@ -667,28 +699,19 @@ fn inject(span: &Span, peer: &str, headers: &mut impl Injector) {
         SpanState::Recording(recording) => {
             Some(recording.segment.outgoing(recording.record.span_id, peer))
         }
-        SpanState::Unsampled(trace) => Some(trace.outgoing(peer)),
+        SpanState::Unsampled(trace, _) => Some(trace.outgoing(peer)),
         // Not recorded because the segment is full: the call still carries the trace, naming
         // the current span as the caller.
         SpanState::Noop => stack::with_current(|position| match position {
-            Some(Position::Span { segment, span_id }) => Some(segment.outgoing(*span_id, peer)),
-            Some(Position::Unsampled(trace)) => Some(trace.outgoing(peer)),
+            Some(Position::Span {
+                segment, span_id, ..
+            }) => Some(segment.outgoing(*span_id, peer)),
+            Some(Position::Unsampled(trace, _)) => Some(trace.outgoing(peer)),
             _ => None,
         }),
     };
     // The carrier is the user's code: it runs after every lock above is released.
-    let Some(outgoing) = outgoing else {
-        return;
-    };
-    headers.inject(SW8, outgoing.sw8);
-    if let Some(correlation) = outgoing.correlation {
-        headers.inject(SW8_CORRELATION, correlation);
-    }
-    if outgoing.skip_analysis {
-        let extension = Sw8x {
-            skip_analysis: true,
-            send_time_ms: None,
-        };
-        headers.inject(SW8_X, extension.encode());
+    if let Some(outgoing) = outgoing {
+        outgoing.write_to(headers);
     }
 }

@@ -32,12 +32,14 @@ pub struct ActiveIds {
 /// ```
 pub fn active_ids() -> Option<ActiveIds> {
     stack::with_current(|position| match position? {
-        Position::Span { segment, span_id } => Some(ActiveIds {
+        Position::Span {
+            segment, span_id, ..
+        } => Some(ActiveIds {
             trace_id: segment.trace_id().to_string(),
             segment_id: segment.segment_id().to_string(),
             span_id: *span_id,
         }),
-        Position::Unsampled(trace) => Some(ActiveIds {
+        Position::Unsampled(trace, _) => Some(ActiveIds {
             trace_id: trace.trace_id().to_string(),
             segment_id: trace.segment_id().to_string(),
             span_id: -1,
@@ -128,7 +130,7 @@ pub fn set_correlation(key: &str, value: &str) -> Result<(), CorrelationError> {
         Some(Position::Span { segment, .. }) => {
             Some(segment.with_correlation(|c| c.set(key, value)))
         }
-        Some(Position::Unsampled(trace)) => Some(trace.with_correlation(|c| c.set(key, value))),
+        Some(Position::Unsampled(trace, _)) => Some(trace.with_correlation(|c| c.set(key, value))),
         _ => None,
     })
     .unwrap_or(Err(CorrelationError::NoTrace))
@@ -144,8 +146,42 @@ pub fn correlation(key: &str) -> Option<String> {
         Position::Span { segment, .. } => {
             segment.with_correlation(|c| c.get(key).map(str::to_owned))
         }
-        Position::Unsampled(trace) => trace.with_correlation(|c| c.get(key).map(str::to_owned)),
+        Position::Unsampled(trace, _) => trace.with_correlation(|c| c.get(key).map(str::to_owned)),
         Position::Continuation(snapshot) => snapshot.correlation.get(key).map(str::to_owned),
         Position::Tracer(_) => None,
     })
+}
+
+/// The headers to send on the call the current exit span makes: `sw8`, and `sw8-correlation`
+/// and `sw8-x` when there is something to send. Empty outside an exit span.
+///
+/// For code inside `#[sw_exit]` that builds its own request (reqwest, hyper) rather than passing
+/// the headers to the macro with `inject`.
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+///
+/// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+/// tracer.in_scope(|| {
+///     let _call = rust2sky::exit_span("GET:/users", "users:8080", &mut ()).entered();
+///     let headers = rust2sky::outgoing_headers();
+///     assert_eq!(headers[0].0, "sw8");
+/// });
+/// assert!(rust2sky::outgoing_headers().is_empty());
+/// ```
+pub fn outgoing_headers() -> Vec<(&'static str, String)> {
+    let outgoing = stack::with_current(|position| match position? {
+        Position::Span {
+            segment,
+            span_id,
+            peer: Some(peer),
+        } => Some(segment.outgoing(*span_id, peer)),
+        Position::Unsampled(trace, Some(peer)) => Some(trace.outgoing(peer)),
+        _ => None,
+    });
+    let mut headers = Vec::new();
+    if let Some(outgoing) = outgoing {
+        outgoing.write_to(&mut headers);
+    }
+    headers
 }

@@ -42,6 +42,7 @@ pub trait FutureExt: Future + Sized {
         Instrumented {
             inner: Some(self),
             span: Some(span),
+            on_ready: Some(NoOutcome),
         }
     }
 
@@ -100,16 +101,52 @@ pub trait FutureExt: Future + Sized {
 impl<F: Future> FutureExt for F {}
 
 /// A future with a span current while it runs. Made by [`FutureExt::instrument`].
+///
+/// `O` looks at the output before the span ends; the attribute macros use it to mark a returned
+/// `Err` as an error.
 #[pin_project(PinnedDrop)]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct Instrumented<F> {
+pub struct Instrumented<F, O = NoOutcome> {
     #[pin]
     inner: Option<F>,
     span: Option<Span>,
+    on_ready: Option<O>,
 }
 
-impl<F: Future> Future for Instrumented<F> {
+/// Looks at a future's output with its span, just before the span ends.
+pub trait OnReady<T> {
+    /// Called once, with the span and the output.
+    fn on_ready(self, span: &mut Span, output: &T);
+}
+
+/// Does nothing with the output: what [`FutureExt::instrument`] uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoOutcome;
+
+impl<T> OnReady<T> for NoOutcome {
+    fn on_ready(self, _span: &mut Span, _output: &T) {}
+}
+
+impl<T, F: FnOnce(&mut Span, &T)> OnReady<T> for F {
+    fn on_ready(self, span: &mut Span, output: &T) {
+        self(span, output);
+    }
+}
+
+impl<F, O> Instrumented<F, O> {
+    /// A future that makes `span` current while `inner` runs, and gives the output to `on_ready`
+    /// before the span ends.
+    pub(crate) fn with_outcome(inner: F, span: Span, on_ready: O) -> Self {
+        Instrumented {
+            inner: Some(inner),
+            span: Some(span),
+            on_ready: Some(on_ready),
+        }
+    }
+}
+
+impl<F: Future, O: OnReady<F::Output>> Future for Instrumented<F, O> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
@@ -126,12 +163,15 @@ impl<F: Future> Future for Instrumented<F> {
             panic_mark.0 = None;
             poll
         };
-        if poll.is_ready() {
+        if let Poll::Ready(output) = &poll {
             // The inner future is dropped inside the span, then the span ends: its end time is
             // the completion time.
             let _entered = this.span.as_ref().map(Span::enter);
             this.inner.set(None);
             drop(_entered);
+            if let (Some(span), Some(on_ready)) = (this.span.as_mut(), this.on_ready.take()) {
+                on_ready.on_ready(span, output);
+            }
             drop(this.span.take());
         }
         poll
@@ -139,7 +179,7 @@ impl<F: Future> Future for Instrumented<F> {
 }
 
 #[pinned_drop]
-impl<F> PinnedDrop for Instrumented<F> {
+impl<F, O> PinnedDrop for Instrumented<F, O> {
     fn drop(self: Pin<&mut Self>) {
         let mut this = self.project();
         let Some(mut span) = this.span.take() else {

@@ -98,7 +98,7 @@ impl fmt::Debug for ContextSnapshot {
             None => "empty",
             Some(Position::Tracer(_)) => "tracer",
             Some(Position::Span { .. } | Position::Continuation(_)) => "trace",
-            Some(Position::Unsampled(_)) => "unsampled trace",
+            Some(Position::Unsampled(..)) => "unsampled trace",
         };
         f.debug_struct("ContextSnapshot")
             .field("context", &kind)
@@ -116,7 +116,9 @@ impl fmt::Debug for ContextSnapshot {
 pub fn capture() -> ContextSnapshot {
     let position = stack::with_current(|position| {
         position.map(|position| match position {
-            Position::Span { segment, span_id } => Position::Continuation(Arc::new(Snapshot {
+            Position::Span {
+                segment, span_id, ..
+            } => Position::Continuation(Arc::new(Snapshot {
                 tracer: segment.tracer().clone(),
                 trace_id: segment.trace_id().clone(),
                 segment_id: segment.segment_id(),

@@ -27,10 +27,15 @@ const MAX_DEPTH: usize = 1024;
 pub(crate) enum Position {
     /// No trace yet, but new traces use this tracer.
     Tracer(Tracer),
-    /// Inside a recorded span.
-    Span { segment: Arc<Segment>, span_id: i32 },
-    /// Inside a trace that is not recorded (not sampled, or ignored).
-    Unsampled(Arc<UnsampledTrace>),
+    /// Inside a recorded span; `peer` is set for an exit span.
+    Span {
+        segment: Arc<Segment>,
+        span_id: i32,
+        peer: Option<Arc<str>>,
+    },
+    /// Inside a trace that is not recorded (not sampled, or ignored); `peer` is set for an exit
+    /// span.
+    Unsampled(Arc<UnsampledTrace>, Option<Arc<str>>),
     /// At the start of a continuation on another thread or task: the next span opens a new
     /// segment that refers back to the captured one.
     Continuation(Arc<Snapshot>),
@@ -42,7 +47,7 @@ impl Position {
         match self {
             Position::Tracer(tracer) => tracer,
             Position::Span { segment, .. } => segment.tracer(),
-            Position::Unsampled(trace) => trace.tracer(),
+            Position::Unsampled(trace, _) => trace.tracer(),
             Position::Continuation(snapshot) => snapshot.tracer(),
         }
     }

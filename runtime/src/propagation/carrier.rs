@@ -27,7 +27,7 @@ pub trait Extractor {
 /// Writes request headers, for an exit span.
 ///
 /// Implemented for `http::HeaderMap`, tonic's `MetadataMap`, a `HashMap<String, String>`, a
-/// `Vec<(String, String)>`, `()` (headers not wanted), and any closure
+/// `Vec<(String, String)>` or `Vec<(&'static str, String)>`, `()` (headers not wanted), and any closure
 /// `FnMut(&'static str, String)`.
 ///
 /// ```
@@ -72,6 +72,26 @@ impl Extractor for tonic::metadata::MetadataMap {
     }
 }
 
+// References to the carriers are carriers too, so that `req.headers()` (a `&HeaderMap`) works
+// where a `&impl Extractor` is asked for. (A blanket `impl for &T` would overlap the closure impl.)
+impl<S: BuildHasher> Extractor for &HashMap<String, String, S> {
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>> {
+        (**self).extract(name)
+    }
+}
+
+impl Extractor for &http::HeaderMap {
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>> {
+        (**self).extract(name)
+    }
+}
+
+impl Extractor for &tonic::metadata::MetadataMap {
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>> {
+        (**self).extract(name)
+    }
+}
+
 impl Injector for () {
     fn inject(&mut self, _name: &'static str, _value: String) {}
 }
@@ -93,6 +113,15 @@ impl Injector for Vec<(String, String)> {
         match self.iter_mut().find(|(n, _)| n == name) {
             Some((_, existing)) => *existing = value,
             None => self.push((name.to_owned(), value)),
+        }
+    }
+}
+
+impl Injector for Vec<(&'static str, String)> {
+    fn inject(&mut self, name: &'static str, value: String) {
+        match self.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, existing)) => *existing = value,
+            None => self.push((name, value)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! rust2sky's runtime tests: one binary, a module per area.
 
 mod context;
+mod macros;
 mod propagation;
 mod readme;
 mod spans;

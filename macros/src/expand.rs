@@ -1,0 +1,290 @@
+//! Code generation: the user's function, with a span around its body.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{AttrStyle, Expr, FnArg, ItemFn, ReturnType, Stmt};
+
+use crate::args::{Args, ErrFormat, Kind, TagFormat, span_of};
+use crate::item::{self, Shape};
+
+/// Names the expansion introduces. `mixed_site` hygiene makes them invisible to the user's code,
+/// so the body can't name (or shadow) them.
+struct Names {
+    span: syn::Ident,
+    ret: syn::Ident,
+    output: syn::Ident,
+}
+
+impl Names {
+    fn new() -> Self {
+        let at = Span::mixed_site();
+        Names {
+            span: syn::Ident::new("__sw_span", at),
+            ret: syn::Ident::new("__sw_ret", at),
+            output: syn::Ident::new("__sw_output", at),
+        }
+    }
+}
+
+/// The traced function.
+pub(crate) fn expand(kind: Kind, args: &Args, mut function: ItemFn, shape: Shape) -> TokenStream {
+    let krate = match &args.crate_path {
+        Some(path) => quote!(#path),
+        None => quote!(::rust2sky),
+    };
+    let names = Names::new();
+    let start = start_span(kind, args, &function, &krate, &names);
+
+    // Inner attributes (`#![allow(..)]`) stay at the top of the body.
+    let (inner, outer): (Vec<_>, Vec<_>) = std::mem::take(&mut function.attrs)
+        .into_iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+    let body = match shape {
+        Shape::Sync => sync_body(args, &function, &krate, &names, &start),
+        Shape::Async => async_body(args, &function, &krate, &names, &start),
+        Shape::BoxedAsync => boxed_body(args, &function, &krate, &names, &start),
+        Shape::ImplFuture => future_body(args, &function, &krate, &names, &start),
+    };
+    let ItemFn { vis, sig, .. } = &function;
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #body
+        }
+    }
+}
+
+/// Statements that start the span (evaluating every argument expression once, in the function's
+/// scope, before the body) and bind it to `names.span`.
+fn start_span(
+    kind: Kind,
+    args: &Args,
+    function: &ItemFn,
+    krate: &TokenStream,
+    names: &Names,
+) -> TokenStream {
+    let span = &names.span;
+    let name = operation_name(args, function, krate);
+    let create = match kind {
+        Kind::Entry => {
+            let headers = match &args.extract {
+                Some(expr) => {
+                    quote_spanned!(span_of(expr)=> #krate::__private::extractor(&(#expr)))
+                }
+                None => quote!(&()),
+            };
+            quote!(#krate::__private::entry_span(#name, #headers))
+        }
+        Kind::Local => quote!(#krate::__private::local_span(#name)),
+        Kind::Exit => {
+            let peer = match &args.peer {
+                Some(expr) => quote_spanned!(span_of(expr)=> #expr),
+                // Reported as an error already; this keeps the expansion well-formed.
+                None => quote!(""),
+            };
+            let headers = match &args.inject {
+                Some(expr) => {
+                    quote_spanned!(span_of(expr)=> #krate::__private::injector(&mut *(#expr)))
+                }
+                None => quote!(&mut ()),
+            };
+            quote!(#krate::__private::exit_span(#name, #peer, #headers))
+        }
+    };
+    let layer = args
+        .layer
+        .as_ref()
+        .map(|layer| quote!(#span.set_layer(#krate::__private::SpanLayer::#layer);));
+    let component = args
+        .component
+        .as_ref()
+        .map(|expr| quote_spanned!(span_of(expr)=> #span.set_component(#expr);));
+    let tags = args.tags.iter().map(|tag| {
+        let key = &tag.key;
+        let value = &tag.value;
+        let format = match tag.format {
+            TagFormat::Display => {
+                quote_spanned!(span_of(value)=> #krate::__private::display(&(#value)))
+            }
+            TagFormat::Debug => {
+                quote_spanned!(span_of(value)=> #krate::__private::debug(&(#value)))
+            }
+        };
+        quote!(#span.tag(#key, #format);)
+    });
+    quote! {
+        #[allow(unused_mut)]
+        let mut #span = #create;
+        #layer
+        #component
+        #(#tags)*
+    }
+}
+
+/// The operation name: `name = ...`, else `Type::method` for a method with a receiver, else the
+/// function's name.
+fn operation_name(args: &Args, function: &ItemFn, krate: &TokenStream) -> TokenStream {
+    if let Some(expr) = &args.name {
+        return quote_spanned!(span_of(expr)=> #expr);
+    }
+    let method = function.sig.ident.to_string();
+    let has_receiver = matches!(function.sig.inputs.first(), Some(FnArg::Receiver(_)));
+    if !has_receiver {
+        return quote!(#method);
+    }
+    // `Self` names the type in a method; its name is worked out once per function.
+    quote! {{
+        static NAME: #krate::__private::OnceLock<::std::string::String> =
+            #krate::__private::OnceLock::new();
+        NAME.get_or_init(|| {
+            #krate::__private::method_name(::core::any::type_name::<Self>(), #method)
+        })
+        .as_str()
+    }}
+}
+
+/// The call that records a returned `Err` on the span (autoref specialisation picks `Display`,
+/// then `Debug`, then just the mark; anything that is not a `Result` records nothing).
+fn record_outcome(
+    args: &Args,
+    krate: &TokenStream,
+    span: &TokenStream,
+    value: &TokenStream,
+) -> TokenStream {
+    let outcome = match args.err {
+        // `__sw_record` takes `&self`, so a receiver with N references first finds the impl
+        // for N - 1 of them: four reach `ErrDisplay`, three start at `ErrDebug`.
+        Some(ErrFormat::Debug) => quote!((&&&#krate::__private::Outcome(#value))),
+        Some(ErrFormat::Display) | None => quote!((&&&&#krate::__private::Outcome(#value))),
+    };
+    quote! {{
+        #[allow(unused_imports)]
+        use #krate::__private::outcome::{ErrDebug as _, ErrDisplay as _, ErrOpaque as _, NotAResult as _};
+        #outcome.__sw_record(#span);
+    }}
+}
+
+/// The declared return type, where it can be written in a `let` (not `impl Trait`).
+fn declared_output(function: &ItemFn) -> Option<TokenStream> {
+    match &function.sig.output {
+        ReturnType::Default => Some(quote!(())),
+        ReturnType::Type(_, ty) if !item::contains_impl_trait(ty) => {
+            Some(quote_spanned!(ty.span()=> #ty))
+        }
+        ReturnType::Type(..) => None,
+    }
+}
+
+fn sync_body(
+    args: &Args,
+    function: &ItemFn,
+    krate: &TokenStream,
+    names: &Names,
+    start: &TokenStream,
+) -> TokenStream {
+    let span = &names.span;
+    let block = &function.block;
+    let inspect = args.err.is_some() || item::returns_result(&function.sig.output);
+    if !inspect {
+        // A guard is enough: it ends the span however the body leaves, `return`, `?` or panic.
+        return quote! {
+            #start
+            let #span = #span.entered();
+            #block
+        };
+    }
+    // The value is inspected, so the body runs in a closure whose value we can look at.
+    let ret = &names.ret;
+    let typed = declared_output(function).map(|ty| quote!(-> #ty));
+    let record = record_outcome(args, krate, &quote!(&mut *#span), &quote!(&#ret));
+    quote! {
+        #start
+        let mut #span = #span.entered();
+        #[allow(clippy::redundant_closure_call)]
+        let #ret = (move || #typed #block)();
+        #record
+        #ret
+    }
+}
+
+fn async_body(
+    args: &Args,
+    function: &ItemFn,
+    krate: &TokenStream,
+    names: &Names,
+    start: &TokenStream,
+) -> TokenStream {
+    let block = &function.block;
+    let ret = &names.ret;
+    // A typed `let` keeps a mismatched `return` reported on the user's line.
+    let inner = match declared_output(function) {
+        Some(ty) => quote!(async move { let #ret: #ty = #block; #ret }),
+        None => quote!(async move #block),
+    };
+    let instrumented = instrumented(args, krate, names, &inner);
+    quote! {
+        #start
+        #instrumented.await
+    }
+}
+
+fn boxed_body(
+    args: &Args,
+    function: &ItemFn,
+    krate: &TokenStream,
+    names: &Names,
+    start: &TokenStream,
+) -> TokenStream {
+    let mut stmts = function.block.stmts.clone();
+    let Some(Stmt::Expr(Expr::Call(mut call), None)) = stmts.pop() else {
+        // `shape_of` only gives `BoxedAsync` for a body that ends in such a call.
+        return sync_body(args, function, krate, names, start);
+    };
+    let Some(block) = call.args.pop().map(|pair| pair.into_value()) else {
+        return sync_body(args, function, krate, names, start);
+    };
+    let instrumented = instrumented(args, krate, names, &quote!(#block));
+    call.args.push(syn::parse_quote!(#instrumented));
+    quote! {
+        #(#stmts)*
+        #start
+        #call
+    }
+}
+
+fn future_body(
+    args: &Args,
+    function: &ItemFn,
+    krate: &TokenStream,
+    names: &Names,
+    start: &TokenStream,
+) -> TokenStream {
+    let block = &function.block;
+    let output = &names.output;
+    let instrumented = instrumented(args, krate, names, &quote!(#output));
+    quote! {
+        #start
+        #[allow(clippy::redundant_closure_call)]
+        let #output = (move || #block)();
+        #instrumented
+    }
+}
+
+/// `future` wrapped so that the span is current while it runs and sees its output.
+fn instrumented(
+    args: &Args,
+    krate: &TokenStream,
+    names: &Names,
+    future: &TokenStream,
+) -> TokenStream {
+    let span = &names.span;
+    let ret = &names.ret;
+    let record = record_outcome(args, krate, &quote!(#span), &quote!(#ret));
+    // The closure is written in the call, so that its argument types come from `instrument`'s
+    // bound, which the outcome's specialisation needs.
+    quote! {
+        #krate::__private::instrument(#future, #span, |#span, #ret| #record)
+    }
+}

@@ -1,0 +1,121 @@
+//! What the attribute macros expand to. Not a public API: it changes with the macros.
+
+use std::fmt::{Debug, Display};
+
+pub use crate::context::future::Instrumented;
+pub use crate::propagation::{Extractor, Injector};
+pub use crate::span::{EnteredSpan, Span, entry_span, exit_span, local_span};
+pub use rust2sky_proto::v3::SpanLayer;
+pub use std::sync::OnceLock;
+
+/// Checks a carrier expression for `extract` where the user wrote it, so that a wrong type is
+/// reported on their expression.
+pub fn extractor<E: Extractor + ?Sized>(carrier: &E) -> &E {
+    carrier
+}
+
+/// As [`extractor`], for `inject`.
+pub fn injector<I: Injector + ?Sized>(carrier: &mut I) -> &mut I {
+    carrier
+}
+
+/// A tag value written as `key = expr` or `key = %expr`.
+pub fn display<T: Display + ?Sized>(value: &T) -> String {
+    value.to_string()
+}
+
+/// A tag value written as `key = ?expr`.
+pub fn debug<T: Debug + ?Sized>(value: &T) -> String {
+    format!("{value:?}")
+}
+
+/// `Type::method` from `std::any::type_name::<Self>()`, without the path or generics.
+pub fn method_name(self_type: &str, method: &str) -> String {
+    let without_generics = self_type.split('<').next().unwrap_or(self_type);
+    let short = without_generics
+        .rsplit("::")
+        .next()
+        .unwrap_or(without_generics);
+    format!("{short}::{method}")
+}
+
+/// Wraps the future of an `async` function: the span is current while it runs, and `on_ready`
+/// sees the output before the span ends.
+pub fn instrument<F, O>(future: F, span: Span, on_ready: O) -> Instrumented<F, O>
+where
+    F: std::future::Future,
+    O: FnOnce(&mut Span, &F::Output),
+{
+    Instrumented::with_outcome(future, span, on_ready)
+}
+
+/// A function's return value, for the macros to tell an `Err` apart (by autoref
+/// specialisation: the most specific trait whose receiver matches wins).
+#[derive(Debug)]
+pub struct Outcome<'a, T>(pub &'a T);
+
+/// The traits of [`Outcome`]'s specialisation; the expansion imports them all.
+pub mod outcome {
+    use super::{Debug, Display, Outcome, Span};
+
+    /// `Err(e)` where `e: Display`: the message is `e`'s `Display`.
+    pub trait ErrDisplay {
+        /// Records the outcome on the span.
+        fn __sw_record(&self, span: &mut Span);
+    }
+
+    impl<T, E: Display> ErrDisplay for &&&Outcome<'_, Result<T, E>> {
+        fn __sw_record(&self, span: &mut Span) {
+            if let Err(error) = self.0 {
+                span.error(short_type_name::<E>(), error);
+            }
+        }
+    }
+
+    /// `Err(e)` where `e: Debug`: the message is `e`'s `Debug`.
+    pub trait ErrDebug {
+        /// Records the outcome on the span.
+        fn __sw_record(&self, span: &mut Span);
+    }
+
+    impl<T, E: Debug> ErrDebug for &&Outcome<'_, Result<T, E>> {
+        fn __sw_record(&self, span: &mut Span) {
+            if let Err(error) = self.0 {
+                span.error(short_type_name::<E>(), &format_args!("{error:?}"));
+            }
+        }
+    }
+
+    /// `Err(e)` that can't be printed: the span is marked, with the error's type.
+    pub trait ErrOpaque {
+        /// Records the outcome on the span.
+        fn __sw_record(&self, span: &mut Span);
+    }
+
+    impl<T, E> ErrOpaque for &Outcome<'_, Result<T, E>> {
+        fn __sw_record(&self, span: &mut Span) {
+            if self.0.is_err() {
+                span.error(short_type_name::<E>(), &"an error that has no message");
+            }
+        }
+    }
+
+    /// Any other value: nothing to record.
+    pub trait NotAResult {
+        /// Records nothing.
+        fn __sw_record(&self, span: &mut Span);
+    }
+
+    impl<T> NotAResult for Outcome<'_, T> {
+        fn __sw_record(&self, _span: &mut Span) {}
+    }
+
+    fn short_type_name<E>() -> &'static str {
+        let name = std::any::type_name::<E>();
+        let without_generics = name.split('<').next().unwrap_or(name);
+        without_generics
+            .rsplit("::")
+            .next()
+            .unwrap_or(without_generics)
+    }
+}
