@@ -71,7 +71,7 @@ fn start_span(
         Kind::Entry => {
             let headers = match &args.extract {
                 Some(expr) => {
-                    quote_spanned!(span_of(expr)=> #krate::__private::extractor(&(#expr)))
+                    quote_spanned!(span_of(expr)=> &#krate::__private::extractor(&(#expr)))
                 }
                 None => quote!(&()),
             };
@@ -88,9 +88,9 @@ fn start_span(
                 Some(expr) => {
                     quote_spanned!(span_of(expr)=> #krate::__private::injector(&mut *(#expr)))
                 }
-                None => quote!(&mut ()),
+                None => quote!(()),
             };
-            quote!(#krate::__private::exit_span(#name, #peer, #headers))
+            quote!(#krate::__private::exit_span(#name, #peer, &mut #headers))
         }
     };
     let layer = args
@@ -219,8 +219,20 @@ fn async_body(
     let block = &function.block;
     let ret = &names.ret;
     // A typed `let` keeps a mismatched `return` reported on the user's line.
+    // The first `return` fixes the block's type to the declared one, so that a mismatched
+    // `return` in the body is reported on the user's expression; the typed `let` does the same
+    // for the tail.
     let inner = match declared_output(function) {
-        Some(ty) => quote!(async move { let #ret: #ty = #block; #ret }),
+        Some(ty) => quote! {
+            async move {
+                #[allow(unreachable_code, clippy::diverging_sub_expression)]
+                if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#ty> {
+                    return #ret;
+                }
+                let #ret: #ty = #block;
+                #ret
+            }
+        },
         None => quote!(async move #block),
     };
     let instrumented = instrumented(args, krate, names, &inner);

@@ -9,14 +9,34 @@ pub use rust2sky_proto::v3::SpanLayer;
 pub use std::sync::OnceLock;
 
 /// Checks a carrier expression for `extract` where the user wrote it, so that a wrong type is
-/// reported on their expression.
-pub fn extractor<E: Extractor + ?Sized>(carrier: &E) -> &E {
-    carrier
+/// reported on their expression, once: what it returns has the same type whatever the carrier.
+pub fn extractor<E: Extractor>(carrier: &E) -> DynExtractor<'_> {
+    DynExtractor(carrier)
 }
 
 /// As [`extractor`], for `inject`.
-pub fn injector<I: Injector + ?Sized>(carrier: &mut I) -> &mut I {
-    carrier
+pub fn injector<I: Injector>(carrier: &mut I) -> DynInjector<'_> {
+    DynInjector(carrier)
+}
+
+/// A checked `extract` carrier.
+#[allow(missing_debug_implementations)] // a carrier of any type; nothing to show
+pub struct DynExtractor<'a>(&'a dyn Extractor);
+
+impl Extractor for DynExtractor<'_> {
+    fn extract(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.0.extract(name)
+    }
+}
+
+/// A checked `inject` carrier.
+#[allow(missing_debug_implementations)] // a carrier of any type; nothing to show
+pub struct DynInjector<'a>(&'a mut dyn Injector);
+
+impl Injector for DynInjector<'_> {
+    fn inject(&mut self, name: &'static str, value: String) {
+        self.0.inject(name, value);
+    }
 }
 
 /// A tag value written as `key = expr` or `key = %expr`.

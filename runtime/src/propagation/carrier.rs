@@ -19,6 +19,11 @@ use std::hash::BuildHasher;
 /// let from_closure = |name: &str| (name == "sw8").then(|| "1-...".to_owned());
 /// assert_eq!(from_closure.extract("sw8").as_deref(), Some("1-..."));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be read as request headers: it is not an `Extractor`",
+    label = "not an `Extractor`",
+    note = "pass an `http::HeaderMap`, tonic's `MetadataMap`, a `HashMap<String, String>`, a reference to one, or a closure `Fn(&str) -> Option<String>`"
+)]
 pub trait Extractor {
     /// The value of the header `name`, if present and text.
     fn extract(&self, name: &str) -> Option<Cow<'_, str>>;
@@ -37,6 +42,11 @@ pub trait Extractor {
 /// headers.inject("sw8", "1-...".to_owned());
 /// assert_eq!(headers, [("sw8".to_owned(), "1-...".to_owned())]);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't take request headers: it is not an `Injector`",
+    label = "not an `Injector`",
+    note = "pass `&mut` to an `http::HeaderMap`, tonic's `MetadataMap`, a `HashMap<String, String>` or a `Vec<(String, String)>`, or a closure `FnMut(&'static str, String)`"
+)]
 pub trait Injector {
     /// Sets the header `name` to `value`, replacing any value it had.
     fn inject(&mut self, name: &'static str, value: String);
