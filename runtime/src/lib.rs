@@ -38,7 +38,8 @@
 //! - [`reporter`]: where finished segments go;
 //! - [`id`]: globally unique trace and segment ids in the layout the official agents use;
 //! - [`tags`] and [`component`]: the tag keys and component ids OAP understands;
-//! - [`diagnostics`]: counters of the bad input the agent ignored on the host's behalf.
+//! - [`diagnostics`]: counters of the bad input the agent ignored on the host's behalf;
+//! - `testing` (cargo feature `testing`): a real gRPC collector inside the process, for tests.
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -48,12 +49,15 @@ pub mod config;
 mod context;
 pub mod diagnostics;
 pub mod id;
+pub mod integrations;
 pub mod propagation;
 pub mod reporter;
 mod sampling;
 mod segment;
 mod span;
 pub mod tags;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tracer;
 
 pub use context::current::{

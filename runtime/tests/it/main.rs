@@ -5,3 +5,5 @@ mod macros;
 mod propagation;
 mod readme;
 mod spans;
+#[cfg(feature = "axum")]
+mod tower;

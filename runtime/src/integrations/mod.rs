@@ -1,0 +1,4 @@
+//! Ready-made instrumentation for common frameworks, each behind a cargo feature.
+
+#[cfg(feature = "tower")]
+pub mod tower;
