@@ -19,8 +19,7 @@ impl Sampler {
     pub(crate) fn new(config: &Config) -> Self {
         let rate = config.sample_rate().clamp(0.0, 1.0);
         Sampler {
-            // `as` saturates, and the config guarantees a rate in 0..=1.
-            threshold: (rate * u64::MAX as f64) as u64,
+            threshold: threshold(rate),
             keep_all: rate >= 1.0,
             ignore_suffixes: config.ignore_suffixes().to_vec(),
             ignore_paths: config
@@ -31,12 +30,16 @@ impl Sampler {
         }
     }
 
-    /// Whether a new trace whose first span is `operation` is recorded.
-    pub(crate) fn sample(&self, operation: &str) -> bool {
+    /// Whether a new trace whose first span is `operation` is recorded; `live_rate`, when set,
+    /// replaces the configured rate (the collector's dynamic configuration).
+    pub(crate) fn sample(&self, operation: &str, live_rate: Option<f64>) -> bool {
         if self.is_ignored(operation) {
             return false;
         }
-        self.keep_all || random_u64() < self.threshold
+        match live_rate {
+            None => self.keep_all || random_u64() < self.threshold,
+            Some(rate) => rate >= 1.0 || random_u64() < threshold(rate),
+        }
     }
 
     /// Whether a trace that a caller sampled is followed here: yes, unless the ignore rules
@@ -66,6 +69,11 @@ impl Sampler {
                 || path.is_some_and(|rest| pattern.matches_path_after_slash(rest))
         })
     }
+}
+
+/// The share `rate` of traces as a bound on a uniform `u64`; `as` saturates, and a NaN gives 0.
+fn threshold(rate: f64) -> u64 {
+    (rate * u64::MAX as f64) as u64
 }
 
 /// A uniform random `u64` from a per-thread xorshift generator seeded from std's random hasher
@@ -225,21 +233,33 @@ mod tests {
     #[test]
     fn ignore_rules_apply_to_the_operation_and_its_http_path() {
         let sampler = sampler(|b| b.trace_ignore_paths(["/health", "/static/**"]));
-        assert!(!sampler.sample("GET:/health"));
-        assert!(!sampler.sample("/health"));
-        assert!(!sampler.sample("GET:/static/app/main.js"));
-        assert!(!sampler.sample("GET:/logo.png")); // a default ignored suffix
-        assert!(sampler.sample("GET:/orders"));
-        assert!(sampler.sample("compute"));
+        assert!(!sampler.sample("GET:/health", None));
+        assert!(!sampler.sample("/health", None));
+        assert!(!sampler.sample("GET:/static/app/main.js", None));
+        assert!(!sampler.sample("GET:/logo.png", None)); // a default ignored suffix
+        assert!(sampler.sample("GET:/orders", None));
+        assert!(sampler.sample("compute", None));
     }
 
     #[test]
     fn sample_rate_keeps_about_that_share() {
-        assert!((0..1000).all(|_| sampler(|b| b.sample_rate(1.0)).sample("x")));
+        assert!((0..1000).all(|_| sampler(|b| b.sample_rate(1.0)).sample("x", None)));
         let none = sampler(|b| b.sample_rate(0.0));
-        assert!((0..1000).all(|_| !none.sample("x")));
+        assert!((0..1000).all(|_| !none.sample("x", None)));
         let quarter = sampler(|b| b.sample_rate(0.25));
-        let kept = (0..20_000).filter(|_| quarter.sample("x")).count();
+        let kept = (0..20_000).filter(|_| quarter.sample("x", None)).count();
         assert!((4_000..6_000).contains(&kept), "{kept}");
+    }
+
+    #[test]
+    fn a_live_rate_replaces_the_configured_one() {
+        let all = sampler(|b| b.sample_rate(1.0));
+        assert!((0..1000).all(|_| !all.sample("x", Some(0.0))));
+        let none = sampler(|b| b.sample_rate(0.0));
+        assert!((0..1000).all(|_| none.sample("x", Some(1.0))));
+        let kept = (0..20_000).filter(|_| none.sample("x", Some(0.5))).count();
+        assert!((9_000..11_000).contains(&kept), "{kept}");
+        // The ignore rules still apply.
+        assert!(!none.sample("GET:/logo.png", Some(1.0)));
     }
 }

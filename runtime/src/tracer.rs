@@ -134,6 +134,13 @@ impl Tracer {
         &self.inner.sampler
     }
 
+    /// Whether a trace that starts here with `operation` is recorded: the ignore rules, then the
+    /// reporter's live sample rate if it has one, else the configured rate.
+    pub(crate) fn sample_new_trace(&self, operation: &str) -> bool {
+        let live_rate = self.inner.reporter.sample_rate();
+        self.inner.sampler.sample(operation, live_rate)
+    }
+
     pub(crate) fn reporter(&self) -> &dyn Reporter {
         &*self.inner.reporter
     }

@@ -1,3 +1,3 @@
-//! Test harness for rust2sky's end-to-end tests: a real collector on 127.0.0.1 and helpers that wait
-//! for what it receives. The collector arrives with the gRPC reporter; this crate is a placeholder
-//! until then.
+//! End-to-end tests of rust2sky over real sockets: the gRPC reporter against the in-process
+//! collector of `rust2sky::testing`, on 127.0.0.1. The tests are in `tests/it/` (one binary); this
+//! library is empty.

@@ -2,9 +2,11 @@
 //!
 //! A [`Reporter`] takes each finished segment and must return at once: it runs on the request
 //! path, when the last span of a segment ends. Here are [`MemoryReporter`], which keeps segments
-//! for tests, and [`LogReporter`], which writes one line per segment. The gRPC reporter to a
-//! SkyWalking OAP arrives with its own issue.
+//! for tests, [`LogReporter`], which writes one line per segment, and [`GrpcReporter`], which
+//! sends them to a SkyWalking OAP.
 
+mod grpc;
+pub use self::grpc::{DynamicConfig, GrpcError, GrpcReporter, GrpcReporterBuilder, ReporterStats};
 mod log;
 mod memory;
 
@@ -43,6 +45,14 @@ pub trait Reporter: Send + Sync + 'static {
         let _ = timeout;
         true
     }
+
+    /// The share of new traces to record, from 0 to 1, when the collector asks for one: while it
+    /// is `Some`, it replaces [`Config::sample_rate`](crate::config::Config::sample_rate). The
+    /// [`GrpcReporter`] gives the `agent.sample_rate` of the OAP's dynamic configuration; others
+    /// have none. Called once per new trace, so it must be cheap.
+    fn sample_rate(&self) -> Option<f64> {
+        None
+    }
 }
 
 impl<R: Reporter> Reporter for std::sync::Arc<R> {
@@ -52,5 +62,9 @@ impl<R: Reporter> Reporter for std::sync::Arc<R> {
 
     fn flush(&self, timeout: Duration) -> bool {
         (**self).flush(timeout)
+    }
+
+    fn sample_rate(&self) -> Option<f64> {
+        (**self).sample_rate()
     }
 }

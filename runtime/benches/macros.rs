@@ -1,0 +1,71 @@
+//! What the attribute macros add over the same work written with the manual API.
+//!
+//! Run with `cargo bench -p rust2sky --bench macros`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rust2sky::config::Config;
+use rust2sky::reporter::{Reporter, SegmentObject};
+use rust2sky::{FutureExt as _, Tracer, sw_local};
+
+#[sw_local]
+fn traced(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+fn by_hand(x: u64) -> u64 {
+    let _span = rust2sky::local_span("by_hand").entered();
+    black_box(x) + 1
+}
+
+#[sw_local]
+async fn traced_async(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+async fn by_hand_async(x: u64) -> u64 {
+    async move { black_box(x) + 1 }
+        .instrument(rust2sky::local_span("by_hand_async"))
+        .await
+}
+
+/// Polls a future that never waits, without a runtime's overhead in the measurement.
+fn run<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+/// Drops segments, so that both sides of each comparison pay the same, flat reporting cost.
+struct Discard;
+
+impl Reporter for Discard {
+    fn report(&self, segment: SegmentObject) {
+        drop(black_box(segment));
+    }
+}
+
+fn macros(c: &mut Criterion) {
+    let tracer = Tracer::new(Config::default(), Discard);
+    tracer.in_scope(|| {
+        // Each call is a whole segment of one span, reported and dropped.
+        let mut group = c.benchmark_group("macro_vs_manual");
+        group.bench_function("sync/macro", |b| b.iter(|| traced(black_box(1))));
+        group.bench_function("sync/manual", |b| b.iter(|| by_hand(black_box(1))));
+        group.bench_function("async/macro", |b| {
+            b.iter(|| run(traced_async(black_box(1))))
+        });
+        group.bench_function("async/manual", |b| {
+            b.iter(|| run(by_hand_async(black_box(1))))
+        });
+        group.finish();
+    });
+}
+
+criterion_group!(benches, macros);
+criterion_main!(benches);

@@ -1,0 +1,141 @@
+//! The gRPC reporter: what `report()` costs the thread that ends a segment, and how many segments
+//! a second it delivers to a collector on 127.0.0.1.
+//!
+//! Run with `cargo bench -p rust2sky --features testing --bench reporter`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rust2sky::config::Config;
+use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter, SegmentObject};
+use rust2sky::testing::Collector;
+use rust2sky::{Tracer, tags};
+
+/// Segments are reported in rounds of this many, and the queue drained between rounds (untimed),
+/// so that every timed `report()` is a real hand-off into the queue, not a drop.
+const ROUND: u64 = 10_000;
+
+/// A segment of the shape a web request makes: an entry span with two tags and an exit span.
+fn request_segment() -> SegmentObject {
+    let memory = MemoryReporter::new();
+    let tracer = Tracer::new(Config::default(), memory.clone());
+    tracer.in_scope(|| {
+        let mut entry = rust2sky::entry_span("GET:/users/{id}", &()).entered();
+        entry
+            .tag(tags::HTTP_METHOD, "GET")
+            .tag(tags::URL, "http://users:8080/users/7");
+        let _exit = rust2sky::exit_span("SELECT users", "db:5432", &mut ());
+    });
+    memory.segments().remove(0)
+}
+
+fn reporter_to(collector: &Collector) -> GrpcReporter {
+    let config = Config::builder()
+        .backends([collector.backend()])
+        .max_send_queue_size(4 * ROUND as usize)
+        .build_with_env(|_| None)
+        .expect("a valid configuration");
+    GrpcReporter::start(&config).expect("the reporter starts")
+}
+
+/// Times `threads` threads each reporting `per_thread` clones of `segment` at once; returns the
+/// slowest thread's time.
+fn report_from(
+    reporter: &GrpcReporter,
+    segment: &SegmentObject,
+    threads: u64,
+    per_thread: u64,
+) -> Duration {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let segments: Vec<SegmentObject> =
+                        (0..per_thread).map(|_| segment.clone()).collect();
+                    let start = Instant::now();
+                    for segment in segments {
+                        reporter.report(black_box(segment));
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a reporting thread"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+fn handoff(c: &mut Criterion) {
+    let collector = Collector::builder()
+        .keep_segments(0)
+        .start()
+        .expect("a collector");
+    let reporter = reporter_to(&collector);
+    let segment = request_segment();
+    let mut group = c.benchmark_group("report");
+    for threads in [1, 2] {
+        group.bench_function(format!("handoff/{threads}_thread"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let round = left.min(ROUND);
+                    // The time each caller sees per call while `threads` threads report at once.
+                    total += report_from(&reporter, &segment, threads, round);
+                    left -= round;
+                    assert!(
+                        reporter.flush(Duration::from_secs(60)),
+                        "the collector took it"
+                    );
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+    assert_eq!(
+        reporter.stats().dropped_full,
+        0,
+        "every timed call was a hand-off"
+    );
+}
+
+fn delivery(c: &mut Criterion) {
+    let collector = Collector::builder()
+        .keep_segments(0)
+        .start()
+        .expect("a collector");
+    let reporter = reporter_to(&collector);
+    let segment = request_segment();
+    let mut group = c.benchmark_group("report");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("delivered_to_loopback_collector", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let round = left.min(ROUND);
+                let segments: Vec<SegmentObject> = (0..round).map(|_| segment.clone()).collect();
+                let start = Instant::now();
+                for segment in segments {
+                    reporter.report(segment);
+                }
+                assert!(
+                    reporter.flush(Duration::from_secs(60)),
+                    "the collector took it"
+                );
+                total += start.elapsed();
+                left -= round;
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, handoff, delivery);
+criterion_main!(benches);

@@ -1,0 +1,674 @@
+//! The gRPC reporter: segments, heartbeats and dynamic configuration to a SkyWalking OAP.
+//!
+//! [`GrpcReporter`] owns one background thread named `rust2sky-grpc` that runs its own small
+//! current-thread tokio runtime. [`Reporter::report`] only puts the segment into a bounded queue
+//! (or drops and counts it when the queue is full), so it never waits on the network and works the
+//! same from plain threads, from inside any tokio runtime, or with no runtime at all.
+//! [`Reporter::flush`] waits on a condition variable, never on a future.
+
+mod setup;
+mod worker;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{Reporter, SegmentObject};
+use crate::config::Config;
+use crate::diagnostics::{self, Problem};
+
+/// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
+///
+/// - Segments go over `TraceSegmentReportService/collect` client streams, one stream per batch
+///   (up to [`GrpcReporterBuilder::batch_size`] segments, then half-close and wait for the answer),
+///   as the Java agent does.
+/// - [`report`](Reporter::report) never blocks: the segment goes into a queue of
+///   [`Config::max_send_queue_size`] segments; when it is full the segment is dropped and counted
+///   ([`ReporterStats::dropped_full`] and [`crate::diagnostics::Counters::segments_dropped`]).
+/// - When a connection is made, the instance properties are reported
+///   (`ManagementService/reportInstanceProperties`); then a `keepAlive` goes out every
+///   [`Config::heartbeat_period`], and the properties again every
+///   [`Config::properties_report_period_factor`] heartbeats.
+/// - Every [`Config::config_discovery_interval`] the dynamic configuration is fetched
+///   (`ConfigurationDiscoveryService/fetchConfigurations`); the last one received is
+///   [`GrpcReporter::dynamic_config`].
+/// - When a collector fails, the next address of [`Config::backends`] is tried; when all have
+///   failed, the reporter waits, doubling the wait from [`GrpcReporterBuilder::backoff`]'s first
+///   value up to its cap (30 s by default), with ±20 % jitter. Failures are logged (target
+///   `rust2sky`) at most once per kind every 30 seconds, with counts.
+/// - [`Config::authentication`] goes in the `authentication` metadata of every call; TLS (with the
+///   `tls` feature, on by default) follows [`Config::ssl_trusted_ca_path`],
+///   [`Config::force_tls`] and, for mutual TLS, [`Config::ssl_key_path`] and
+///   [`Config::ssl_cert_chain_path`].
+///
+/// Cloning gives another handle to the same reporter: give one to the tracer and keep one for
+/// [`GrpcReporter::stats`]. The background thread stops when the last handle is dropped; segments
+/// still queued then are counted as failed. Flush first (the guard of [`crate::init`] does).
+///
+/// ```no_run
+/// use rust2sky::{config::Config, reporter::GrpcReporter};
+///
+/// let config = Config::from_env()?;
+/// let reporter = GrpcReporter::start(&config)?;
+/// let _guard = rust2sky::init(config, reporter.clone())?; // flushes for up to 5 s when dropped
+/// // ... the application runs ...
+/// println!("{:?}", reporter.stats());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct GrpcReporter {
+    shared: Arc<Shared>,
+    /// Stops the background thread when the last handle goes.
+    _owner: Arc<Owner>,
+}
+
+/// What the caller threads and the background thread share.
+struct Shared {
+    state: Mutex<QueueState>,
+    /// Signalled whenever segments leave the queue for good (sent or failed).
+    finished: Condvar,
+    /// Wakes the sender when the queue gets its first segment.
+    wake: tokio::sync::Notify,
+    /// Ends the background thread.
+    shutdown: tokio::sync::Notify,
+    capacity: usize,
+    connected: AtomicBool,
+    dynamic_config: Mutex<Option<DynamicConfig>>,
+    /// The collector's `agent.sample_rate` as `f64` bits; NaN while it sets none.
+    live_sample_rate: AtomicU64,
+}
+
+/// The queue and its counters, under one lock so that the counters always add up.
+#[derive(Default)]
+struct QueueState {
+    queue: VecDeque<SegmentObject>,
+    /// Taken by the sender and not sent or failed yet.
+    in_flight: usize,
+    accepted: u64,
+    dropped_full: u64,
+    sent: u64,
+    failed: u64,
+}
+
+impl Shared {
+    fn new(capacity: usize) -> Self {
+        Shared {
+            state: Mutex::new(QueueState::default()),
+            finished: Condvar::new(),
+            wake: tokio::sync::Notify::new(),
+            shutdown: tokio::sync::Notify::new(),
+            capacity,
+            connected: AtomicBool::new(false),
+            dynamic_config: Mutex::new(None),
+            live_sample_rate: AtomicU64::new(f64::NAN.to_bits()),
+        }
+    }
+
+    /// Keeps `config` as the last dynamic configuration, and its sample rate for new traces.
+    fn set_dynamic_config(&self, config: DynamicConfig) {
+        let rate = config.sample_rate().unwrap_or(f64::NAN);
+        self.live_sample_rate
+            .store(rate.to_bits(), Ordering::Relaxed);
+        *self
+            .dynamic_config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(config);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn has_queued(&self) -> bool {
+        !self.lock().queue.is_empty()
+    }
+
+    /// Takes up to `max` segments off the queue; they stay counted as queued until
+    /// [`Shared::finish`].
+    fn take_batch(&self, max: usize) -> Vec<SegmentObject> {
+        let mut state = self.lock();
+        let count = state.queue.len().min(max);
+        let batch: Vec<SegmentObject> = state.queue.drain(..count).collect();
+        state.in_flight += batch.len();
+        batch
+    }
+
+    /// Records the outcome of a batch taken with [`Shared::take_batch`].
+    fn finish(&self, count: usize, sent: bool) {
+        let mut state = self.lock();
+        state.in_flight -= count;
+        if sent {
+            state.sent += count as u64;
+        } else {
+            state.failed += count as u64;
+        }
+        drop(state);
+        self.finished.notify_all();
+    }
+
+    /// Counts everything still queued or in flight as failed: the background thread is gone.
+    fn abandon_rest(&self) {
+        let mut state = self.lock();
+        let rest = state.queue.len() + state.in_flight;
+        state.queue.clear();
+        state.in_flight = 0;
+        state.failed += rest as u64;
+        drop(state);
+        self.finished.notify_all();
+    }
+}
+
+/// Ends the background thread when dropped.
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.shared.shutdown.notify_one();
+    }
+}
+
+impl GrpcReporter {
+    /// The default number of segments sent in one `collect` stream.
+    pub const DEFAULT_BATCH_SIZE: usize = 1_000;
+    /// The default first wait after every collector failed once.
+    pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+    /// The default longest wait between two connection attempts.
+    pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+    /// The default deadline of each call (the Java agent's).
+    pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Starts a reporter with these settings and the defaults of [`GrpcReporterBuilder`].
+    ///
+    /// It returns at once: connecting happens in the background, and segments reported before the
+    /// collector answers wait in the queue. An error means the settings cannot work (a TLS file
+    /// that cannot be read, a backend address that is not a valid URI authority, an
+    /// authentication token that cannot be sent as metadata).
+    ///
+    /// ```no_run
+    /// use rust2sky::{config::Config, reporter::GrpcReporter};
+    ///
+    /// let config = Config::builder().backends(["oap.internal:11800"]).build()?;
+    /// let _guard = rust2sky::init(config.clone(), GrpcReporter::start(&config)?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start(config: &Config) -> Result<GrpcReporter, GrpcError> {
+        Self::builder(config).start()
+    }
+
+    /// A builder, for the settings that are not in [`Config`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use rust2sky::{config::Config, reporter::GrpcReporter};
+    ///
+    /// let reporter = GrpcReporter::builder(&Config::default())
+    ///     .property("team", "payments")
+    ///     .backoff(Duration::from_millis(500), Duration::from_secs(10))
+    ///     .start()?;
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    pub fn builder(config: &Config) -> GrpcReporterBuilder {
+        GrpcReporterBuilder {
+            config: config.clone(),
+            properties: Vec::new(),
+            batch_size: Self::DEFAULT_BATCH_SIZE,
+            initial_backoff: Self::DEFAULT_INITIAL_BACKOFF,
+            max_backoff: Self::DEFAULT_MAX_BACKOFF,
+            rpc_timeout: Self::DEFAULT_RPC_TIMEOUT,
+        }
+    }
+
+    /// The segment counters, read at one instant so that
+    /// `produced == sent + dropped_full + failed + queued` always holds.
+    ///
+    /// ```no_run
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let reporter = GrpcReporter::start(&Config::default())?;
+    /// let stats = reporter.stats();
+    /// assert_eq!(stats.produced, stats.sent + stats.dropped_full + stats.failed + stats.queued);
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    pub fn stats(&self) -> ReporterStats {
+        let state = self.shared.lock();
+        ReporterStats {
+            produced: state.accepted + state.dropped_full,
+            sent: state.sent,
+            dropped_full: state.dropped_full,
+            failed: state.failed,
+            queued: (state.queue.len() + state.in_flight) as u64,
+        }
+    }
+
+    /// Whether a collector answered the last call made to it: the reporter is sending rather than
+    /// waiting to reconnect.
+    ///
+    /// ```no_run
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let reporter = GrpcReporter::start(&Config::default())?;
+    /// if !reporter.is_connected() {
+    ///     eprintln!("no SkyWalking collector yet; segments wait in the queue");
+    /// }
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    pub fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// The last dynamic configuration the collector sent (`fetchConfigurations`), if any.
+    ///
+    /// Its [`DynamicConfig::sample_rate`] applies to new traces at once, through
+    /// [`Reporter::sample_rate`]; when a later configuration leaves it out (or empty), the
+    /// configured rate applies again. Other keys are kept here and logged, not applied yet.
+    ///
+    /// ```no_run
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let reporter = GrpcReporter::start(&Config::default())?;
+    /// if let Some(rate) = reporter.dynamic_config().and_then(|config| config.sample_rate()) {
+    ///     println!("OAP asks for a sample rate of {rate}");
+    /// }
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    pub fn dynamic_config(&self) -> Option<DynamicConfig> {
+        self.shared
+            .dynamic_config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Reporter for GrpcReporter {
+    fn report(&self, segment: SegmentObject) {
+        let mut state = self.shared.lock();
+        if state.queue.len() + state.in_flight >= self.shared.capacity {
+            state.dropped_full += 1;
+            drop(state);
+            let why = format_args!(
+                "the gRPC reporter's queue of {} segments is full",
+                self.shared.capacity
+            );
+            diagnostics::record(Problem::SegmentDropped, 1, &why);
+            return;
+        }
+        state.queue.push_back(segment);
+        state.accepted += 1;
+        let first = state.queue.len() == 1;
+        drop(state);
+        if first {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    fn sample_rate(&self) -> Option<f64> {
+        let rate = f64::from_bits(self.shared.live_sample_rate.load(Ordering::Relaxed));
+        (!rate.is_nan()).then_some(rate)
+    }
+
+    /// Waits until every segment reported before the call has been sent or has failed, at most
+    /// `timeout`; returns whether that happened in time with no segment failing meanwhile
+    /// (segments that had failed before the call are counted in [`ReporterStats::failed`]).
+    fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut state = self.shared.lock();
+        let target = state.accepted;
+        let failed_before = state.failed;
+        while state.sent + state.failed < target {
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .shared
+                .finished
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.failed == failed_before
+    }
+}
+
+impl fmt::Debug for GrpcReporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcReporter")
+            .field("stats", &self.stats())
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters of the segments a [`GrpcReporter`] was given, from [`GrpcReporter::stats`].
+///
+/// `produced == sent + dropped_full + failed + queued` at every instant.
+///
+/// ```
+/// let stats = rust2sky::reporter::ReporterStats::default();
+/// assert_eq!(stats.produced, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReporterStats {
+    /// Segments given to [`Reporter::report`].
+    pub produced: u64,
+    /// Segments the collector acknowledged (the `collect` stream they were in was answered).
+    pub sent: u64,
+    /// Segments dropped at once because the queue was full.
+    pub dropped_full: u64,
+    /// Segments lost because the stream they were in failed (or the reporter was dropped with
+    /// them still queued). They are not sent again, so the collector never gets one twice.
+    pub failed: u64,
+    /// Segments waiting in the queue or being sent now.
+    pub queued: u64,
+}
+
+/// The dynamic configuration a collector sent (`ConfigurationDiscoveryCommand`).
+///
+/// ```
+/// use rust2sky::reporter::DynamicConfig;
+///
+/// let config = DynamicConfig::new("v1", [("agent.sample_rate", "0.5")]);
+/// assert_eq!(config.uuid(), "v1");
+/// assert_eq!(config.sample_rate(), Some(0.5));
+/// assert_eq!(config.get("agent.ignore_suffix"), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DynamicConfig {
+    uuid: String,
+    values: BTreeMap<String, String>,
+}
+
+impl DynamicConfig {
+    /// The key of the sample rate (a number from 0 to 1, as [`Config::sample_rate`]).
+    pub const SAMPLE_RATE: &'static str = "agent.sample_rate";
+    /// The keys rust2sky applies live; others are kept in [`GrpcReporter::dynamic_config`] and
+    /// logged once.
+    pub const APPLIED_KEYS: &'static [&'static str] = &[Self::SAMPLE_RATE];
+
+    /// A configuration with this version and these values (as the collector would send them).
+    ///
+    /// ```
+    /// let config = rust2sky::reporter::DynamicConfig::new("v2", [("agent.span_limit_per_segment", "100")]);
+    /// assert_eq!(config.get("agent.span_limit_per_segment"), Some("100"));
+    /// ```
+    pub fn new<K, V>(uuid: impl Into<String>, values: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        DynamicConfig {
+            uuid: uuid.into(),
+            values: values
+                .into_iter()
+                .map(|(key, value)| (key.into(), value.into()))
+                .collect(),
+        }
+    }
+
+    /// The version of this configuration (the command's `UUID`); sent back with the next fetch.
+    ///
+    /// ```
+    /// assert_eq!(rust2sky::reporter::DynamicConfig::default().uuid(), "");
+    /// ```
+    pub fn uuid(&self) -> &str {
+        &self.uuid
+    }
+
+    /// Every key and value received, empty values included.
+    ///
+    /// ```
+    /// let config = rust2sky::reporter::DynamicConfig::new("v1", [("a", "1"), ("b", "")]);
+    /// assert_eq!(config.values().len(), 2);
+    /// ```
+    pub fn values(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+
+    /// The value of `key`; an empty value means "back to the local setting" and gives `None`.
+    ///
+    /// ```
+    /// let config = rust2sky::reporter::DynamicConfig::new("v1", [("a", "1"), ("b", "")]);
+    /// assert_eq!((config.get("a"), config.get("b")), (Some("1"), None));
+    /// ```
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// [`DynamicConfig::SAMPLE_RATE`] if it is set to a number from 0 to 1.
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// assert_eq!(DynamicConfig::new("v", [("agent.sample_rate", "0.1")]).sample_rate(), Some(0.1));
+    /// assert_eq!(DynamicConfig::new("v", [("agent.sample_rate", "2")]).sample_rate(), None);
+    /// ```
+    pub fn sample_rate(&self) -> Option<f64> {
+        self.get(Self::SAMPLE_RATE)
+            .and_then(|value| value.parse::<f64>().ok())
+            .filter(|rate| (0.0..=1.0).contains(rate))
+    }
+}
+
+/// Why a [`GrpcReporter`] could not start.
+///
+/// ```
+/// use rust2sky::{config::Config, reporter::{GrpcError, GrpcReporter}};
+///
+/// let config = Config::builder().ssl_trusted_ca_path("/no/such/ca.pem").build()?;
+/// let err = GrpcReporter::start(&config).unwrap_err();
+/// assert!(err.to_string().contains("/no/such/ca.pem"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GrpcError {
+    /// A backend address cannot be made into a URI.
+    #[error("invalid collector address {address:?}: {reason}")]
+    InvalidBackend {
+        /// The address, as in [`Config::backends`].
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The authentication token cannot be sent as gRPC metadata (it has characters outside
+    /// visible ASCII).
+    #[error("the authentication token cannot be sent as gRPC metadata: it must be visible ASCII")]
+    InvalidAuthentication,
+    /// A TLS file cannot be read.
+    #[error("cannot read the TLS {what} file {path:?}: {source}")]
+    TlsFile {
+        /// Which file: `trusted CA`, `client key` or `client certificate chain`.
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// Why it cannot be read.
+        source: std::io::Error,
+    },
+    /// A TLS file or setting cannot be used.
+    #[error("invalid TLS configuration: {0}")]
+    Tls(String),
+    /// TLS is configured but rust2sky was built without its `tls` feature.
+    #[error("TLS is configured but rust2sky was built without its `tls` feature")]
+    TlsUnavailable,
+    /// The background thread could not be started.
+    #[error("cannot start the gRPC reporter's thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Settings of a [`GrpcReporter`] that are not in [`Config`]; from [`GrpcReporter::builder`].
+///
+/// ```no_run
+/// use rust2sky::{config::Config, reporter::GrpcReporter};
+///
+/// let reporter = GrpcReporter::builder(&Config::default()).property("region", "eu-west").start()?;
+/// # Ok::<(), rust2sky::reporter::GrpcError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct GrpcReporterBuilder {
+    config: Config,
+    properties: Vec<(String, String)>,
+    batch_size: usize,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    rpc_timeout: Duration,
+}
+
+impl GrpcReporterBuilder {
+    /// Adds an instance property, reported after the built-in ones (`language`, `OS Name`,
+    /// `hostname`, `ipv4`, `Process No.`, `agent_version`, `namespace`); OAP keeps the last value
+    /// of a key.
+    ///
+    /// ```
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let builder = GrpcReporter::builder(&Config::default()).property("team", "payments");
+    /// ```
+    pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.push((key.into(), value.into()));
+        self
+    }
+
+    /// How many segments go in one `collect` stream at most (at least 1; default
+    /// [`GrpcReporter::DEFAULT_BATCH_SIZE`]). If a stream fails, its segments are counted as
+    /// failed.
+    ///
+    /// ```
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let builder = GrpcReporter::builder(&Config::default()).batch_size(200);
+    /// ```
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// The wait after every collector failed once (`initial`, at least 1 ms), doubled after each
+    /// further round of failures up to `max`; each wait varies by ±20 %. Defaults:
+    /// [`GrpcReporter::DEFAULT_INITIAL_BACKOFF`], [`GrpcReporter::DEFAULT_MAX_BACKOFF`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let builder = GrpcReporter::builder(&Config::default())
+    ///     .backoff(Duration::from_millis(200), Duration::from_secs(10));
+    /// ```
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial.max(Duration::from_millis(1));
+        self.max_backoff = max.max(self.initial_backoff);
+        self
+    }
+
+    /// The deadline of each call, `collect` streams included (default
+    /// [`GrpcReporter::DEFAULT_RPC_TIMEOUT`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let builder = GrpcReporter::builder(&Config::default()).rpc_timeout(Duration::from_secs(10));
+    /// ```
+    pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
+        self.rpc_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Checks the settings, starts the background thread and returns the reporter; see
+    /// [`GrpcReporter::start`].
+    ///
+    /// ```no_run
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let reporter = GrpcReporter::builder(&Config::default()).start()?;
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    pub fn start(self) -> Result<GrpcReporter, GrpcError> {
+        let settings = setup::settings(&self)?;
+        let shared = Arc::new(Shared::new(self.config.max_send_queue_size()));
+        worker::spawn(Arc::clone(&shared), settings).map_err(GrpcError::Thread)?;
+        Ok(GrpcReporter {
+            _owner: Arc::new(Owner {
+                shared: Arc::clone(&shared),
+            }),
+            shared,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(id: &str) -> SegmentObject {
+        SegmentObject {
+            trace_segment_id: id.to_owned(),
+            ..SegmentObject::default()
+        }
+    }
+
+    #[test]
+    fn queue_counters_add_up() {
+        let shared = Shared::new(3);
+        let reporter = GrpcReporter {
+            _owner: Arc::new(Owner {
+                shared: Arc::new(Shared::new(1)),
+            }),
+            shared: Arc::new(shared),
+        };
+        for id in ["a", "b", "c", "d", "e"] {
+            reporter.report(segment(id));
+        }
+        let stats = reporter.stats();
+        assert_eq!(
+            (stats.produced, stats.queued, stats.dropped_full),
+            (5, 3, 2)
+        );
+
+        let batch = reporter.shared.take_batch(2);
+        assert_eq!(batch[0].trace_segment_id, "a");
+        // Segments in flight still take room in the queue.
+        reporter.report(segment("f"));
+        assert_eq!(reporter.stats().dropped_full, 3);
+        reporter.shared.finish(2, true);
+        reporter.report(segment("g"));
+        let stats = reporter.stats();
+        assert_eq!(
+            (stats.produced, stats.sent, stats.queued, stats.dropped_full),
+            (7, 2, 2, 3)
+        );
+        assert!(!reporter.flush(Duration::from_millis(10)));
+
+        let batch = reporter.shared.take_batch(10);
+        assert_eq!(batch.len(), 2);
+        reporter.shared.finish(1, false);
+        reporter.shared.finish(1, true);
+        let stats = reporter.stats();
+        assert_eq!(stats.produced, 7);
+        assert_eq!(
+            stats.produced,
+            stats.sent + stats.dropped_full + stats.failed + stats.queued
+        );
+        assert_eq!((stats.sent, stats.failed, stats.queued), (3, 1, 0));
+        assert!(reporter.flush(Duration::ZERO));
+    }
+
+    #[test]
+    fn dynamic_config_values() {
+        let config = DynamicConfig::new(
+            "u",
+            [("agent.sample_rate", " 0.25 "), ("agent.ignore_suffix", "")],
+        );
+        assert_eq!(config.sample_rate(), Some(0.25));
+        assert_eq!(config.get("agent.ignore_suffix"), None);
+        assert_eq!(
+            DynamicConfig::new("u", [("agent.sample_rate", "x")]).sample_rate(),
+            None
+        );
+    }
+}

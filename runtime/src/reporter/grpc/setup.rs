@@ -1,0 +1,273 @@
+//! Turning a [`Config`](crate::config::Config) into what the background thread needs: one
+//! endpoint per backend (with TLS if configured), the metadata and the instance properties.
+//! Everything that can be wrong with the settings is found here, before the thread starts.
+
+use std::time::Duration;
+
+use rust2sky_proto::v3::KeyStringValuePair;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::transport::Endpoint;
+
+use super::{GrpcError, GrpcReporterBuilder};
+
+/// How long the TCP connection (and TLS handshake) to a collector may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// HTTP/2 pings find a collector that went away without closing the connection.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The Java agent reports at most this many `ipv4` properties.
+const MAX_IPV4: usize = 10;
+
+/// Everything the background thread needs, checked.
+#[derive(Debug)]
+pub(super) struct Settings {
+    pub(super) backends: Vec<Backend>,
+    pub(super) service: String,
+    pub(super) instance: String,
+    pub(super) properties: Vec<KeyStringValuePair>,
+    pub(super) authentication: Option<AsciiMetadataValue>,
+    pub(super) heartbeat_period: Duration,
+    pub(super) properties_factor: u32,
+    pub(super) config_discovery_interval: Option<Duration>,
+    pub(super) batch_size: usize,
+    pub(super) initial_backoff: Duration,
+    pub(super) max_backoff: Duration,
+    pub(super) rpc_timeout: Duration,
+}
+
+/// One collector address and how to reach it.
+#[derive(Debug)]
+pub(super) struct Backend {
+    pub(super) address: String,
+    pub(super) endpoint: Endpoint,
+}
+
+pub(super) fn settings(builder: &GrpcReporterBuilder) -> Result<Settings, GrpcError> {
+    let config = &builder.config;
+    let tls = tls::client_config(config)?;
+    let backends = config
+        .backends()
+        .iter()
+        .map(|address| {
+            let endpoint = endpoint(address, tls.as_ref())?;
+            Ok(Backend {
+                address: address.clone(),
+                endpoint,
+            })
+        })
+        .collect::<Result<Vec<_>, GrpcError>>()?;
+    let authentication = config
+        .authentication()
+        .map(|token| MetadataValue::try_from(token).map_err(|_| GrpcError::InvalidAuthentication))
+        .transpose()?;
+
+    let mut properties = builtin_properties(config.namespace());
+    properties.extend(
+        builder
+            .properties
+            .iter()
+            .map(|(key, value)| pair(key, value)),
+    );
+
+    Ok(Settings {
+        backends,
+        service: config.service_name().to_owned(),
+        instance: config.instance_name().to_owned(),
+        properties,
+        authentication,
+        heartbeat_period: config.heartbeat_period(),
+        properties_factor: config.properties_report_period_factor().max(1),
+        config_discovery_interval: config.config_discovery_interval(),
+        batch_size: builder.batch_size,
+        initial_backoff: builder.initial_backoff,
+        max_backoff: builder.max_backoff,
+        rpc_timeout: builder.rpc_timeout,
+    })
+}
+
+fn endpoint(address: &str, tls: Option<&tls::ClientTls>) -> Result<Endpoint, GrpcError> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let invalid = |reason: String| GrpcError::InvalidBackend {
+        address: address.to_owned(),
+        reason,
+    };
+    let endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+        .map_err(|err| invalid(err.to_string()))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
+    match tls {
+        Some(tls) => tls::apply(endpoint, tls),
+        None => Ok(endpoint),
+    }
+}
+
+fn pair(key: &str, value: &str) -> KeyStringValuePair {
+    KeyStringValuePair {
+        key: key.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+/// The properties the official agents report (protocol notes §8.1).
+fn builtin_properties(namespace: Option<&str>) -> Vec<KeyStringValuePair> {
+    let mut properties = vec![pair("language", "rust"), pair("OS Name", os_name())];
+    let host = gethostname::gethostname();
+    let host = host.to_string_lossy();
+    if !host.trim().is_empty() {
+        properties.push(pair("hostname", host.trim()));
+    }
+    for ip in ipv4_addresses() {
+        properties.push(pair("ipv4", &ip));
+    }
+    properties.push(pair("Process No.", &std::process::id().to_string()));
+    properties.push(pair("agent_version", env!("CARGO_PKG_VERSION")));
+    if let Some(namespace) = namespace {
+        properties.push(pair("namespace", namespace));
+    }
+    properties
+}
+
+/// The OS names the official Rust agent reports, which are the Java agent's.
+fn os_name() -> &'static str {
+    match std::env::consts::OS {
+        "linux" => "Linux",
+        "windows" => "Windows",
+        "macos" => "Mac OS X",
+        other => other,
+    }
+}
+
+/// The machine's non-loopback IPv4 addresses, at most [`MAX_IPV4`]; none if they cannot be read.
+fn ipv4_addresses() -> Vec<String> {
+    let Ok(interfaces) = if_addrs::get_if_addrs() else {
+        return Vec::new();
+    };
+    let mut addresses: Vec<String> = interfaces
+        .iter()
+        .filter(|interface| !interface.is_loopback())
+        .filter_map(|interface| match interface.ip() {
+            std::net::IpAddr::V4(ip) => Some(ip.to_string()),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect();
+    addresses.dedup();
+    addresses.truncate(MAX_IPV4);
+    addresses
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use std::path::Path;
+
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+    use crate::config::Config;
+    use crate::reporter::grpc::GrpcError;
+
+    pub(super) type ClientTls = ClientTlsConfig;
+
+    pub(super) fn client_config(config: &Config) -> Result<Option<ClientTlsConfig>, GrpcError> {
+        let identity = match (config.ssl_cert_chain_path(), config.ssl_key_path()) {
+            (Some(cert), Some(key)) => Some(Identity::from_pem(
+                read_pem(cert, "client certificate chain", "CERTIFICATE-----")?,
+                read_pem(key, "client key", "PRIVATE KEY-----")?,
+            )),
+            _ => None,
+        };
+        let mut tls = ClientTlsConfig::new();
+        match config.ssl_trusted_ca_path() {
+            Some(ca) => {
+                let ca = read_pem(ca, "trusted CA", "-----BEGIN CERTIFICATE-----")?;
+                tls = tls.ca_certificate(Certificate::from_pem(ca));
+            }
+            None if config.force_tls() => tls = tls.with_native_roots(),
+            None if identity.is_some() => {
+                return Err(GrpcError::Tls(
+                    "a client certificate and key are set but TLS is off: set the trusted CA \
+                     file or force TLS"
+                        .to_owned(),
+                ));
+            }
+            None => return Ok(None),
+        }
+        if let Some(identity) = identity {
+            tls = tls.identity(identity);
+        }
+        Ok(Some(tls))
+    }
+
+    pub(super) fn apply(endpoint: Endpoint, tls: &ClientTlsConfig) -> Result<Endpoint, GrpcError> {
+        endpoint
+            .tls_config(tls.clone())
+            .map_err(|err| GrpcError::Tls(super::super::worker::error_chain(&err)))
+    }
+
+    /// Reads a PEM file that must contain `marker`, so that a wrong file is an error at start
+    /// rather than a handshake that fails forever.
+    fn read_pem(path: &Path, what: &'static str, marker: &str) -> Result<Vec<u8>, GrpcError> {
+        let contents = std::fs::read(path).map_err(|source| GrpcError::TlsFile {
+            what,
+            path: path.to_owned(),
+            source,
+        })?;
+        if !String::from_utf8_lossy(&contents).contains(marker) {
+            return Err(GrpcError::Tls(format!(
+                "the {what} file {} is not PEM (no `{marker}` in it)",
+                path.display()
+            )));
+        }
+        Ok(contents)
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+mod tls {
+    use tonic::transport::Endpoint;
+
+    use crate::config::Config;
+    use crate::reporter::grpc::GrpcError;
+
+    pub(super) enum ClientTls {}
+
+    pub(super) fn client_config(config: &Config) -> Result<Option<ClientTls>, GrpcError> {
+        if config.ssl_trusted_ca_path().is_some()
+            || config.force_tls()
+            || config.ssl_key_path().is_some()
+        {
+            return Err(GrpcError::TlsUnavailable);
+        }
+        Ok(None)
+    }
+
+    pub(super) fn apply(_endpoint: Endpoint, tls: &ClientTls) -> Result<Endpoint, GrpcError> {
+        match *tls {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_properties_have_the_required_keys() {
+        let properties = builtin_properties(Some("shop"));
+        let get = |key: &str| {
+            properties
+                .iter()
+                .find(|pair| pair.key == key)
+                .map(|pair| pair.value.as_str())
+        };
+        assert_eq!(get("language"), Some("rust"));
+        assert_eq!(get("Process No."), Some(&*std::process::id().to_string()));
+        assert_eq!(get("namespace"), Some("shop"));
+        assert!(get("OS Name").is_some());
+        assert!(
+            properties
+                .iter()
+                .filter(|pair| pair.key == "ipv4")
+                .all(|pair| pair.value.parse::<std::net::Ipv4Addr>().is_ok())
+        );
+    }
+}

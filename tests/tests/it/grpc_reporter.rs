@@ -1,0 +1,634 @@
+//! The gRPC reporter against a real tonic collector on 127.0.0.1 (`rust2sky::testing`).
+
+use std::collections::{HashMap, HashSet};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rust2sky::config::{Config, ConfigBuilder};
+use rust2sky::proto::v3::{RefType, SpanLayer, SpanType};
+use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter, SegmentObject};
+use rust2sky::testing::Collector;
+use rust2sky::{Tracer, component, tags};
+
+/// Long enough for anything that should happen to happen on a loaded 2-core machine.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A header made by the official Python agent (shared/vectors, row `ascii`).
+const PYTHON_SW8: &str = "1-OGQyZjBiOGVjMmI0MTFlZTliMmEwMjQyYWMxMjAwMDI=-OGQyZjBlMzZjMmI0MTFlZTliMmEwMjQyYWMxMjAwMDI=-3-Y2hlY2tvdXQ=-YTFiMkAxMC4wLjAuNw==-R0VUOi9jYXJ0L3tpZH0=-cGF5bWVudHM6ODA4MA==";
+
+/// The settings of a service reporting to `backends`, untouched by the environment.
+fn service_config(
+    backends: &[String],
+    more: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+) -> Config {
+    more(
+        Config::builder()
+            .service_name("payments")
+            .instance_name("payments-1")
+            .backends(backends.iter().cloned()),
+    )
+    .build_with_env(|_| None)
+    .expect("a valid configuration")
+}
+
+/// A reporter that retries quickly, as a test cannot wait for the production backoff.
+fn start_reporter(config: &Config) -> GrpcReporter {
+    GrpcReporter::builder(config)
+        .backoff(Duration::from_millis(50), Duration::from_millis(400))
+        .start()
+        .expect("the reporter starts")
+}
+
+/// A segment as a real request makes it, one per call, each with its own ids.
+fn segments(count: usize) -> Vec<SegmentObject> {
+    let memory = MemoryReporter::new();
+    let config = Config::builder()
+        .service_name("payments")
+        .build_with_env(|_| None)
+        .unwrap();
+    let tracer = Tracer::new(config, memory.clone());
+    tracer.in_scope(|| {
+        for _ in 0..count {
+            let mut entry = rust2sky::entry_span("GET:/pay", &()).entered();
+            entry.tag(tags::HTTP_METHOD, "GET");
+            let _exit = rust2sky::exit_span("SELECT", "db:5432", &mut ());
+        }
+    });
+    memory.segments()
+}
+
+fn segment_ids(segments: &[SegmentObject]) -> HashSet<String> {
+    segments
+        .iter()
+        .map(|segment| segment.trace_segment_id.clone())
+        .collect()
+}
+
+/// A free port on 127.0.0.1, with nothing listening on it.
+fn free_address() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+}
+
+/// Sends every segment to both reporters, so a test can compare what arrived with what was made.
+struct Both(MemoryReporter, GrpcReporter);
+
+impl Reporter for Both {
+    fn report(&self, segment: SegmentObject) {
+        self.0.report(segment.clone());
+        self.1.report(segment);
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        self.1.flush(timeout)
+    }
+}
+
+#[test]
+fn a_request_arrives_field_by_field_as_it_was_made() {
+    let collector = Collector::start().unwrap();
+    let config = service_config(&[collector.backend()], |config| config);
+    let grpc = start_reporter(&config);
+    let memory = MemoryReporter::new();
+    let tracer = Tracer::new(config, Both(memory.clone(), grpc.clone()));
+
+    tracer.in_scope(|| {
+        let incoming = HashMap::from([("sw8".to_owned(), PYTHON_SW8.to_owned())]);
+        let mut entry = rust2sky::entry_span("POST:/pay", &incoming).entered();
+        entry
+            .tag(tags::HTTP_METHOD, "POST")
+            .set_layer(SpanLayer::Http)
+            .set_component(component::HTTP);
+        {
+            let mut check = rust2sky::local_span("check card").entered();
+            check.log([("event", "card ok")]);
+        }
+        let mut outgoing = HashMap::new();
+        let mut call = rust2sky::exit_span("POST:/charge", "bank:443", &mut outgoing);
+        call.set_layer(SpanLayer::Http)
+            .set_component(component::HTTP_CLIENT)
+            .error("Timeout", &"the bank did not answer");
+        assert!(outgoing.contains_key("sw8"));
+    });
+    assert!(tracer.flush(PATIENCE));
+
+    let made = memory.segments();
+    let arrived = collector.segments();
+    assert_eq!(
+        arrived, made,
+        "the collector got the segment exactly as made"
+    );
+    let segment = &arrived[0];
+    assert_eq!(segment.trace_id, "8d2f0b8ec2b411ee9b2a0242ac120002");
+    assert_eq!(
+        (segment.service.as_str(), segment.service_instance.as_str()),
+        ("payments", "payments-1")
+    );
+    assert!(!segment.is_size_limited);
+    // Spans are listed as they ended, as the Java agent lists them.
+    let [check, call, entry] = &segment.spans[..] else {
+        panic!("three spans: {:?}", segment.spans);
+    };
+    assert_eq!((entry.span_id, entry.parent_span_id), (0, -1));
+    assert_eq!(entry.span_type(), SpanType::Entry);
+    assert_eq!(entry.span_layer(), SpanLayer::Http);
+    assert_eq!(entry.component_id, component::HTTP);
+    assert_eq!(entry.tags[0].key, "http.method");
+    assert_eq!(entry.tags[0].value, "POST");
+    let parent = &entry.refs[0];
+    assert_eq!(parent.ref_type(), RefType::CrossProcess);
+    assert_eq!(
+        parent.parent_trace_segment_id,
+        "8d2f0e36c2b411ee9b2a0242ac120002"
+    );
+    assert_eq!(parent.parent_span_id, 3);
+    assert_eq!(parent.parent_service, "checkout");
+    assert_eq!(parent.parent_service_instance, "a1b2@10.0.0.7");
+    assert_eq!(parent.parent_endpoint, "GET:/cart/{id}");
+    assert_eq!(parent.network_address_used_at_peer, "payments:8080");
+    assert_eq!((check.span_id, check.parent_span_id), (1, 0));
+    assert_eq!(check.span_type(), SpanType::Local);
+    assert_eq!(check.logs[0].data[0].value, "card ok");
+    assert_eq!((call.span_id, call.parent_span_id), (2, 0));
+    assert_eq!(call.span_type(), SpanType::Exit);
+    assert_eq!(call.peer, "bank:443");
+    assert!(call.is_error);
+    assert!(entry.start_time <= call.start_time && call.end_time <= entry.end_time);
+
+    let stats = grpc.stats();
+    assert_eq!((stats.produced, stats.sent, stats.queued), (1, 1, 0));
+    assert!(grpc.is_connected());
+}
+
+#[test]
+fn instance_properties_and_heartbeats_arrive() {
+    let collector = Collector::start().unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config
+            .namespace("shop")
+            .heartbeat_period(Duration::from_millis(100))
+            .properties_report_period_factor(3)
+    });
+    let _reporter = GrpcReporter::builder(&config)
+        .property("team", "payments")
+        .start()
+        .unwrap();
+
+    let received = collector.wait_until(PATIENCE, |received| {
+        received.instance_properties.len() >= 2 && received.pings.len() >= 4
+    });
+    // At connect, then every third heartbeat; keepAlive on the others.
+    assert!(received.instance_properties.len() >= 2, "{received:?}");
+    assert!(received.pings.len() >= 4, "{received:?}");
+    let properties = &received.instance_properties[0];
+    assert_eq!(properties.service, "payments");
+    assert_eq!(properties.service_instance, "payments-1");
+    let value = |key: &str| {
+        properties
+            .properties
+            .iter()
+            .find(|pair| pair.key == key)
+            .map(|pair| pair.value.clone())
+    };
+    assert_eq!(value("language").as_deref(), Some("rust"));
+    assert_eq!(
+        value("Process No."),
+        Some(std::process::id().to_string()),
+        "{properties:?}"
+    );
+    assert_eq!(value("namespace").as_deref(), Some("shop"));
+    assert_eq!(value("team").as_deref(), Some("payments"));
+    assert!(value("OS Name").is_some() && value("hostname").is_some());
+    assert!(
+        value("agent_version").is_some_and(|version| !version.is_empty()),
+        "{properties:?}"
+    );
+    let ping = &received.pings[0];
+    assert_eq!(
+        (ping.service.as_str(), ping.service_instance.as_str()),
+        ("payments", "payments-1")
+    );
+}
+
+#[test]
+fn the_authentication_token_goes_with_every_call() {
+    let collector = Collector::builder()
+        .authentication("s3cret")
+        .start()
+        .unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config
+            .authentication("s3cret")
+            .heartbeat_period(Duration::from_millis(100))
+    });
+    let reporter = start_reporter(&config);
+    for segment in segments(3) {
+        reporter.report(segment);
+    }
+    assert!(reporter.flush(PATIENCE));
+    let received = collector.wait_until(PATIENCE, |received| !received.pings.is_empty());
+    assert_eq!(received.segments.len(), 3);
+    assert!(!received.pings.is_empty());
+    assert_eq!(received.unauthenticated, 0);
+    assert!(
+        received
+            .authentication
+            .iter()
+            .all(|token| token.as_deref() == Some("s3cret")),
+        "{:?}",
+        received.authentication
+    );
+}
+
+#[test]
+fn a_wrong_token_is_refused_and_nothing_breaks() {
+    let collector = Collector::builder()
+        .authentication("s3cret")
+        .start()
+        .unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config.authentication("guess")
+    });
+    let reporter = start_reporter(&config);
+    reporter.report(segments(1).remove(0));
+    let received = collector.wait_until(PATIENCE, |received| received.unauthenticated >= 2);
+    assert!(
+        received.unauthenticated >= 2,
+        "it keeps trying, with backoff"
+    );
+    assert!(received.segments.is_empty());
+    assert!(!reporter.is_connected());
+    // The segment waits for a collector that takes it.
+    assert!(!reporter.flush(Duration::from_millis(200)));
+    assert_eq!(reporter.stats().queued, 1);
+}
+
+/// A CA and a server certificate for 127.0.0.1 that it signed, as PEM: (CA, certificate, key).
+fn certificates() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    (ca.pem(), server.pem(), server_key.serialize_pem())
+}
+
+#[test]
+fn tls_to_a_collector_with_a_self_signed_ca() {
+    let (ca, certificate, key) = certificates();
+    let collector = Collector::builder()
+        .tls(certificate, key, None)
+        .start()
+        .unwrap();
+    let directory = std::env::temp_dir().join(format!("rust2sky-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let ca_path = directory.join("ca.pem");
+    std::fs::write(&ca_path, ca).unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config.ssl_trusted_ca_path(&ca_path)
+    });
+    let reporter = start_reporter(&config);
+    for segment in segments(2) {
+        reporter.report(segment);
+    }
+    assert!(reporter.flush(PATIENCE));
+    assert_eq!(collector.segments().len(), 2);
+
+    // The same collector, trusted through another CA: the handshake fails, cleanly.
+    let (other_ca, _, _) = certificates();
+    let other_path = directory.join("other-ca.pem");
+    std::fs::write(&other_path, other_ca).unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config.ssl_trusted_ca_path(&other_path)
+    });
+    let refused = start_reporter(&config);
+    refused.report(segments(1).remove(0));
+    assert!(!refused.flush(Duration::from_secs(1)));
+    assert!(!refused.is_connected());
+    assert_eq!(refused.stats().queued, 1);
+    assert_eq!(collector.segments().len(), 2);
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+#[test]
+fn a_collector_that_starts_late_gets_everything_queued() {
+    let address = free_address();
+    let config = service_config(&[address.to_string()], |config| config);
+    let reporter = start_reporter(&config);
+    let made = segments(100);
+    for segment in made.clone() {
+        reporter.report(segment);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!reporter.is_connected());
+    assert_eq!(reporter.stats().queued, 100);
+
+    let collector = Collector::builder().address(address).start().unwrap();
+    assert!(reporter.flush(PATIENCE));
+    assert_eq!(segment_ids(&collector.segments()), segment_ids(&made));
+    let stats = reporter.stats();
+    assert_eq!((stats.sent, stats.failed, stats.dropped_full), (100, 0, 0));
+}
+
+#[test]
+fn reporting_resumes_after_the_collector_is_killed_and_restarted() {
+    let first = Collector::builder()
+        .segment_delay(Duration::from_millis(2))
+        .start()
+        .unwrap();
+    let address = first.address();
+    let config = service_config(&[first.backend()], |config| config);
+    let reporter = GrpcReporter::builder(&config)
+        .batch_size(100)
+        .backoff(Duration::from_millis(50), Duration::from_millis(400))
+        .start()
+        .unwrap();
+    let made = segments(2_000);
+    for segment in made.clone() {
+        reporter.report(segment);
+    }
+    // Killed in the middle of a stream.
+    first.wait_until(PATIENCE, |received| received.segments.len() >= 250);
+    let before_kill = first.segments();
+    first.stop();
+
+    let second = Collector::builder().address(address).start().unwrap();
+    // The stream that was cut had failed before this flush: the flush itself sees no failure.
+    assert!(reporter.flush(PATIENCE));
+    let stats = reporter.stats();
+    assert_eq!(stats.produced, 2_000);
+    assert_eq!(stats.queued, 0);
+    assert_eq!(
+        stats.produced,
+        stats.sent + stats.dropped_full + stats.failed,
+        "{stats:?}"
+    );
+    assert!(
+        (1..=100).contains(&stats.failed),
+        "only the stream in flight: {stats:?}"
+    );
+    let after_restart = second.segments();
+    assert!(!after_restart.is_empty());
+    let mut arrived = segment_ids(&before_kill);
+    arrived.extend(segment_ids(&after_restart));
+    assert!(arrived.is_subset(&segment_ids(&made)));
+    assert!(
+        arrived.len() as u64 >= stats.sent,
+        "every acknowledged segment arrived: {} < {stats:?}",
+        arrived.len()
+    );
+}
+
+#[test]
+fn a_slow_collector_does_not_slow_report() {
+    let collector = Collector::builder()
+        .segment_delay(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    let config = service_config(&[collector.backend()], |config| config);
+    let reporter = start_reporter(&config);
+    let made = segments(2_000);
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for segment in made {
+        let call = Instant::now();
+        reporter.report(segment);
+        slowest = slowest.max(call.elapsed());
+    }
+    let took = started.elapsed();
+    // The collector needs 40 s for these; report() hands them off without waiting.
+    assert!(took < Duration::from_secs(2), "2,000 reports took {took:?}");
+    assert!(
+        slowest < Duration::from_millis(200),
+        "slowest report: {slowest:?}"
+    );
+    assert!(collector.segments().len() < 2_000);
+    assert!(reporter.stats().queued > 0);
+}
+
+#[test]
+fn a_burst_past_the_queue_is_counted_exactly() {
+    let collector = Collector::start().unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config.max_send_queue_size(30_000)
+    });
+    let reporter = start_reporter(&config);
+    let made = segments(50_000);
+    for segment in made {
+        reporter.report(segment);
+    }
+    assert!(reporter.flush(PATIENCE));
+    let stats = reporter.stats();
+    assert_eq!(stats.produced, 50_000);
+    assert_eq!(stats.failed, 0);
+    assert_eq!(stats.queued, 0);
+    assert!(
+        stats.dropped_full >= 1,
+        "a burst faster than the network: {stats:?}"
+    );
+    assert_eq!(stats.produced, stats.sent + stats.dropped_full);
+    assert_eq!(collector.segments().len() as u64, stats.sent);
+}
+
+#[test]
+fn a_burst_within_the_queue_loses_nothing() {
+    let collector = Collector::start().unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config.max_send_queue_size(60_000)
+    });
+    let reporter = start_reporter(&config);
+    let made = segments(50_000);
+    let ids = segment_ids(&made);
+    for segment in made {
+        reporter.report(segment);
+    }
+    assert!(reporter.flush(PATIENCE));
+    let stats = reporter.stats();
+    assert_eq!(
+        (stats.produced, stats.sent, stats.dropped_full, stats.failed),
+        (50_000, 50_000, 0, 0)
+    );
+    assert_eq!(segment_ids(&collector.segments()), ids);
+}
+
+#[test]
+fn flush_delivers_everything_queued_before_it_returns() {
+    let collector = Collector::start().unwrap();
+    let config = service_config(&[collector.backend()], |config| config);
+    let reporter = start_reporter(&config);
+    let made = segments(10_000);
+    let ids = segment_ids(&made);
+    for segment in made {
+        reporter.report(segment);
+    }
+    assert!(
+        reporter.stats().queued > 0,
+        "still queued when flush starts"
+    );
+    assert!(reporter.flush(PATIENCE));
+    // No waiting here: flush returned after the collector acknowledged all of them.
+    assert_eq!(segment_ids(&collector.segments()), ids);
+}
+
+#[tokio::test]
+async fn flush_works_inside_a_tokio_runtime() {
+    let collector = Collector::start().unwrap();
+    let config = service_config(&[collector.backend()], |config| config);
+    let reporter = start_reporter(&config);
+    let tracer = Tracer::new(config, reporter.clone());
+    use rust2sky::FutureExt as _;
+    async {
+        let _span = rust2sky::local_span("in a task").entered();
+    }
+    .with_tracer(&tracer)
+    .await;
+    // A blocking flush from async code (as a guard dropped at the end of `#[tokio::main]`): no
+    // `block_on` inside, so no "runtime within a runtime" panic.
+    assert!(tracer.flush(PATIENCE));
+    assert_eq!(collector.segments()[0].spans[0].operation_name, "in a task");
+}
+
+#[test]
+fn a_failing_backend_is_skipped_for_the_next() {
+    let collector = Collector::start().unwrap();
+    let down = free_address().to_string();
+    let config = service_config(&[down, collector.backend()], |config| config);
+    let reporter = start_reporter(&config);
+    for segment in segments(5) {
+        reporter.report(segment);
+    }
+    assert!(reporter.flush(PATIENCE));
+    assert_eq!(collector.segments().len(), 5);
+}
+
+/// A port that takes TCP connections and closes them at once, recording when each came: a
+/// collector that is down, whose connection attempts can be counted.
+struct Refuser {
+    address: SocketAddr,
+    attempts: Arc<Mutex<Vec<Instant>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Refuser {
+    fn start() -> Refuser {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, stopped) = (Arc::clone(&attempts), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((connection, _)) => {
+                        seen.lock().unwrap().push(Instant::now());
+                        drop(connection);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Refuser {
+            address,
+            attempts,
+            stop,
+        }
+    }
+}
+
+impl Drop for Refuser {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn connection_attempts_follow_the_backoff_schedule() {
+    let down = Refuser::start();
+    let config = service_config(&[down.address.to_string()], |config| config);
+    let reporter = GrpcReporter::builder(&config)
+        .backoff(Duration::from_millis(100), Duration::from_millis(800))
+        .start()
+        .unwrap();
+    reporter.report(segments(1).remove(0));
+    std::thread::sleep(Duration::from_secs(4));
+    let attempts = down.attempts.lock().unwrap().clone();
+    drop(reporter);
+
+    // Waits of 100, 200, 400, 800, 800, ... ms, each ±20 %: 7 to 9 attempts in 4 s, not
+    // thousands. A loaded machine may run late, never early.
+    assert!(
+        (4..=10).contains(&attempts.len()),
+        "{} attempts",
+        attempts.len()
+    );
+    let nominal = [100, 200, 400, 800, 800, 800, 800, 800, 800];
+    for (gap, nominal) in attempts.windows(2).map(|w| w[1] - w[0]).zip(nominal) {
+        let nominal = Duration::from_millis(nominal);
+        assert!(
+            gap >= nominal.mul_f64(0.75)
+                && gap <= nominal.mul_f64(1.25) + Duration::from_millis(500),
+            "a wait of {gap:?} where {nominal:?} ±20 % was due; all: {attempts:?}"
+        );
+    }
+}
+
+#[test]
+fn the_collectors_sample_rate_applies_live() {
+    let collector = Collector::builder()
+        .configuration("v1", [("agent.sample_rate", "0")])
+        .start()
+        .unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config.config_discovery_interval(Duration::from_millis(100))
+    });
+    let reporter = start_reporter(&config);
+    let tracer = Tracer::new(config, reporter.clone());
+    let trace = || {
+        tracer.in_scope(|| {
+            let _span = rust2sky::entry_span("GET:/pay", &()).entered();
+        })
+    };
+
+    let received = collector.wait_until(PATIENCE, |received| {
+        received.configuration_requests.len() >= 2
+    });
+    assert_eq!(received.configuration_requests[0].service, "payments");
+    assert_eq!(received.configuration_requests[0].uuid, "");
+    // The agent sends back the version it has, as the OAP expects.
+    assert_eq!(received.configuration_requests[1].uuid, "v1");
+    assert_eq!(reporter.dynamic_config().unwrap().sample_rate(), Some(0.0));
+    for _ in 0..100 {
+        trace();
+    }
+    assert_eq!(
+        reporter.stats().produced,
+        0,
+        "sample rate 0: nothing recorded"
+    );
+
+    collector.set_configuration("v2", [("agent.sample_rate", "")]);
+    let deadline = Instant::now() + PATIENCE;
+    while reporter
+        .dynamic_config()
+        .is_none_or(|config| config.uuid() != "v2")
+    {
+        assert!(Instant::now() < deadline, "v2 never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // An empty value gives the local setting (1) back.
+    for _ in 0..10 {
+        trace();
+    }
+    assert!(reporter.flush(PATIENCE));
+    assert_eq!(collector.segments().len(), 10);
+}

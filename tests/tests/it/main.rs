@@ -1,0 +1,3 @@
+//! End-to-end tests over real sockets on 127.0.0.1: one binary, one module per part.
+
+mod grpc_reporter;
