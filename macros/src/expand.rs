@@ -134,14 +134,11 @@ fn operation_name(args: &Args, function: &ItemFn, krate: &TokenStream) -> TokenS
     if !has_receiver {
         return quote!(#method);
     }
-    // `Self` names the type in a method; its name is worked out once per function.
+    // `Self` names the type in a method. The static is shared by every `Self` of a default trait
+    // method, so the cache checks which type it holds.
     quote! {{
-        static NAME: #krate::__private::OnceLock<::std::string::String> =
-            #krate::__private::OnceLock::new();
-        NAME.get_or_init(|| {
-            #krate::__private::method_name(::core::any::type_name::<Self>(), #method)
-        })
-        .as_str()
+        static NAME: #krate::__private::MethodName = #krate::__private::MethodName::new();
+        NAME.get(::core::any::type_name::<Self>(), #method)
     }}
 }
 

@@ -6,7 +6,8 @@ pub use crate::context::future::Instrumented;
 pub use crate::propagation::{Extractor, Injector};
 pub use crate::span::{EnteredSpan, Span, entry_span, exit_span, local_span};
 pub use rust2sky_proto::v3::SpanLayer;
-pub use std::sync::OnceLock;
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Checks a carrier expression for `extract` where the user wrote it, so that a wrong type is
 /// reported on their expression, once: what it returns has the same type whatever the carrier.
@@ -47,6 +48,35 @@ pub fn display<T: Display + ?Sized>(value: &T) -> String {
 /// A tag value written as `key = ?expr`.
 pub fn debug<T: Debug + ?Sized>(value: &T) -> String {
     format!("{value:?}")
+}
+
+/// The `Type::method` operation name of one method, worked out once.
+///
+/// A default trait method is one function, with one `static`, for every type that implements
+/// the trait: the cache keeps the name for the first `Self` it sees, and other types get theirs
+/// worked out per call rather than a wrong one.
+#[derive(Debug)]
+pub struct MethodName(OnceLock<(&'static str, String)>);
+
+impl MethodName {
+    /// An empty cache, for a `static`.
+    #[allow(clippy::new_without_default)] // only ever built in a `static`
+    pub const fn new() -> Self {
+        MethodName(OnceLock::new())
+    }
+
+    /// `Type::method` for `self_type` (from `std::any::type_name::<Self>()`).
+    pub fn get(&'static self, self_type: &'static str, method: &str) -> Cow<'static, str> {
+        let (cached_type, name) = self
+            .0
+            .get_or_init(|| (self_type, method_name(self_type, method)));
+        // The same type gives the same `&'static str`, so the pointer check is the fast path.
+        if std::ptr::eq(*cached_type, self_type) || *cached_type == self_type {
+            Cow::Borrowed(name.as_str())
+        } else {
+            Cow::Owned(method_name(self_type, method))
+        }
+    }
 }
 
 /// `Type::method` from `std::any::type_name::<Self>()`, without the path or generics.

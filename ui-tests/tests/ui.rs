@@ -1,8 +1,7 @@
 //! Runs the compile-fail and compile-pass cases of the attribute macros.
 //!
 //! Regenerate the expected diagnostics with `TRYBUILD=overwrite cargo test -p rust2sky-ui-tests`,
-//! then read them: each must point at the token at fault. `tests/ui/pending/` holds cases that
-//! don't behave yet; they are not run.
+//! then read them: each must point at the token at fault.
 
 #[test]
 fn ui() {

@@ -1,6 +1,6 @@
-//! PENDING: a default trait method's span is named after the first implementing type that
-//! calls it (the expansion caches `type_name::<Self>()` in a `static`, which is shared by every
-//! `Self`): `Tile.area()` is recorded as `Square::area`.
+//! A default trait method's span is named after the type it is called on, though every
+//! implementing type shares the one function (and its `static` name cache): `Tile.area()` was
+//! once recorded as `Square::area`.
 
 use rust2sky::config::Config;
 use rust2sky::reporter::MemoryReporter;
