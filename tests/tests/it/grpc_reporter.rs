@@ -266,33 +266,69 @@ fn a_wrong_token_is_refused_and_nothing_breaks() {
     assert_eq!(reporter.stats().queued, 1);
 }
 
-/// A CA and a server certificate for 127.0.0.1 that it signed, as PEM: (CA, certificate, key).
-fn certificates() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
-    (ca.pem(), server.pem(), server_key.serialize_pem())
+/// A certificate authority made for one test.
+struct TestCa {
+    pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let pem = params.self_signed(&key).unwrap().pem();
+        TestCa {
+            pem,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate for `name` that this CA signed, and its key, as PEM.
+    fn issue(&self, name: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        (certificate.pem(), key.serialize_pem())
+    }
+}
+
+/// A folder for one test's files, removed at the end.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("rust2sky-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn write(&self, file: &str, contents: &str) -> std::path::PathBuf {
+        let path = self.0.join(file);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
 fn tls_to_a_collector_with_a_self_signed_ca() {
-    let (ca, certificate, key) = certificates();
+    let ca = TestCa::new();
+    let (certificate, key) = ca.issue("127.0.0.1");
     let collector = Collector::builder()
         .tls(certificate, key, None)
         .start()
         .unwrap();
-    let directory = std::env::temp_dir().join(format!("rust2sky-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
-    let ca_path = directory.join("ca.pem");
-    std::fs::write(&ca_path, ca).unwrap();
+    let files = TempDir::new("tls");
+    let ca_path = files.write("ca.pem", &ca.pem);
     let config = service_config(&[collector.backend()], |config| {
         config.ssl_trusted_ca_path(&ca_path)
     });
@@ -304,9 +340,7 @@ fn tls_to_a_collector_with_a_self_signed_ca() {
     assert_eq!(collector.segments().len(), 2);
 
     // The same collector, trusted through another CA: the handshake fails, cleanly.
-    let (other_ca, _, _) = certificates();
-    let other_path = directory.join("other-ca.pem");
-    std::fs::write(&other_path, other_ca).unwrap();
+    let other_path = files.write("other-ca.pem", &TestCa::new().pem);
     let config = service_config(&[collector.backend()], |config| {
         config.ssl_trusted_ca_path(&other_path)
     });
@@ -316,7 +350,59 @@ fn tls_to_a_collector_with_a_self_signed_ca() {
     assert!(!refused.is_connected());
     assert_eq!(refused.stats().queued, 1);
     assert_eq!(collector.segments().len(), 2);
-    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+#[test]
+fn mutual_tls_needs_the_client_certificate() {
+    let ca = TestCa::new();
+    let (certificate, key) = ca.issue("127.0.0.1");
+    let collector = Collector::builder()
+        .tls(certificate, key, Some(ca.pem.as_bytes()))
+        .start()
+        .unwrap();
+    let files = TempDir::new("mtls");
+    let ca_path = files.write("ca.pem", &ca.pem);
+    let (client_certificate, client_key) = ca.issue("payments");
+    let certificate_path = files.write("client.pem", &client_certificate);
+    let key_path = files.write("client.key", &client_key);
+
+    let config = service_config(&[collector.backend()], |config| {
+        config
+            .ssl_trusted_ca_path(&ca_path)
+            .ssl_cert_chain_path(&certificate_path)
+            .ssl_key_path(&key_path)
+    });
+    let reporter = start_reporter(&config);
+    reporter.report(segments(1).remove(0));
+    assert!(reporter.flush(PATIENCE));
+    assert_eq!(collector.segments().len(), 1);
+
+    // Without a client certificate the collector refuses the connection.
+    let config = service_config(&[collector.backend()], |config| {
+        config.ssl_trusted_ca_path(&ca_path)
+    });
+    let anonymous = start_reporter(&config);
+    anonymous.report(segments(1).remove(0));
+    assert!(!anonymous.flush(Duration::from_secs(1)));
+    assert_eq!(anonymous.stats().queued + anonymous.stats().failed, 1);
+    assert_eq!(collector.segments().len(), 1);
+}
+
+#[test]
+fn a_bad_tls_file_is_an_error_at_start() {
+    let files = TempDir::new("bad-tls");
+    let not_pem = files.write("ca.pem", "not a certificate");
+    let config = service_config(&["127.0.0.1:11800".to_owned()], |config| {
+        config.ssl_trusted_ca_path(&not_pem)
+    });
+    let error = GrpcReporter::start(&config).unwrap_err().to_string();
+    assert!(error.contains("ca.pem") && error.contains("not PEM"), "{error}");
+
+    let config = service_config(&["127.0.0.1:11800".to_owned()], |config| {
+        config.ssl_trusted_ca_path(files.0.join("missing.pem"))
+    });
+    let error = GrpcReporter::start(&config).unwrap_err().to_string();
+    assert!(error.contains("missing.pem"), "{error}");
 }
 
 #[test]
