@@ -34,6 +34,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod live;
+pub use self::live::LiveSettings;
+
 /// The names of the environment variables the agent reads, and a table describing them.
 ///
 /// ```

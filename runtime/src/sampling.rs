@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 
-use crate::config::Config;
+use crate::config::{Config, LiveSettings};
 
 /// Decides, once per new trace, whether it is recorded.
 #[derive(Debug)]
@@ -11,32 +11,28 @@ pub(crate) struct Sampler {
     /// The share of traces kept, as a threshold on a uniform `u64`; `u64::MAX` keeps all.
     threshold: u64,
     keep_all: bool,
-    ignore_suffixes: Vec<String>,
-    ignore_paths: Vec<AntPattern>,
+    rules: IgnoreRules,
+    /// What the collector's dynamic configuration changed, read per new trace.
+    live: LiveSettings,
 }
 
 impl Sampler {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config, live: LiveSettings) -> Self {
         let rate = config.sample_rate().clamp(0.0, 1.0);
         Sampler {
             threshold: threshold(rate),
             keep_all: rate >= 1.0,
-            ignore_suffixes: config.ignore_suffixes().to_vec(),
-            ignore_paths: config
-                .trace_ignore_paths()
-                .iter()
-                .map(|pattern| AntPattern::new(pattern))
-                .collect(),
+            rules: IgnoreRules::new(config.ignore_suffixes(), config.trace_ignore_paths()),
+            live,
         }
     }
 
-    /// Whether a new trace whose first span is `operation` is recorded; `live_rate`, when set,
-    /// replaces the configured rate (the collector's dynamic configuration).
-    pub(crate) fn sample(&self, operation: &str, live_rate: Option<f64>) -> bool {
+    /// Whether a new trace whose first span is `operation` is recorded.
+    pub(crate) fn sample(&self, operation: &str) -> bool {
         if self.is_ignored(operation) {
             return false;
         }
-        match live_rate {
+        match self.live.sample_rate() {
             None => self.keep_all || random_u64() < self.threshold,
             Some(rate) => rate >= 1.0 || random_u64() < threshold(rate),
         }
@@ -48,23 +44,48 @@ impl Sampler {
         !self.is_ignored(operation)
     }
 
-    /// The ignore rules, as the Java agent applies them to a trace's first operation: a suffix
-    /// (`.css`), or an Ant-style path pattern. An HTTP operation named `GET:/health` is matched
-    /// by its path too, so `/health` ignores it.
     fn is_ignored(&self, operation: &str) -> bool {
-        if self.ignore_suffixes.is_empty() && self.ignore_paths.is_empty() {
+        match self.live.ignore_rules() {
+            Some(rules) => rules.is_ignored(operation),
+            None => self.rules.is_ignored(operation),
+        }
+    }
+}
+
+/// The ignore rules, as the Java agent applies them to a trace's first operation: a suffix
+/// (`.css`), or an Ant-style path pattern. An HTTP operation named `GET:/health` is matched by
+/// its path too, so `/health` ignores it.
+#[derive(Debug, Clone)]
+pub(crate) struct IgnoreRules {
+    suffixes: Vec<String>,
+    paths: Vec<AntPattern>,
+}
+
+impl IgnoreRules {
+    pub(crate) fn new(suffixes: &[String], paths: &[String]) -> Self {
+        IgnoreRules {
+            suffixes: suffixes.to_vec(),
+            paths: paths
+                .iter()
+                .map(|pattern| AntPattern::new(pattern))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn is_ignored(&self, operation: &str) -> bool {
+        if self.suffixes.is_empty() && self.paths.is_empty() {
             return false;
         }
         let path = operation.split_once(":/").map(|(_, rest)| rest);
         let name_without_query = operation.split(['?', '#']).next().unwrap_or(operation);
         if self
-            .ignore_suffixes
+            .suffixes
             .iter()
             .any(|suffix| name_without_query.ends_with(suffix.as_str()))
         {
             return true;
         }
-        self.ignore_paths.iter().any(|pattern| {
+        self.paths.iter().any(|pattern| {
             pattern.matches(operation)
                 || path.is_some_and(|rest| pattern.matches_path_after_slash(rest))
         })
@@ -227,39 +248,64 @@ mod tests {
         build: impl FnOnce(crate::config::ConfigBuilder) -> crate::config::ConfigBuilder,
     ) -> Sampler {
         let config = build(Config::builder()).build_with_env(|_| None).unwrap();
-        Sampler::new(&config)
+        Sampler::new(&config, LiveSettings::new(&config))
     }
 
     #[test]
     fn ignore_rules_apply_to_the_operation_and_its_http_path() {
         let sampler = sampler(|b| b.trace_ignore_paths(["/health", "/static/**"]));
-        assert!(!sampler.sample("GET:/health", None));
-        assert!(!sampler.sample("/health", None));
-        assert!(!sampler.sample("GET:/static/app/main.js", None));
-        assert!(!sampler.sample("GET:/logo.png", None)); // a default ignored suffix
-        assert!(sampler.sample("GET:/orders", None));
-        assert!(sampler.sample("compute", None));
+        assert!(!sampler.sample("GET:/health"));
+        assert!(!sampler.sample("/health"));
+        assert!(!sampler.sample("GET:/static/app/main.js"));
+        assert!(!sampler.sample("GET:/logo.png")); // a default ignored suffix
+        assert!(sampler.sample("GET:/orders"));
+        assert!(sampler.sample("compute"));
     }
 
     #[test]
     fn sample_rate_keeps_about_that_share() {
-        assert!((0..1000).all(|_| sampler(|b| b.sample_rate(1.0)).sample("x", None)));
+        assert!((0..1000).all(|_| sampler(|b| b.sample_rate(1.0)).sample("x")));
         let none = sampler(|b| b.sample_rate(0.0));
-        assert!((0..1000).all(|_| !none.sample("x", None)));
+        assert!((0..1000).all(|_| !none.sample("x")));
         let quarter = sampler(|b| b.sample_rate(0.25));
-        let kept = (0..20_000).filter(|_| quarter.sample("x", None)).count();
+        let kept = (0..20_000).filter(|_| quarter.sample("x")).count();
         assert!((4_000..6_000).contains(&kept), "{kept}");
     }
 
     #[test]
-    fn a_live_rate_replaces_the_configured_one() {
-        let all = sampler(|b| b.sample_rate(1.0));
-        assert!((0..1000).all(|_| !all.sample("x", Some(0.0))));
-        let none = sampler(|b| b.sample_rate(0.0));
-        assert!((0..1000).all(|_| none.sample("x", Some(1.0))));
-        let kept = (0..20_000).filter(|_| none.sample("x", Some(0.5))).count();
+    fn live_settings_replace_the_configured_ones() {
+        let config = Config::builder()
+            .sample_rate(0.0)
+            .trace_ignore_paths(["/health"])
+            .build_with_env(|_| None)
+            .unwrap();
+        let live = LiveSettings::new(&config);
+        let sampler = Sampler::new(&config, live.clone());
+        assert!((0..1000).all(|_| !sampler.sample("x")));
+        live.set_sample_rate(Some(1.0));
+        assert!((0..1000).all(|_| sampler.sample("x")));
+        live.set_sample_rate(Some(0.5));
+        let kept = (0..20_000).filter(|_| sampler.sample("x")).count();
         assert!((9_000..11_000).contains(&kept), "{kept}");
-        // The ignore rules still apply.
-        assert!(!none.sample("GET:/logo.png", Some(1.0)));
+        live.set_sample_rate(Some(1.0));
+
+        // The ignore rules still apply, the configured ones until they are overridden.
+        assert!(!sampler.sample("GET:/health"));
+        assert!(!sampler.sample("GET:/logo.png"));
+        live.set_trace_ignore_paths(Some(vec!["/ping".to_owned()]));
+        assert!(sampler.sample("GET:/health"));
+        assert!(!sampler.sample("GET:/ping"));
+        assert!(
+            !sampler.sample("GET:/logo.png"),
+            "suffixes are still the configured ones"
+        );
+        live.set_ignore_suffixes(Some(Vec::new()));
+        assert!(sampler.sample("GET:/logo.png"));
+        assert!(!sampler.sample_followed("GET:/ping"));
+        live.set_trace_ignore_paths(None);
+        live.set_ignore_suffixes(None);
+        assert!(!sampler.sample("GET:/health"));
+        assert!(!sampler.sample("GET:/logo.png"));
+        assert!(sampler.sample("GET:/ping"));
     }
 }

@@ -619,7 +619,7 @@ fn local_trace(
 ) -> Span {
     let trace_id = TraceId::Local(id::Id::generate());
     let correlation = correlation.unwrap_or_else(|| Correlation::new(tracer.correlation_limits()));
-    if !tracer.sample_new_trace(&operation) {
+    if !tracer.sampler().sample(&operation) {
         return unsampled(tracer, trace_id, operation, false, correlation);
     }
     let segment = Segment::new(tracer, trace_id, false, correlation);

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, LiveSettings};
 use crate::context::stack::{self, Position};
 use crate::propagation::CorrelationLimits;
 use crate::reporter::Reporter;
@@ -43,6 +43,7 @@ struct TracerInner {
     span_limit: usize,
     correlation_limits: CorrelationLimits,
     sampler: Sampler,
+    live: LiveSettings,
     reporter: Box<dyn Reporter>,
 }
 
@@ -56,13 +57,16 @@ impl Tracer {
     /// assert_eq!(tracer.service(), "rust-service");
     /// ```
     pub fn new(config: Config, reporter: impl Reporter) -> Tracer {
+        let live = LiveSettings::new(&config);
+        reporter.attach(&live);
         Tracer {
             inner: Arc::new(TracerInner {
                 service: config.service_name().to_owned(),
                 instance: config.instance_name().to_owned(),
                 span_limit: config.span_limit(),
                 correlation_limits: config.correlation_limits(),
-                sampler: Sampler::new(&config),
+                sampler: Sampler::new(&config, live.clone()),
+                live,
                 reporter: Box::new(reporter),
             }),
         }
@@ -122,8 +126,24 @@ impl Tracer {
         self.inner.reporter.flush(timeout)
     }
 
+    /// The settings that can change while the tracer runs (the OAP's dynamic configuration
+    /// changes them through the reporter).
+    ///
+    /// ```
+    /// # use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+    /// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+    /// tracer.live_settings().set_span_limit(Some(50));
+    /// assert_eq!(tracer.live_settings().span_limit(), Some(50));
+    /// ```
+    pub fn live_settings(&self) -> &LiveSettings {
+        &self.inner.live
+    }
+
     pub(crate) fn span_limit(&self) -> usize {
-        self.inner.span_limit
+        self.inner
+            .live
+            .span_limit()
+            .unwrap_or(self.inner.span_limit)
     }
 
     pub(crate) fn correlation_limits(&self) -> CorrelationLimits {
@@ -132,13 +152,6 @@ impl Tracer {
 
     pub(crate) fn sampler(&self) -> &Sampler {
         &self.inner.sampler
-    }
-
-    /// Whether a trace that starts here with `operation` is recorded: the ignore rules, then the
-    /// reporter's live sample rate if it has one, else the configured rate.
-    pub(crate) fn sample_new_trace(&self, operation: &str) -> bool {
-        let live_rate = self.inner.reporter.sample_rate();
-        self.inner.sampler.sample(operation, live_rate)
     }
 
     pub(crate) fn reporter(&self) -> &dyn Reporter {

@@ -12,12 +12,12 @@ mod worker;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Reporter, SegmentObject};
-use crate::config::Config;
+use crate::config::{Config, LiveSettings};
 use crate::diagnostics::{self, Problem};
 
 /// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
@@ -77,8 +77,8 @@ struct Shared {
     capacity: usize,
     connected: AtomicBool,
     dynamic_config: Mutex<Option<DynamicConfig>>,
-    /// The collector's `agent.sample_rate` as `f64` bits; NaN while it sets none.
-    live_sample_rate: AtomicU64,
+    /// The settings of the tracers that report here, which the dynamic configuration changes.
+    attached: Mutex<Vec<LiveSettings>>,
 }
 
 /// The queue and its counters, under one lock so that the counters always add up.
@@ -103,19 +103,28 @@ impl Shared {
             capacity,
             connected: AtomicBool::new(false),
             dynamic_config: Mutex::new(None),
-            live_sample_rate: AtomicU64::new(f64::NAN.to_bits()),
+            attached: Mutex::new(Vec::new()),
         }
     }
 
-    /// Keeps `config` as the last dynamic configuration, and its sample rate for new traces.
+    /// Keeps `config` as the last dynamic configuration, and applies it to every tracer that
+    /// reports here.
     fn set_dynamic_config(&self, config: DynamicConfig) {
-        let rate = config.sample_rate().unwrap_or(f64::NAN);
-        self.live_sample_rate
-            .store(rate.to_bits(), Ordering::Relaxed);
-        *self
+        // The configuration lock is held while applying, so that a tracer attaching meanwhile
+        // gets either this configuration or the next, never a stale one.
+        let mut current = self
             .dynamic_config
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(config);
+            .unwrap_or_else(PoisonError::into_inner);
+        for settings in self
+            .attached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            config.apply_to(settings);
+        }
+        *current = Some(config);
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {
@@ -261,9 +270,9 @@ impl GrpcReporter {
 
     /// The last dynamic configuration the collector sent (`fetchConfigurations`), if any.
     ///
-    /// Its [`DynamicConfig::sample_rate`] applies to new traces at once, through
-    /// [`Reporter::sample_rate`]; when a later configuration leaves it out (or empty), the
-    /// configured rate applies again. Other keys are kept here and logged, not applied yet.
+    /// Its [`DynamicConfig::APPLIED_KEYS`] apply at once to every tracer that reports here,
+    /// through its [`LiveSettings`]; when a later configuration leaves a key out (or empty), the
+    /// configured value applies again. Other keys are kept here and logged.
     ///
     /// ```no_run
     /// # use rust2sky::{config::Config, reporter::GrpcReporter};
@@ -304,9 +313,20 @@ impl Reporter for GrpcReporter {
         }
     }
 
-    fn sample_rate(&self) -> Option<f64> {
-        let rate = f64::from_bits(self.shared.live_sample_rate.load(Ordering::Relaxed));
-        (!rate.is_nan()).then_some(rate)
+    fn attach(&self, settings: &LiveSettings) {
+        let current = self
+            .shared
+            .dynamic_config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(config) = &*current {
+            config.apply_to(settings);
+        }
+        self.shared
+            .attached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(settings.clone());
     }
 
     /// Waits until every segment reported before the call has been sent or has failed, at most
@@ -388,9 +408,21 @@ pub struct DynamicConfig {
 impl DynamicConfig {
     /// The key of the sample rate (a number from 0 to 1, as [`Config::sample_rate`]).
     pub const SAMPLE_RATE: &'static str = "agent.sample_rate";
-    /// The keys rust2sky applies live; others are kept in [`GrpcReporter::dynamic_config`] and
-    /// logged once.
-    pub const APPLIED_KEYS: &'static [&'static str] = &[Self::SAMPLE_RATE];
+    /// The key of the span limit per segment (a positive integer, as [`Config::span_limit`]).
+    pub const SPAN_LIMIT: &'static str = "agent.span_limit_per_segment";
+    /// The key of the ignored suffixes (comma-separated, as [`Config::ignore_suffixes`]).
+    pub const IGNORE_SUFFIX: &'static str = "agent.ignore_suffix";
+    /// The key of the ignored paths (comma-separated Ant patterns, as
+    /// [`Config::trace_ignore_paths`]).
+    pub const TRACE_IGNORE_PATH: &'static str = "agent.trace.ignore_path";
+    /// The keys rust2sky applies live (the Java agent's names); others are kept in
+    /// [`GrpcReporter::dynamic_config`] and logged once.
+    pub const APPLIED_KEYS: &'static [&'static str] = &[
+        Self::SAMPLE_RATE,
+        Self::SPAN_LIMIT,
+        Self::IGNORE_SUFFIX,
+        Self::TRACE_IGNORE_PATH,
+    ];
 
     /// A configuration with this version and these values (as the collector would send them).
     ///
@@ -457,6 +489,63 @@ impl DynamicConfig {
             .and_then(|value| value.parse::<f64>().ok())
             .filter(|rate| (0.0..=1.0).contains(rate))
     }
+
+    /// [`DynamicConfig::SPAN_LIMIT`] if it is set to a positive integer.
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// assert_eq!(DynamicConfig::new("v", [("agent.span_limit_per_segment", "50")]).span_limit(), Some(50));
+    /// assert_eq!(DynamicConfig::new("v", [("agent.span_limit_per_segment", "0")]).span_limit(), None);
+    /// ```
+    pub fn span_limit(&self) -> Option<usize> {
+        self.get(Self::SPAN_LIMIT)
+            .and_then(|value| value.parse::<usize>().ok())
+            .filter(|limit| *limit > 0)
+    }
+
+    /// [`DynamicConfig::IGNORE_SUFFIX`] as a list, if it is set.
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// let config = DynamicConfig::new("v", [("agent.ignore_suffix", ".jpg, .css")]);
+    /// assert_eq!(config.ignore_suffixes(), Some(vec![".jpg".to_owned(), ".css".to_owned()]));
+    /// ```
+    pub fn ignore_suffixes(&self) -> Option<Vec<String>> {
+        self.get(Self::IGNORE_SUFFIX).map(split_list)
+    }
+
+    /// [`DynamicConfig::TRACE_IGNORE_PATH`] as a list, if it is set.
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// let config = DynamicConfig::new("v", [("agent.trace.ignore_path", "/health,/static/**")]);
+    /// assert_eq!(config.trace_ignore_paths(), Some(vec!["/health".to_owned(), "/static/**".to_owned()]));
+    /// ```
+    pub fn trace_ignore_paths(&self) -> Option<Vec<String>> {
+        self.get(Self::TRACE_IGNORE_PATH).map(split_list)
+    }
+
+    /// Sets what this configuration says on `settings`; a key that is absent, empty or invalid
+    /// gives the configured value back.
+    fn apply_to(&self, settings: &LiveSettings) {
+        settings.set_sample_rate(self.sample_rate());
+        settings.set_span_limit(self.span_limit());
+        settings.set_ignore_suffixes(self.ignore_suffixes());
+        settings.set_trace_ignore_paths(self.trace_ignore_paths());
+    }
+}
+
+/// A comma-separated list, trimmed, without empty items.
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Why a [`GrpcReporter`] could not start.

@@ -12,6 +12,8 @@ mod memory;
 
 use std::time::Duration;
 
+use crate::config::LiveSettings;
+
 pub use self::log::LogReporter;
 pub use self::memory::MemoryReporter;
 pub use rust2sky_proto::v3::SegmentObject;
@@ -46,12 +48,11 @@ pub trait Reporter: Send + Sync + 'static {
         true
     }
 
-    /// The share of new traces to record, from 0 to 1, when the collector asks for one: while it
-    /// is `Some`, it replaces [`Config::sample_rate`](crate::config::Config::sample_rate). The
-    /// [`GrpcReporter`] gives the `agent.sample_rate` of the OAP's dynamic configuration; others
-    /// have none. Called once per new trace, so it must be cheap.
-    fn sample_rate(&self) -> Option<f64> {
-        None
+    /// Called by [`Tracer::new`](crate::Tracer::new) with the tracer's [`LiveSettings`]: a
+    /// reporter whose collector sends settings (the [`GrpcReporter`] with the OAP's dynamic
+    /// configuration) keeps the handle and changes them through it. Others ignore it.
+    fn attach(&self, settings: &LiveSettings) {
+        let _ = settings;
     }
 }
 
@@ -64,7 +65,7 @@ impl<R: Reporter> Reporter for std::sync::Arc<R> {
         (**self).flush(timeout)
     }
 
-    fn sample_rate(&self) -> Option<f64> {
-        (**self).sample_rate()
+    fn attach(&self, settings: &LiveSettings) {
+        (**self).attach(settings);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rust2sky::config::{Config, ConfigBuilder};
+use rust2sky::config::{Config, ConfigBuilder, LiveSettings};
 use rust2sky::proto::v3::{RefType, SpanLayer, SpanType};
 use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter, SegmentObject};
 use rust2sky::testing::Collector;
@@ -84,6 +84,10 @@ impl Reporter for Both {
 
     fn flush(&self, timeout: Duration) -> bool {
         self.1.flush(timeout)
+    }
+
+    fn attach(&self, settings: &LiveSettings) {
+        self.1.attach(settings);
     }
 }
 
@@ -396,7 +400,10 @@ fn a_bad_tls_file_is_an_error_at_start() {
         config.ssl_trusted_ca_path(&not_pem)
     });
     let error = GrpcReporter::start(&config).unwrap_err().to_string();
-    assert!(error.contains("ca.pem") && error.contains("not PEM"), "{error}");
+    assert!(
+        error.contains("ca.pem") && error.contains("not PEM"),
+        "{error}"
+    );
 
     let config = service_config(&["127.0.0.1:11800".to_owned()], |config| {
         config.ssl_trusted_ca_path(files.0.join("missing.pem"))
@@ -669,7 +676,7 @@ fn connection_attempts_follow_the_backoff_schedule() {
 }
 
 #[test]
-fn the_collectors_sample_rate_applies_live() {
+fn the_collectors_dynamic_configuration_applies_live() {
     let collector = Collector::builder()
         .configuration("v1", [("agent.sample_rate", "0")])
         .start()
@@ -679,12 +686,26 @@ fn the_collectors_sample_rate_applies_live() {
     });
     let reporter = start_reporter(&config);
     let tracer = Tracer::new(config, reporter.clone());
-    let trace = || {
+    let request = |operation: &str, locals: usize| {
         tracer.in_scope(|| {
-            let _span = rust2sky::entry_span("GET:/pay", &()).entered();
+            let _entry = rust2sky::entry_span(operation, &()).entered();
+            for _ in 0..locals {
+                let _local = rust2sky::local_span("step").entered();
+            }
         })
     };
+    let wait_for_version = |uuid: &str| {
+        let deadline = Instant::now() + PATIENCE;
+        while reporter
+            .dynamic_config()
+            .is_none_or(|config| config.uuid() != uuid)
+        {
+            assert!(Instant::now() < deadline, "{uuid} never arrived");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
 
+    wait_for_version("v1");
     let received = collector.wait_until(PATIENCE, |received| {
         received.configuration_requests.len() >= 2
     });
@@ -692,9 +713,9 @@ fn the_collectors_sample_rate_applies_live() {
     assert_eq!(received.configuration_requests[0].uuid, "");
     // The agent sends back the version it has, as the OAP expects.
     assert_eq!(received.configuration_requests[1].uuid, "v1");
-    assert_eq!(reporter.dynamic_config().unwrap().sample_rate(), Some(0.0));
+    assert_eq!(tracer.live_settings().sample_rate(), Some(0.0));
     for _ in 0..100 {
-        trace();
+        request("GET:/pay", 0);
     }
     assert_eq!(
         reporter.stats().produced,
@@ -702,19 +723,35 @@ fn the_collectors_sample_rate_applies_live() {
         "sample rate 0: nothing recorded"
     );
 
-    collector.set_configuration("v2", [("agent.sample_rate", "")]);
-    let deadline = Instant::now() + PATIENCE;
-    while reporter
-        .dynamic_config()
-        .is_none_or(|config| config.uuid() != "v2")
-    {
-        assert!(Instant::now() < deadline, "v2 never arrived");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // An empty value gives the local setting (1) back.
-    for _ in 0..10 {
-        trace();
-    }
+    // An empty value gives the local sample rate (1) back; the other keys the Java agent knows.
+    collector.set_configuration(
+        "v2",
+        [
+            ("agent.sample_rate", ""),
+            ("agent.span_limit_per_segment", "3"),
+            ("agent.trace.ignore_path", "/health"),
+        ],
+    );
+    wait_for_version("v2");
+    request("GET:/health", 0);
+    request("GET:/pay", 5);
     assert!(reporter.flush(PATIENCE));
-    assert_eq!(collector.segments().len(), 10);
+    let segments = collector.segments();
+    assert_eq!(segments.len(), 1, "/health is ignored");
+    assert_eq!(segments[0].spans.len(), 3);
+    assert!(segments[0].is_size_limited);
+
+    // A configuration without those keys gives every local setting back.
+    collector.set_configuration("v3", [("agent.unknown_key", "kept, not applied")]);
+    wait_for_version("v3");
+    request("GET:/health", 0);
+    request("GET:/pay", 5);
+    assert!(reporter.flush(PATIENCE));
+    let segments = collector.segments();
+    assert_eq!(segments.len(), 3);
+    assert_eq!(segments[2].spans.len(), 6);
+    assert_eq!(
+        reporter.dynamic_config().unwrap().get("agent.unknown_key"),
+        Some("kept, not applied")
+    );
 }

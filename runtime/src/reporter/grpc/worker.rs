@@ -387,13 +387,25 @@ impl Worker {
                 state.logged_unknown_keys.push(key.clone());
             }
         }
-        if config.get(DynamicConfig::SAMPLE_RATE).is_some() && config.sample_rate().is_none() {
-            log::warn!(
-                target: "rust2sky",
-                "the collector's dynamic configuration sets {}={:?}, which is not a number from 0 to 1",
+        let invalid = [
+            (
                 DynamicConfig::SAMPLE_RATE,
-                config.get(DynamicConfig::SAMPLE_RATE).unwrap_or_default()
-            );
+                config.sample_rate().is_none(),
+                "a number from 0 to 1",
+            ),
+            (
+                DynamicConfig::SPAN_LIMIT,
+                config.span_limit().is_none(),
+                "a positive integer",
+            ),
+        ];
+        for (key, unusable, expected) in invalid {
+            if let Some(value) = config.get(key).filter(|_| unusable) {
+                log::warn!(
+                    target: "rust2sky",
+                    "the collector's dynamic configuration sets {key}={value:?}, which is not {expected}; the local setting applies"
+                );
+            }
         }
         log::info!(
             target: "rust2sky",
