@@ -91,6 +91,9 @@ pub mod env {
     /// (`collector.get_agent_dynamic_config_interval`).
     pub const GET_AGENT_DYNAMIC_CONFIG_INTERVAL: &str =
         "SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL";
+    /// The least level of the log records sent to OAP by the log bridges (`off`, `error`,
+    /// `warn`, `info`, `debug`, `trace`).
+    pub const LOG_REPORTER_LEVEL: &str = "SW_AGENT_LOG_REPORTER_LEVEL";
 
     /// One environment variable: its name, its default as text and what it means.
     ///
@@ -203,6 +206,11 @@ pub mod env {
             GET_AGENT_DYNAMIC_CONFIG_INTERVAL,
             "20",
             "Seconds between two dynamic-configuration fetches; `0` disables them",
+        ),
+        var(
+            LOG_REPORTER_LEVEL,
+            "warn",
+            "Least level of the log records the `log` and `tracing` bridges send to OAP: `off`, `error`, `warn`, `info`, `debug` or `trace`",
         ),
     ];
 
@@ -358,6 +366,7 @@ pub struct Config {
     correlation_max_keys: usize,
     correlation_max_value_length: usize,
     config_discovery_interval: Option<Duration>,
+    log_reporter_level: log::LevelFilter,
 }
 
 impl Default for Config {
@@ -386,6 +395,7 @@ impl Default for Config {
             correlation_max_keys: DEFAULT_CORRELATION_MAX_KEYS,
             correlation_max_value_length: DEFAULT_CORRELATION_MAX_VALUE_LENGTH,
             config_discovery_interval: Some(DEFAULT_CONFIG_DISCOVERY_INTERVAL),
+            log_reporter_level: log::LevelFilter::Warn,
         }
     }
 }
@@ -421,6 +431,7 @@ impl fmt::Debug for Config {
                 &self.correlation_max_value_length,
             )
             .field("config_discovery_interval", &self.config_discovery_interval)
+            .field("log_reporter_level", &self.log_reporter_level)
             .finish()
     }
 }
@@ -675,6 +686,16 @@ impl Config {
     /// ```
     pub fn config_discovery_interval(&self) -> Option<Duration> {
         self.config_discovery_interval
+    }
+
+    /// The least level of the log records the log bridges send to OAP
+    /// ([`env::LOG_REPORTER_LEVEL`], default `warn`).
+    ///
+    /// ```
+    /// assert_eq!(rust2sky::config::Config::default().log_reporter_level(), log::LevelFilter::Warn);
+    /// ```
+    pub fn log_reporter_level(&self) -> log::LevelFilter {
+        self.log_reporter_level
     }
 }
 
@@ -961,6 +982,18 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets the least level of the log records the log bridges send to OAP
+    /// ([`env::LOG_REPORTER_LEVEL`] overrides it).
+    ///
+    /// ```
+    /// let builder = rust2sky::config::Config::builder().log_reporter_level(log::LevelFilter::Info);
+    /// # let _ = builder;
+    /// ```
+    pub fn log_reporter_level(mut self, level: log::LevelFilter) -> Self {
+        self.config.log_reporter_level = level;
+        self
+    }
+
     /// Builds the configuration; the process environment overrides the values set in code.
     ///
     /// # Errors
@@ -1184,6 +1217,16 @@ impl ConfigBuilder {
                 )
             })?;
             c.config_discovery_interval = (secs > 0).then(|| Duration::from_secs(secs));
+        }
+
+        if let Some(value) = vars.get(env::LOG_REPORTER_LEVEL) {
+            c.log_reporter_level = value.parse().map_err(|_| {
+                invalid(
+                    env::LOG_REPORTER_LEVEL,
+                    value,
+                    "expected off, error, warn, info, debug or trace",
+                )
+            })?;
         }
 
         Ok(c)

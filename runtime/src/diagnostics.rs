@@ -44,6 +44,8 @@ pub struct Counters {
     pub context_overflow: u64,
     /// Finished segments the reporter refused (its buffer was full or it was gone).
     pub segments_dropped: u64,
+    /// Log records the reporter refused (its buffer was full).
+    pub logs_dropped: u64,
 }
 
 /// Reads the counters.
@@ -60,6 +62,7 @@ pub fn counters() -> Counters {
         malformed_sw8x: read(Problem::MalformedSw8x),
         context_overflow: read(Problem::ContextOverflow),
         segments_dropped: read(Problem::SegmentDropped),
+        logs_dropped: read(Problem::LogDropped),
     }
 }
 
@@ -72,6 +75,7 @@ pub(crate) enum Problem {
     MalformedSw8x,
     ContextOverflow,
     SegmentDropped,
+    LogDropped,
 }
 
 impl Problem {
@@ -85,6 +89,7 @@ impl Problem {
                 "contexts not entered because the thread had too many nested ones"
             }
             Problem::SegmentDropped => "finished segments dropped by the reporter",
+            Problem::LogDropped => "log records dropped by the reporter",
         }
     }
 }
@@ -107,7 +112,8 @@ impl ProblemState {
     }
 }
 
-static STATE: [ProblemState; 6] = [
+static STATE: [ProblemState; 7] = [
+    ProblemState::new(),
     ProblemState::new(),
     ProblemState::new(),
     ProblemState::new(),

@@ -39,6 +39,7 @@
 //! - [`id`]: globally unique trace and segment ids in the layout the official agents use;
 //! - [`tags`] and [`component`]: the tag keys and component ids OAP understands;
 //! - [`diagnostics`]: counters of the bad input the agent ignored on the host's behalf;
+//! - [`logging`]: log records to the OAP with their trace context (`log` and `tracing` bridges);
 //! - `testing` (cargo feature `testing`): a real gRPC collector inside the process, for tests.
 
 #[doc(hidden)]
@@ -50,6 +51,7 @@ mod context;
 pub mod diagnostics;
 pub mod id;
 pub mod integrations;
+pub mod logging;
 pub mod propagation;
 pub mod reporter;
 mod sampling;

@@ -286,6 +286,10 @@ impl UnsampledTrace {
         self.segment_id
     }
 
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// The headers for a call to `peer`: the caller's decision not to sample travels with it.
     pub(crate) fn outgoing(&self, peer: &str) -> Outgoing {
         let (sw8, correlation) = self.with_correlation(|correlation| {

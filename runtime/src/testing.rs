@@ -2,8 +2,8 @@
 //!
 //! [`Collector`] is a real gRPC server on a TCP port (on `127.0.0.1` unless told otherwise) that
 //! serves the services an agent calls, as the OAP does, and keeps what it receives so that a
-//! test can look at it: segments, instance properties, heartbeats, configuration fetches and the
-//! `authentication` token of every call. It runs on a thread of its own, so it works the same
+//! test can look at it: segments, log records, instance properties, heartbeats, configuration
+//! fetches and the `authentication` token of every call. It runs on a thread of its own, so it works the same
 //! from a plain `#[test]`, from inside any tokio runtime, and from `main`.
 //!
 //! Enabled by the `testing` cargo feature.
@@ -34,13 +34,14 @@ use std::time::{Duration, Instant};
 use rust2sky_proto::v3::configuration_discovery_service_server::{
     ConfigurationDiscoveryService, ConfigurationDiscoveryServiceServer,
 };
+use rust2sky_proto::v3::log_report_service_server::{LogReportService, LogReportServiceServer};
 use rust2sky_proto::v3::management_service_server::{ManagementService, ManagementServiceServer};
 use rust2sky_proto::v3::trace_segment_report_service_server::{
     TraceSegmentReportService, TraceSegmentReportServiceServer,
 };
 use rust2sky_proto::v3::{
     Command, Commands, ConfigurationSyncRequest, InstancePingPkg, InstanceProperties,
-    KeyStringValuePair, SegmentCollection, SegmentObject,
+    KeyStringValuePair, LogData, SegmentCollection, SegmentObject,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -65,6 +66,8 @@ pub struct Received {
     pub pings: Vec<InstancePingPkg>,
     /// Every `fetchConfigurations` call.
     pub configuration_requests: Vec<ConfigurationSyncRequest>,
+    /// Every log record, from `LogReportService/collect` streams.
+    pub logs: Vec<LogData>,
     /// The `authentication` metadata of every call, in order (`None` where there was none).
     pub authentication: Vec<Option<String>>,
     /// How many `collect` streams were opened.
@@ -466,6 +469,7 @@ impl CollectorBuilder {
         let router = server
             .add_service(TraceSegmentReportServiceServer::new(service.clone()))
             .add_service(ManagementServiceServer::new(service.clone()))
+            .add_service(LogReportServiceServer::new(service.clone()))
             .add_service(ConfigurationDiscoveryServiceServer::new(service));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -597,6 +601,21 @@ impl ManagementService for Service {
         self.admit(&request)?;
         let ping = request.into_inner();
         self.state.record(|received| received.pings.push(ping));
+        Ok(Response::new(Commands::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogReportService for Service {
+    async fn collect(
+        &self,
+        request: Request<Streaming<LogData>>,
+    ) -> Result<Response<Commands>, Status> {
+        self.admit(&request)?;
+        let mut stream = request.into_inner();
+        while let Some(log) = stream.message().await? {
+            self.state.record(|received| received.logs.push(log));
+        }
         Ok(Response::new(Commands::default()))
     }
 }

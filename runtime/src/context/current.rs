@@ -15,6 +15,8 @@ pub struct ActiveIds {
     pub segment_id: String,
     /// The current span's id within the segment; -1 when the trace is not recorded.
     pub span_id: i32,
+    /// The segment's endpoint: the name of its first entry span (else of its first span).
+    pub endpoint: String,
 }
 
 /// The ids of the current trace, if code runs inside one (recorded or not).
@@ -38,16 +40,19 @@ pub fn active_ids() -> Option<ActiveIds> {
             trace_id: segment.trace_id().to_string(),
             segment_id: segment.segment_id().to_string(),
             span_id: *span_id,
+            endpoint: segment.endpoint(),
         }),
         Position::Unsampled(trace, _) => Some(ActiveIds {
             trace_id: trace.trace_id().to_string(),
             segment_id: trace.segment_id().to_string(),
             span_id: -1,
+            endpoint: trace.endpoint().to_owned(),
         }),
         Position::Continuation(snapshot) => Some(ActiveIds {
             trace_id: snapshot.trace_id.to_string(),
             segment_id: snapshot.segment_id.to_string(),
             span_id: snapshot.span_id,
+            endpoint: snapshot.endpoint.clone(),
         }),
         Position::Tracer(_) => None,
     })

@@ -6,19 +6,22 @@
 //! same from plain threads, from inside any tokio runtime, or with no runtime at all.
 //! [`Reporter::flush`] waits on a condition variable, never on a future.
 
+mod lane;
 mod setup;
 mod worker;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use self::lane::Lane;
 use super::{Reporter, SegmentObject};
 use crate::config::{Config, LiveSettings};
-use crate::diagnostics::{self, Problem};
+use crate::diagnostics::Problem;
+use rust2sky_proto::v3::LogData;
 
 /// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
 ///
@@ -67,43 +70,28 @@ pub struct GrpcReporter {
 
 /// What the caller threads and the background thread share.
 struct Shared {
-    state: Mutex<QueueState>,
-    /// Signalled whenever segments leave the queue for good (sent or failed).
-    finished: Condvar,
-    /// Wakes the sender when the queue gets its first segment.
-    wake: tokio::sync::Notify,
+    segments: Lane<SegmentObject>,
+    logs: Lane<LogData>,
     /// Ends the background thread.
     shutdown: tokio::sync::Notify,
-    capacity: usize,
     connected: AtomicBool,
     dynamic_config: Mutex<Option<DynamicConfig>>,
     /// The settings of the tracers that report here, which the dynamic configuration changes.
     attached: Mutex<Vec<LiveSettings>>,
-}
-
-/// The queue and its counters, under one lock so that the counters always add up.
-#[derive(Default)]
-struct QueueState {
-    queue: VecDeque<SegmentObject>,
-    /// Taken by the sender and not sent or failed yet.
-    in_flight: usize,
-    accepted: u64,
-    dropped_full: u64,
-    sent: u64,
-    failed: u64,
+    /// The least level of the log records the log bridges send here.
+    log_level: log::LevelFilter,
 }
 
 impl Shared {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, log_level: log::LevelFilter) -> Self {
         Shared {
-            state: Mutex::new(QueueState::default()),
-            finished: Condvar::new(),
-            wake: tokio::sync::Notify::new(),
+            segments: Lane::new(capacity, Problem::SegmentDropped, "segments"),
+            logs: Lane::new(capacity, Problem::LogDropped, "log records"),
             shutdown: tokio::sync::Notify::new(),
-            capacity,
             connected: AtomicBool::new(false),
             dynamic_config: Mutex::new(None),
             attached: Mutex::new(Vec::new()),
+            log_level,
         }
     }
 
@@ -127,46 +115,10 @@ impl Shared {
         *current = Some(config);
     }
 
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn has_queued(&self) -> bool {
-        !self.lock().queue.is_empty()
-    }
-
-    /// Takes up to `max` segments off the queue; they stay counted as queued until
-    /// [`Shared::finish`].
-    fn take_batch(&self, max: usize) -> Vec<SegmentObject> {
-        let mut state = self.lock();
-        let count = state.queue.len().min(max);
-        let batch: Vec<SegmentObject> = state.queue.drain(..count).collect();
-        state.in_flight += batch.len();
-        batch
-    }
-
-    /// Records the outcome of a batch taken with [`Shared::take_batch`].
-    fn finish(&self, count: usize, sent: bool) {
-        let mut state = self.lock();
-        state.in_flight -= count;
-        if sent {
-            state.sent += count as u64;
-        } else {
-            state.failed += count as u64;
-        }
-        drop(state);
-        self.finished.notify_all();
-    }
-
     /// Counts everything still queued or in flight as failed: the background thread is gone.
     fn abandon_rest(&self) {
-        let mut state = self.lock();
-        let rest = state.queue.len() + state.in_flight;
-        state.queue.clear();
-        state.in_flight = 0;
-        state.failed += rest as u64;
-        drop(state);
-        self.finished.notify_all();
+        self.segments.abandon_rest();
+        self.logs.abandon_rest();
     }
 }
 
@@ -243,14 +195,54 @@ impl GrpcReporter {
     /// # Ok::<(), rust2sky::reporter::GrpcError>(())
     /// ```
     pub fn stats(&self) -> ReporterStats {
-        let state = self.shared.lock();
-        ReporterStats {
-            produced: state.accepted + state.dropped_full,
-            sent: state.sent,
-            dropped_full: state.dropped_full,
-            failed: state.failed,
-            queued: (state.queue.len() + state.in_flight) as u64,
-        }
+        self.shared.segments.stats()
+    }
+
+    /// Hands a log record to the reporter (the log bridges of [`crate::logging`] call this);
+    /// like [`Reporter::report`], it never waits: when the queue is full the record is dropped
+    /// and counted. An empty `service` or `service_instance` is filled in with this reporter's.
+    ///
+    /// ```no_run
+    /// use rust2sky::proto::v3::{LogData, LogDataBody, TextLog, log_data_body::Content};
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let reporter = GrpcReporter::start(&Config::default())?;
+    /// reporter.report_log(LogData {
+    ///     body: Some(LogDataBody {
+    ///         content: Some(Content::Text(TextLog { text: "cache warmed".to_owned() })),
+    ///         ..LogDataBody::default()
+    ///     }),
+    ///     ..LogData::default()
+    /// });
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    pub fn report_log(&self, log: LogData) {
+        self.shared.logs.offer(log);
+    }
+
+    /// The counters of the log records given to [`GrpcReporter::report_log`], as
+    /// [`GrpcReporter::stats`] counts segments.
+    ///
+    /// ```no_run
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let reporter = GrpcReporter::start(&Config::default())?;
+    /// assert_eq!(reporter.log_stats().produced, 0);
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    pub fn log_stats(&self) -> ReporterStats {
+        self.shared.logs.stats()
+    }
+
+    /// The least level of the log records worth sending here
+    /// ([`Config::log_reporter_level`]); the log bridges leave out the others.
+    ///
+    /// ```no_run
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let reporter = GrpcReporter::start(&Config::default())?;
+    /// assert_eq!(reporter.log_level(), log::LevelFilter::Warn);
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    pub fn log_level(&self) -> log::LevelFilter {
+        self.shared.log_level
     }
 
     /// Whether a collector answered the last call made to it: the reporter is sending rather than
@@ -293,24 +285,7 @@ impl GrpcReporter {
 
 impl Reporter for GrpcReporter {
     fn report(&self, segment: SegmentObject) {
-        let mut state = self.shared.lock();
-        if state.queue.len() + state.in_flight >= self.shared.capacity {
-            state.dropped_full += 1;
-            drop(state);
-            let why = format_args!(
-                "the gRPC reporter's queue of {} segments is full",
-                self.shared.capacity
-            );
-            diagnostics::record(Problem::SegmentDropped, 1, &why);
-            return;
-        }
-        state.queue.push_back(segment);
-        state.accepted += 1;
-        let first = state.queue.len() == 1;
-        drop(state);
-        if first {
-            self.shared.wake.notify_one();
-        }
+        self.shared.segments.offer(segment);
     }
 
     fn attach(&self, settings: &LiveSettings) {
@@ -329,30 +304,15 @@ impl Reporter for GrpcReporter {
             .push(settings.clone());
     }
 
-    /// Waits until every segment reported before the call has been sent or has failed, at most
-    /// `timeout`; returns whether that happened in time with no segment failing meanwhile
-    /// (segments that had failed before the call are counted in [`ReporterStats::failed`]).
+    /// Waits until every segment and log record reported before the call has been sent or has
+    /// failed, at most `timeout`; returns whether that happened in time with none failing
+    /// meanwhile (those that had failed before the call are counted in
+    /// [`ReporterStats::failed`]).
     fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
-        let mut state = self.shared.lock();
-        let target = state.accepted;
-        let failed_before = state.failed;
-        while state.sent + state.failed < target {
-            let left = match deadline {
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-                None => Duration::from_secs(3600),
-            };
-            if left.is_zero() {
-                return false;
-            }
-            state = self
-                .shared
-                .finished
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        state.failed == failed_before
+        let segments = self.shared.segments.flush(deadline);
+        let logs = self.shared.logs.flush(deadline);
+        segments && logs
     }
 }
 
@@ -679,7 +639,10 @@ impl GrpcReporterBuilder {
     /// ```
     pub fn start(self) -> Result<GrpcReporter, GrpcError> {
         let settings = setup::settings(&self)?;
-        let shared = Arc::new(Shared::new(self.config.max_send_queue_size()));
+        let shared = Arc::new(Shared::new(
+            self.config.max_send_queue_size(),
+            self.config.log_reporter_level(),
+        ));
         worker::spawn(Arc::clone(&shared), settings).map_err(GrpcError::Thread)?;
         Ok(GrpcReporter {
             _owner: Arc::new(Owner {
@@ -693,59 +656,6 @@ impl GrpcReporterBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn segment(id: &str) -> SegmentObject {
-        SegmentObject {
-            trace_segment_id: id.to_owned(),
-            ..SegmentObject::default()
-        }
-    }
-
-    #[test]
-    fn queue_counters_add_up() {
-        let shared = Shared::new(3);
-        let reporter = GrpcReporter {
-            _owner: Arc::new(Owner {
-                shared: Arc::new(Shared::new(1)),
-            }),
-            shared: Arc::new(shared),
-        };
-        for id in ["a", "b", "c", "d", "e"] {
-            reporter.report(segment(id));
-        }
-        let stats = reporter.stats();
-        assert_eq!(
-            (stats.produced, stats.queued, stats.dropped_full),
-            (5, 3, 2)
-        );
-
-        let batch = reporter.shared.take_batch(2);
-        assert_eq!(batch[0].trace_segment_id, "a");
-        // Segments in flight still take room in the queue.
-        reporter.report(segment("f"));
-        assert_eq!(reporter.stats().dropped_full, 3);
-        reporter.shared.finish(2, true);
-        reporter.report(segment("g"));
-        let stats = reporter.stats();
-        assert_eq!(
-            (stats.produced, stats.sent, stats.queued, stats.dropped_full),
-            (7, 2, 2, 3)
-        );
-        assert!(!reporter.flush(Duration::from_millis(10)));
-
-        let batch = reporter.shared.take_batch(10);
-        assert_eq!(batch.len(), 2);
-        reporter.shared.finish(1, false);
-        reporter.shared.finish(1, true);
-        let stats = reporter.stats();
-        assert_eq!(stats.produced, 7);
-        assert_eq!(
-            stats.produced,
-            stats.sent + stats.dropped_full + stats.failed + stats.queued
-        );
-        assert_eq!((stats.sent, stats.failed, stats.queued), (3, 1, 0));
-        assert!(reporter.flush(Duration::ZERO));
-    }
 
     #[test]
     fn dynamic_config_values() {

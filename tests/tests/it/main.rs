@@ -1,3 +1,4 @@
 //! End-to-end tests over real sockets on 127.0.0.1: one binary, one module per part.
 
 mod grpc_reporter;
+mod logging;

@@ -1,20 +1,23 @@
-//! The background thread: one current-thread tokio runtime running four loops on one task.
+//! The background thread: one current-thread tokio runtime running five loops on one task.
 //!
 //! - the link loop connects to a collector (the first call on a new connection reports the
 //!   instance properties), publishes the live channel, and when a call on it fails moves to the
 //!   next backend, waiting with exponential backoff once every backend has failed;
-//! - the segment loop takes batches off the queue and streams them while the link is up;
+//! - the segment and log loops take batches off their queues and stream them while the link is
+//!   up;
 //! - the heartbeat loop sends `keepAlive`, and the instance properties every few heartbeats;
 //! - the discovery loop fetches the dynamic configuration.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rust2sky_proto::v3::configuration_discovery_service_client::ConfigurationDiscoveryServiceClient;
+use rust2sky_proto::v3::log_report_service_client::LogReportServiceClient;
 use rust2sky_proto::v3::management_service_client::ManagementServiceClient;
 use rust2sky_proto::v3::trace_segment_report_service_client::TraceSegmentReportServiceClient;
 use rust2sky_proto::v3::{
@@ -24,6 +27,7 @@ use tokio::sync::{Notify, watch};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
+use super::lane::Lane;
 use super::setup::Settings;
 use super::{DynamicConfig, Shared};
 
@@ -110,6 +114,7 @@ impl Worker {
         tokio::join!(
             self.link_loop(),
             self.segment_loop(),
+            self.log_loop(),
             self.heartbeat_loop(),
             self.discovery_loop()
         );
@@ -204,31 +209,62 @@ impl Worker {
     // ---------------------------------------------------------------- segments
 
     async fn segment_loop(&self) {
+        self.stream_loop(&self.shared.segments, "segment", |channel, batch| {
+            let request = self.request(tokio_stream::iter(batch));
+            async move {
+                TraceSegmentReportServiceClient::new(channel)
+                    .collect(request)
+                    .await
+            }
+        })
+        .await;
+    }
+
+    async fn log_loop(&self) {
+        self.stream_loop(&self.shared.logs, "log record", |channel, mut batch| {
+            // Filled here, off the request path: the OAP needs the service on the first record
+            // of a stream, and each record names its instance.
+            for log in &mut batch {
+                if log.service.is_empty() {
+                    log.service.clone_from(&self.settings.service);
+                }
+                if log.service_instance.is_empty() {
+                    log.service_instance.clone_from(&self.settings.instance);
+                }
+            }
+            let request = self.request(tokio_stream::iter(batch));
+            async move { LogReportServiceClient::new(channel).collect(request).await }
+        })
+        .await;
+    }
+
+    /// Streams what `lane` holds, a batch per `collect` stream, while the link is up.
+    async fn stream_loop<T, SendBatch, Sending>(&self, lane: &Lane<T>, items: &str, send: SendBatch)
+    where
+        SendBatch: Fn(Channel, Vec<T>) -> Sending,
+        Sending: Future<Output = Result<tonic::Response<Commands>, Status>>,
+    {
         loop {
-            while !self.shared.has_queued() {
-                self.shared.wake.notified().await;
+            while !lane.has_queued() {
+                lane.wake.notified().await;
             }
             let link = self.link_up().await;
-            let batch = self.shared.take_batch(self.settings.batch_size);
+            let batch = lane.take_batch(self.settings.batch_size);
             if batch.is_empty() {
                 continue;
             }
             let count = batch.len();
-            let mut client = TraceSegmentReportServiceClient::new(link.channel.clone());
-            let result = client
-                .collect(self.request(tokio_stream::iter(batch)))
-                .await;
-            match result {
+            match send(link.channel.clone(), batch).await {
                 Ok(response) => {
-                    self.shared.finish(count, true);
+                    lane.finish(count, true);
                     self.handle_commands(response.into_inner());
                 }
                 Err(status) => {
-                    self.shared.finish(count, false);
+                    lane.finish(count, false);
                     self.log.warn(
                         Kind::Send,
                         format_args!(
-                            "{count} segment(s) lost: the collector stream failed: {}",
+                            "{count} {items}(s) lost: the collector stream failed: {}",
                             describe(&status)
                         ),
                     );
