@@ -94,6 +94,8 @@ pub mod env {
     /// The least level of the log records sent to OAP by the log bridges (`off`, `error`,
     /// `warn`, `info`, `debug`, `trace`).
     pub const LOG_REPORTER_LEVEL: &str = "SW_AGENT_LOG_REPORTER_LEVEL";
+    /// Seconds between two meter reports; 0 turns meters off (`meter.report_interval`).
+    pub const METER_REPORT_INTERVAL: &str = "SW_METER_REPORT_INTERVAL";
 
     /// One environment variable: its name, its default as text and what it means.
     ///
@@ -212,6 +214,11 @@ pub mod env {
             "warn",
             "Least level of the log records the `log` and `tracing` bridges send to OAP: `off`, `error`, `warn`, `info`, `debug` or `trace`",
         ),
+        var(
+            METER_REPORT_INTERVAL,
+            "20",
+            "Seconds between two reports of the meters and the process figures; `0` turns them off",
+        ),
     ];
 
     /// Every environment variable the agent reads, in the order of the README table.
@@ -259,6 +266,7 @@ const DEFAULT_MAX_SEND_QUEUE_SIZE: usize = 30_000;
 const DEFAULT_CORRELATION_MAX_KEYS: usize = 3;
 const DEFAULT_CORRELATION_MAX_VALUE_LENGTH: usize = 128;
 const DEFAULT_CONFIG_DISCOVERY_INTERVAL: Duration = Duration::from_secs(20);
+const DEFAULT_METER_REPORT_INTERVAL: Duration = Duration::from_secs(20);
 
 /// The default instance name, `<uuid-v4-hex>@<hostname>`, made once per process; the uuid is the
 /// one that starts this process's ids, so an id names the instance that made it.
@@ -367,6 +375,7 @@ pub struct Config {
     correlation_max_value_length: usize,
     config_discovery_interval: Option<Duration>,
     log_reporter_level: log::LevelFilter,
+    meter_report_interval: Option<Duration>,
 }
 
 impl Default for Config {
@@ -396,6 +405,7 @@ impl Default for Config {
             correlation_max_value_length: DEFAULT_CORRELATION_MAX_VALUE_LENGTH,
             config_discovery_interval: Some(DEFAULT_CONFIG_DISCOVERY_INTERVAL),
             log_reporter_level: log::LevelFilter::Warn,
+            meter_report_interval: Some(DEFAULT_METER_REPORT_INTERVAL),
         }
     }
 }
@@ -432,6 +442,7 @@ impl fmt::Debug for Config {
             )
             .field("config_discovery_interval", &self.config_discovery_interval)
             .field("log_reporter_level", &self.log_reporter_level)
+            .field("meter_report_interval", &self.meter_report_interval)
             .finish()
     }
 }
@@ -696,6 +707,19 @@ impl Config {
     /// ```
     pub fn log_reporter_level(&self) -> log::LevelFilter {
         self.log_reporter_level
+    }
+
+    /// Time between two reports of the [`crate::meter`] meters and the process figures; `None`
+    /// when they are off ([`env::METER_REPORT_INTERVAL`], default 20 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let config = rust2sky::config::Config::default();
+    /// assert_eq!(config.meter_report_interval(), Some(Duration::from_secs(20)));
+    /// ```
+    pub fn meter_report_interval(&self) -> Option<Duration> {
+        self.meter_report_interval
     }
 }
 
@@ -994,6 +1018,23 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets the time between two meter reports; zero turns them off
+    /// ([`env::METER_REPORT_INTERVAL`] overrides it, in whole seconds).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let config = rust2sky::config::Config::builder()
+    ///     .meter_report_interval(Duration::ZERO)
+    ///     .build_with_env(|_| None)?;
+    /// assert_eq!(config.meter_report_interval(), None);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
+    pub fn meter_report_interval(mut self, interval: Duration) -> Self {
+        self.config.meter_report_interval = (!interval.is_zero()).then_some(interval);
+        self
+    }
+
     /// Builds the configuration; the process environment overrides the values set in code.
     ///
     /// # Errors
@@ -1217,6 +1258,17 @@ impl ConfigBuilder {
                 )
             })?;
             c.config_discovery_interval = (secs > 0).then(|| Duration::from_secs(secs));
+        }
+
+        if let Some(value) = vars.get(env::METER_REPORT_INTERVAL) {
+            let secs: u64 = value.parse().map_err(|_| {
+                invalid(
+                    env::METER_REPORT_INTERVAL,
+                    value,
+                    "expected a whole number of seconds (0 turns meters off)",
+                )
+            })?;
+            c.meter_report_interval = (secs > 0).then(|| Duration::from_secs(secs));
         }
 
         if let Some(value) = vars.get(env::LOG_REPORTER_LEVEL) {

@@ -40,6 +40,7 @@
 //! - [`tags`] and [`component`]: the tag keys and component ids OAP understands;
 //! - [`diagnostics`]: counters of the bad input the agent ignored on the host's behalf;
 //! - [`logging`]: log records to the OAP with their trace context (`log` and `tracing` bridges);
+//! - [`meter`]: counters, gauges and histograms, reported to the OAP with the process's figures;
 //! - `testing` (cargo feature `testing`): a real gRPC collector inside the process, for tests.
 
 #[doc(hidden)]
@@ -52,6 +53,7 @@ pub mod diagnostics;
 pub mod id;
 pub mod integrations;
 pub mod logging;
+pub mod meter;
 pub mod propagation;
 pub mod reporter;
 mod sampling;

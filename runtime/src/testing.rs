@@ -2,8 +2,8 @@
 //!
 //! [`Collector`] is a real gRPC server on a TCP port (on `127.0.0.1` unless told otherwise) that
 //! serves the services an agent calls, as the OAP does, and keeps what it receives so that a
-//! test can look at it: segments, log records, instance properties, heartbeats, configuration
-//! fetches and the `authentication` token of every call. It runs on a thread of its own, so it works the same
+//! test can look at it: segments, log records, meters, instance properties, heartbeats,
+//! configuration fetches and the `authentication` token of every call. It runs on a thread of its own, so it works the same
 //! from a plain `#[test]`, from inside any tokio runtime, and from `main`.
 //!
 //! Enabled by the `testing` cargo feature.
@@ -36,12 +36,15 @@ use rust2sky_proto::v3::configuration_discovery_service_server::{
 };
 use rust2sky_proto::v3::log_report_service_server::{LogReportService, LogReportServiceServer};
 use rust2sky_proto::v3::management_service_server::{ManagementService, ManagementServiceServer};
+use rust2sky_proto::v3::meter_report_service_server::{
+    MeterReportService, MeterReportServiceServer,
+};
 use rust2sky_proto::v3::trace_segment_report_service_server::{
     TraceSegmentReportService, TraceSegmentReportServiceServer,
 };
 use rust2sky_proto::v3::{
     Command, Commands, ConfigurationSyncRequest, InstancePingPkg, InstanceProperties,
-    KeyStringValuePair, LogData, SegmentCollection, SegmentObject,
+    KeyStringValuePair, LogData, MeterData, MeterDataCollection, SegmentCollection, SegmentObject,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -68,6 +71,8 @@ pub struct Received {
     pub configuration_requests: Vec<ConfigurationSyncRequest>,
     /// Every log record, from `LogReportService/collect` streams.
     pub logs: Vec<LogData>,
+    /// Every meter reading, from `MeterReportService/collect` and `collectBatch` streams.
+    pub meters: Vec<MeterData>,
     /// The `authentication` metadata of every call, in order (`None` where there was none).
     pub authentication: Vec<Option<String>>,
     /// How many `collect` streams were opened.
@@ -271,6 +276,19 @@ impl Collector {
         received.clone()
     }
 
+    /// Forgets everything received so far (the counts too), as if the collector had just started;
+    /// for a test in phases, or a long-running one.
+    ///
+    /// ```
+    /// let collector = rust2sky::testing::Collector::start()?;
+    /// collector.clear();
+    /// assert_eq!(collector.received(), rust2sky::testing::Received::default());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn clear(&self) {
+        *self.state.lock() = Received::default();
+    }
+
     /// Serves this dynamic configuration from now on (`fetchConfigurations`), as when an operator
     /// changes it in the OAP.
     ///
@@ -470,6 +488,7 @@ impl CollectorBuilder {
             .add_service(TraceSegmentReportServiceServer::new(service.clone()))
             .add_service(ManagementServiceServer::new(service.clone()))
             .add_service(LogReportServiceServer::new(service.clone()))
+            .add_service(MeterReportServiceServer::new(service.clone()))
             .add_service(ConfigurationDiscoveryServiceServer::new(service));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -615,6 +634,34 @@ impl LogReportService for Service {
         let mut stream = request.into_inner();
         while let Some(log) = stream.message().await? {
             self.state.record(|received| received.logs.push(log));
+        }
+        Ok(Response::new(Commands::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MeterReportService for Service {
+    async fn collect(
+        &self,
+        request: Request<Streaming<MeterData>>,
+    ) -> Result<Response<Commands>, Status> {
+        self.admit(&request)?;
+        let mut stream = request.into_inner();
+        while let Some(meter) = stream.message().await? {
+            self.state.record(|received| received.meters.push(meter));
+        }
+        Ok(Response::new(Commands::default()))
+    }
+
+    async fn collect_batch(
+        &self,
+        request: Request<Streaming<MeterDataCollection>>,
+    ) -> Result<Response<Commands>, Status> {
+        self.admit(&request)?;
+        let mut stream = request.into_inner();
+        while let Some(batch) = stream.message().await? {
+            self.state
+                .record(|received| received.meters.extend(batch.meter_data));
         }
         Ok(Response::new(Commands::default()))
     }

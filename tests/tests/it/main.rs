@@ -2,3 +2,4 @@
 
 mod grpc_reporter;
 mod logging;
+mod meters;

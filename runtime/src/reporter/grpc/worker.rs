@@ -1,4 +1,4 @@
-//! The background thread: one current-thread tokio runtime running five loops on one task.
+//! The background thread: one current-thread tokio runtime running six loops on one task.
 //!
 //! - the link loop connects to a collector (the first call on a new connection reports the
 //!   instance properties), publishes the live channel, and when a call on it fails moves to the
@@ -6,7 +6,8 @@
 //! - the segment and log loops take batches off their queues and stream them while the link is
 //!   up;
 //! - the heartbeat loop sends `keepAlive`, and the instance properties every few heartbeats;
-//! - the discovery loop fetches the dynamic configuration.
+//! - the discovery loop fetches the dynamic configuration;
+//! - the meter loop reports the meters, the process figures and the agent's counts.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use rust2sky_proto::v3::configuration_discovery_service_client::ConfigurationDiscoveryServiceClient;
 use rust2sky_proto::v3::log_report_service_client::LogReportServiceClient;
 use rust2sky_proto::v3::management_service_client::ManagementServiceClient;
+use rust2sky_proto::v3::meter_report_service_client::MeterReportServiceClient;
 use rust2sky_proto::v3::trace_segment_report_service_client::TraceSegmentReportServiceClient;
 use rust2sky_proto::v3::{
     Command, Commands, ConfigurationSyncRequest, InstancePingPkg, InstanceProperties,
@@ -115,6 +117,7 @@ impl Worker {
             self.link_loop(),
             self.segment_loop(),
             self.log_loop(),
+            self.meter_loop(),
             self.heartbeat_loop(),
             self.discovery_loop()
         );
@@ -269,6 +272,58 @@ impl Worker {
                         ),
                     );
                     self.link_broken(&link);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- meters
+
+    /// Every interval, while connected: the registered meters, the process figures and the
+    /// agent's own counts, in one `collect` stream. Meters are readings, not events: a period
+    /// without a connection is skipped, not queued.
+    async fn meter_loop(&self) {
+        let Some(interval) = self.settings.meter_report_interval else {
+            return;
+        };
+        let mut process = crate::meter::ProcessMeters::default();
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await; // the first tick is immediate
+        loop {
+            ticks.tick().await;
+            let Some(link) = self.link.borrow().clone() else {
+                continue;
+            };
+            let mut meters = crate::meter::collect();
+            meters.extend(process.collect());
+            meters.extend(agent_meters(
+                "instance_rust_agent_segments",
+                self.shared.segments.stats(),
+            ));
+            meters.extend(agent_meters(
+                "instance_rust_agent_logs",
+                self.shared.logs.stats(),
+            ));
+            let timestamp = i64::try_from(crate::id::epoch_ms()).unwrap_or(i64::MAX);
+            for meter in &mut meters {
+                meter.service.clone_from(&self.settings.service);
+                meter.service_instance.clone_from(&self.settings.instance);
+                meter.timestamp = timestamp;
+            }
+            let result = MeterReportServiceClient::new(link.channel.clone())
+                .collect(self.request(tokio_stream::iter(meters)))
+                .await;
+            match result {
+                Ok(response) => self.handle_commands(response.into_inner()),
+                Err(status) => {
+                    self.log.warn(
+                        Kind::Meter,
+                        format_args!("reporting the meters failed: {}", describe(&status)),
+                    );
+                    if is_transport(&status) {
+                        self.link_broken(&link);
+                    }
                 }
             }
         }
@@ -475,6 +530,26 @@ fn argument<'a>(command: &'a Command, key: &str) -> Option<&'a str> {
         .map(|arg| arg.value.as_str())
 }
 
+/// The reporter's counts as meters of one name, labelled by outcome.
+fn agent_meters(name: &str, stats: super::ReporterStats) -> Vec<rust2sky_proto::v3::MeterData> {
+    [
+        ("produced", stats.produced),
+        ("sent", stats.sent),
+        ("dropped", stats.dropped_full),
+        ("failed", stats.failed),
+        ("queued", stats.queued),
+    ]
+    .into_iter()
+    .map(|(outcome, count)| {
+        crate::meter::single(
+            name,
+            &[crate::meter::label("outcome", outcome)],
+            count as f64,
+        )
+    })
+    .collect()
+}
+
 /// Whether a failed call says the connection is bad, rather than that the collector refused this
 /// one call (e.g. an older OAP without configuration discovery answers `Unimplemented`).
 fn is_transport(status: &Status) -> bool {
@@ -548,11 +623,12 @@ enum Kind {
     Heartbeat,
     Discovery,
     UnknownCommand,
+    Meter,
 }
 
 #[derive(Default)]
 struct Throttle {
-    slots: RefCell<[Slot; 5]>,
+    slots: RefCell<[Slot; 6]>,
 }
 
 #[derive(Default, Clone, Copy)]

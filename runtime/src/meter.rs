@@ -1,0 +1,549 @@
+//! Meters: counters, gauges and histograms with labels, which the [`GrpcReporter`] sends to the
+//! OAP (`MeterReportService/collect`) every [`Config::meter_report_interval`], together with the
+//! process's own figures.
+//!
+//! Meters live in one registry per process, as the official agents' `MeterFactory`: asking again
+//! for a meter with the same name and labels gives the same meter. Updating one is a few atomic
+//! operations, with no lock and no allocation.
+//!
+//! ```
+//! use rust2sky::meter;
+//!
+//! let orders = meter::counter("orders_total", &[("region", "eu")]);
+//! orders.increment(1.0);
+//! let latency = meter::histogram("checkout_latency_ms", &[], &[0.0, 10.0, 100.0, 1000.0]);
+//! latency.record(42.0);
+//! meter::gauge("cart_items", &[], || 3.0);
+//! assert_eq!(meter::counter("orders_total", &[("region", "eu")]).value(), 1.0);
+//! ```
+//!
+//! The process figures, on Linux (read from `/proc/self`; none elsewhere), and the agent's own:
+//!
+//! | name | what |
+//! |---|---|
+//! | `instance_rust_process_cpu_utilization` | CPU time used since the previous report, in % of one core |
+//! | `instance_rust_process_resident_memory_bytes` | resident memory |
+//! | `instance_rust_process_threads` | threads |
+//! | `instance_rust_process_open_fds` | open file descriptors |
+//! | `instance_rust_agent_segments` | segments given to the reporter, labelled `outcome` = `produced`, `sent`, `dropped`, `failed` or `queued` |
+//! | `instance_rust_agent_logs` | log records given to the reporter, with the same labels |
+//!
+//! [`GrpcReporter`]: crate::reporter::GrpcReporter
+//! [`Config::meter_report_interval`]: crate::config::Config::meter_report_interval
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
+
+use rust2sky_proto::v3::meter_data::Metric;
+use rust2sky_proto::v3::{Label, MeterBucketValue, MeterData, MeterHistogram, MeterSingleValue};
+
+/// A value that only goes up, such as a number of orders.
+///
+/// ```
+/// let retries = rust2sky::meter::counter("payment_retries", &[("bank", "acme")]);
+/// retries.increment(1.0);
+/// ```
+#[derive(Clone)]
+pub struct Counter {
+    value: Arc<AtomicF64>,
+}
+
+impl Counter {
+    /// Adds `by` (a negative or NaN `by` is ignored: a counter only goes up).
+    ///
+    /// ```
+    /// let bytes = rust2sky::meter::counter("bytes_sent", &[]);
+    /// bytes.increment(512.0);
+    /// bytes.increment(-1.0); // ignored
+    /// assert_eq!(bytes.value(), 512.0);
+    /// ```
+    pub fn increment(&self, by: f64) {
+        if by > 0.0 {
+            self.value.add(by);
+        }
+    }
+
+    /// The current value.
+    ///
+    /// ```
+    /// assert_eq!(rust2sky::meter::counter("never_incremented", &[]).value(), 0.0);
+    /// ```
+    pub fn value(&self) -> f64 {
+        self.value.get()
+    }
+}
+
+/// A value read when the meters are reported, from a closure: a queue's length, a pool's size.
+///
+/// ```
+/// let gauge = rust2sky::meter::gauge("open_carts", &[], || 12.0);
+/// assert_eq!(gauge.value(), 12.0);
+/// ```
+#[derive(Clone)]
+pub struct Gauge {
+    read: Arc<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl Gauge {
+    /// Reads the value now.
+    ///
+    /// ```
+    /// let gauge = rust2sky::meter::gauge("answer", &[], || 42.0);
+    /// assert_eq!(gauge.value(), 42.0);
+    /// ```
+    pub fn value(&self) -> f64 {
+        (self.read)()
+    }
+}
+
+/// Counts of values in fixed buckets, such as request latencies.
+///
+/// Each bucket is named by its lower bound, as SkyWalking reports them: a value goes into the
+/// last bucket whose bound is not above it; values under the first bound go into a bucket that
+/// starts at minus infinity.
+///
+/// ```
+/// let latency = rust2sky::meter::histogram("db_latency_ms", &[], &[0.0, 5.0, 50.0]);
+/// latency.record(3.0);
+/// latency.record(70.0);
+/// assert_eq!(latency.counts(), [0, 1, 0, 1]); // (-inf, 0), [0, 5), [5, 50), [50, +inf)
+/// ```
+#[derive(Clone)]
+pub struct Histogram {
+    inner: Arc<HistogramInner>,
+}
+
+struct HistogramInner {
+    /// Lower bounds, ascending.
+    bounds: Vec<f64>,
+    /// One more than `bounds`: the first counts values below the first bound.
+    counts: Vec<AtomicU64>,
+}
+
+impl Histogram {
+    /// Counts `value` in its bucket (a NaN is ignored).
+    ///
+    /// ```
+    /// let sizes = rust2sky::meter::histogram("payload_bytes", &[], &[0.0, 1024.0]);
+    /// sizes.record(2048.0);
+    /// assert_eq!(sizes.counts(), [0, 0, 1]);
+    /// ```
+    pub fn record(&self, value: f64) {
+        if value.is_nan() {
+            return;
+        }
+        let bucket = self.inner.bounds.partition_point(|bound| *bound <= value);
+        self.inner.counts[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts: first of values below the first bound, then one per bound.
+    ///
+    /// ```
+    /// let empty = rust2sky::meter::histogram("unused_histogram", &[], &[1.0]);
+    /// assert_eq!(empty.counts(), [0, 0]);
+    /// ```
+    pub fn counts(&self) -> Vec<u64> {
+        self.inner
+            .counts
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// The counter with this name and labels, made the first time it is asked for.
+///
+/// A meter of another kind with the same name and labels is left alone: the counter returned
+/// then is a new one that is not reported, so the mistake cannot corrupt the other's figures.
+///
+/// ```
+/// let a = rust2sky::meter::counter("logins", &[("method", "sso")]);
+/// let b = rust2sky::meter::counter("logins", &[("method", "sso")]);
+/// a.increment(1.0);
+/// assert_eq!(b.value(), 1.0);
+/// ```
+pub fn counter(name: &str, labels: &[(&str, &str)]) -> Counter {
+    let counter = || Counter {
+        value: Arc::new(AtomicF64::default()),
+    };
+    let found = registry().find_or_add(name, labels, || Kind::Counter(counter()));
+    match found {
+        Kind::Counter(existing) => existing,
+        _ => counter(),
+    }
+}
+
+/// Registers a gauge read from `read` at each report. A gauge with the same name and labels is
+/// replaced, so that a restarted component can register its closure again.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// let connections = Arc::new(AtomicUsize::new(3));
+/// let seen = Arc::clone(&connections);
+/// rust2sky::meter::gauge("db_connections", &[("pool", "main")], move || seen.load(Ordering::Relaxed) as f64);
+/// ```
+pub fn gauge(
+    name: &str,
+    labels: &[(&str, &str)],
+    read: impl Fn() -> f64 + Send + Sync + 'static,
+) -> Gauge {
+    let gauge = Gauge {
+        read: Arc::new(read),
+    };
+    registry().replace(name, labels, Kind::Gauge(gauge.clone()));
+    gauge
+}
+
+/// The histogram with this name and labels, made the first time it is asked for with these
+/// bucket bounds (sorted here; NaNs and repeats dropped). Asking again gives the same histogram,
+/// with the bounds it was made with.
+///
+/// ```
+/// let latency = rust2sky::meter::histogram("render_ms", &[], &[100.0, 10.0, 1.0]);
+/// latency.record(20.0);
+/// assert_eq!(latency.counts(), [0, 0, 1, 0]); // bounds 1, 10, 100
+/// ```
+pub fn histogram(name: &str, labels: &[(&str, &str)], bounds: &[f64]) -> Histogram {
+    let histogram = || {
+        let mut bounds: Vec<f64> = bounds.iter().copied().filter(|b| !b.is_nan()).collect();
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        Histogram {
+            inner: Arc::new(HistogramInner { bounds, counts }),
+        }
+    };
+    match registry().find_or_add(name, labels, || Kind::Histogram(histogram())) {
+        Kind::Histogram(existing) => existing,
+        _ => histogram(),
+    }
+}
+
+/// Every registered meter's current value, as the OAP takes them (service, instance and time
+/// left for the reporter to fill in).
+pub(crate) fn collect() -> Vec<MeterData> {
+    let meters = registry().meters();
+    meters
+        .into_iter()
+        .map(|meter| match meter.kind {
+            Kind::Counter(counter) => single(&meter.name, &meter.labels, counter.value()),
+            Kind::Gauge(gauge) => single(&meter.name, &meter.labels, gauge.value()),
+            Kind::Histogram(histogram) => {
+                let counts = histogram.counts();
+                let mut values = vec![MeterBucketValue {
+                    bucket: 0.0,
+                    count: i64::try_from(counts[0]).unwrap_or(i64::MAX),
+                    is_negative_infinity: true,
+                }];
+                values.extend(histogram.inner.bounds.iter().zip(&counts[1..]).map(
+                    |(bound, count)| MeterBucketValue {
+                        bucket: *bound,
+                        count: i64::try_from(*count).unwrap_or(i64::MAX),
+                        is_negative_infinity: false,
+                    },
+                ));
+                MeterData {
+                    metric: Some(Metric::Histogram(MeterHistogram {
+                        name: meter.name.clone(),
+                        labels: meter.labels.clone(),
+                        values,
+                    })),
+                    ..MeterData::default()
+                }
+            }
+        })
+        .collect()
+}
+
+/// A single-value meter reading.
+pub(crate) fn single(name: &str, labels: &[Label], value: f64) -> MeterData {
+    MeterData {
+        metric: Some(Metric::SingleValue(MeterSingleValue {
+            name: name.to_owned(),
+            labels: labels.to_vec(),
+            value,
+        })),
+        ..MeterData::default()
+    }
+}
+
+/// A label, as the protocol has it.
+pub(crate) fn label(name: &str, value: &str) -> Label {
+    Label {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+/// The process's own figures, with the CPU share measured between two calls.
+#[derive(Debug, Default)]
+pub(crate) struct ProcessMeters {
+    last_cpu: Option<(u64, Instant)>,
+}
+
+/// Linux's clock ticks per second for `/proc` CPU times (`USER_HZ`), 100 on every architecture
+/// Rust targets.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl ProcessMeters {
+    pub(crate) fn collect(&mut self) -> Vec<MeterData> {
+        let mut meters = Vec::new();
+        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+            return meters;
+        };
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok());
+        // utime and stime are the 14th and 15th fields, num_threads the 20th; `fields` starts
+        // at the 3rd.
+        if let (Some(user), Some(system)) = (field(11), field(12)) {
+            let now = Instant::now();
+            let ticks = user + system;
+            if let Some((last_ticks, last_time)) = self.last_cpu {
+                let seconds = now.duration_since(last_time).as_secs_f64();
+                if seconds > 0.0 {
+                    let used = ticks.saturating_sub(last_ticks) as f64 / TICKS_PER_SECOND;
+                    meters.push(single(
+                        "instance_rust_process_cpu_utilization",
+                        &[],
+                        used / seconds * 100.0,
+                    ));
+                }
+            }
+            self.last_cpu = Some((ticks, now));
+        }
+        if let Some(threads) = field(17) {
+            meters.push(single("instance_rust_process_threads", &[], threads as f64));
+        }
+        let resident_pages = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok());
+        if let Some(pages) = resident_pages {
+            // 4 KiB pages: the page size of every Linux target but a few arm64 and ppc64 setups.
+            meters.push(single(
+                "instance_rust_process_resident_memory_bytes",
+                &[],
+                (pages * 4096) as f64,
+            ));
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            meters.push(single(
+                "instance_rust_process_open_fds",
+                &[],
+                fds.count() as f64,
+            ));
+        }
+        meters
+    }
+}
+
+/// An `f64` updated atomically, as its bits.
+#[derive(Default)]
+struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    fn add(&self, by: f64) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + by).to_bits())
+            });
+    }
+
+    fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+#[derive(Clone)]
+enum Kind {
+    Counter(Counter),
+    Gauge(Gauge),
+    Histogram(Histogram),
+}
+
+#[derive(Clone)]
+struct Registered {
+    name: String,
+    labels: Vec<Label>,
+    kind: Kind,
+}
+
+#[derive(Default)]
+struct Registry {
+    meters: Mutex<Vec<Registered>>,
+}
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::default)
+}
+
+fn same(meter: &Registered, name: &str, labels: &[(&str, &str)]) -> bool {
+    meter.name == name
+        && meter.labels.len() == labels.len()
+        && meter
+            .labels
+            .iter()
+            .zip(labels)
+            .all(|(label, (key, value))| label.name == *key && label.value == *value)
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Registered>> {
+        self.meters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The meter registered under `name` and `labels`, or `make()` registered there.
+    fn find_or_add(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        make: impl FnOnce() -> Kind,
+    ) -> Kind {
+        let mut meters = self.lock();
+        if let Some(meter) = meters.iter().find(|meter| same(meter, name, labels)) {
+            return meter.kind.clone();
+        }
+        let kind = make();
+        meters.push(Registered {
+            name: name.to_owned(),
+            labels: labels
+                .iter()
+                .map(|(key, value)| label(key, value))
+                .collect(),
+            kind: kind.clone(),
+        });
+        kind
+    }
+
+    fn replace(&self, name: &str, labels: &[(&str, &str)], kind: Kind) {
+        let mut meters = self.lock();
+        match meters.iter_mut().find(|meter| same(meter, name, labels)) {
+            Some(meter) => meter.kind = kind,
+            None => meters.push(Registered {
+                name: name.to_owned(),
+                labels: labels
+                    .iter()
+                    .map(|(key, value)| label(key, value))
+                    .collect(),
+                kind,
+            }),
+        }
+    }
+
+    /// A copy of the list, so that gauges are read without the lock held.
+    fn meters(&self) -> Vec<Registered> {
+        self.lock().clone()
+    }
+}
+
+impl fmt::Debug for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Counter")
+            .field("value", &self.value())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Gauge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gauge").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Histogram")
+            .field("bounds", &self.inner.bounds)
+            .field("counts", &self.counts())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find<'a>(meters: &'a [MeterData], name: &str) -> Option<&'a Metric> {
+        meters.iter().find_map(|meter| match &meter.metric {
+            Some(Metric::SingleValue(single)) if single.name == name => meter.metric.as_ref(),
+            Some(Metric::Histogram(histogram)) if histogram.name == name => meter.metric.as_ref(),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn collected_meters_are_what_the_oap_reads() {
+        counter("unit_counter", &[("k", "v")]).increment(2.5);
+        gauge("unit_gauge", &[], || 7.0);
+        let histogram = histogram("unit_histogram", &[], &[10.0, 0.0]);
+        histogram.record(-1.0);
+        histogram.record(0.0);
+        histogram.record(15.0);
+        let meters = collect();
+
+        let Some(Metric::SingleValue(counter)) = find(&meters, "unit_counter") else {
+            panic!("no counter in {meters:?}");
+        };
+        assert_eq!(counter.value, 2.5);
+        assert_eq!(counter.labels, [label("k", "v")]);
+        let Some(Metric::SingleValue(gauge)) = find(&meters, "unit_gauge") else {
+            panic!("no gauge in {meters:?}");
+        };
+        assert_eq!(gauge.value, 7.0);
+        let Some(Metric::Histogram(histogram)) = find(&meters, "unit_histogram") else {
+            panic!("no histogram in {meters:?}");
+        };
+        let buckets: Vec<(bool, f64, i64)> = histogram
+            .values
+            .iter()
+            .map(|bucket| (bucket.is_negative_infinity, bucket.bucket, bucket.count))
+            .collect();
+        assert_eq!(buckets, [(true, 0.0, 1), (false, 0.0, 1), (false, 10.0, 1)]);
+    }
+
+    #[test]
+    fn a_name_taken_by_another_kind_is_not_corrupted() {
+        let gauge = gauge("unit_taken", &[], || 1.0);
+        let stray = counter("unit_taken", &[]);
+        stray.increment(5.0);
+        assert_eq!(gauge.value(), 1.0);
+        let meters = collect();
+        let Some(Metric::SingleValue(reported)) = find(&meters, "unit_taken") else {
+            panic!("the gauge is reported");
+        };
+        assert_eq!(reported.value, 1.0);
+    }
+
+    #[test]
+    fn process_meters_on_linux() {
+        let mut process = ProcessMeters::default();
+        let first = process.collect();
+        if cfg!(target_os = "linux") {
+            let names: Vec<&str> = first
+                .iter()
+                .filter_map(|meter| match &meter.metric {
+                    Some(Metric::SingleValue(single)) => Some(single.name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert!(
+                names.contains(&"instance_rust_process_threads"),
+                "{names:?}"
+            );
+            assert!(names.contains(&"instance_rust_process_resident_memory_bytes"));
+            assert!(names.contains(&"instance_rust_process_open_fds"));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let second = process.collect();
+            assert!(find(&second, "instance_rust_process_cpu_utilization").is_some());
+        }
+    }
+}

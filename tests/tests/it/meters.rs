@@ -1,0 +1,116 @@
+//! Meters to the collector: the application's counters, gauges and histograms, the process
+//! figures and the agent's own counts, every report interval.
+
+use std::time::Duration;
+
+use rust2sky::config::Config;
+use rust2sky::meter;
+use rust2sky::proto::v3::meter_data::Metric;
+use rust2sky::proto::v3::{Label, MeterData, MeterHistogram, MeterSingleValue};
+use rust2sky::reporter::{GrpcReporter, Reporter as _};
+use rust2sky::testing::{Collector, Received};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn label(name: &str, value: &str) -> Label {
+    Label {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+fn single<'a>(
+    meters: &'a [MeterData],
+    name: &str,
+    labels: &[Label],
+) -> Option<&'a MeterSingleValue> {
+    meters.iter().rev().find_map(|meter| match &meter.metric {
+        Some(Metric::SingleValue(single)) if single.name == name && single.labels == labels => {
+            Some(single)
+        }
+        _ => None,
+    })
+}
+
+fn histogram<'a>(meters: &'a [MeterData], name: &str) -> Option<&'a MeterHistogram> {
+    meters.iter().rev().find_map(|meter| match &meter.metric {
+        Some(Metric::Histogram(histogram)) if histogram.name == name => Some(histogram),
+        _ => None,
+    })
+}
+
+#[test]
+fn meters_arrive_with_their_values_and_labels() {
+    let collector = Collector::start().unwrap();
+    let config = Config::builder()
+        .service_name("payments")
+        .instance_name("payments-1")
+        .backends([collector.backend()])
+        .meter_report_interval(Duration::from_millis(200))
+        .build_with_env(|_| None)
+        .unwrap();
+    let reporter = GrpcReporter::start(&config).unwrap();
+
+    let orders = meter::counter("it_orders_total", &[("region", "eu"), ("channel", "web")]);
+    orders.increment(1.0);
+    orders.increment(2.5);
+    meter::gauge("it_open_carts", &[], || 42.0);
+    let latency = meter::histogram("it_checkout_latency_ms", &[], &[0.0, 10.0, 100.0]);
+    for value in [5.0, 7.0, 50.0, 500.0] {
+        latency.record(value);
+    }
+    reporter.report(Default::default());
+    assert!(reporter.flush(PATIENCE));
+
+    let labels = [label("region", "eu"), label("channel", "web")];
+    let received: Received = collector.wait_until(PATIENCE, |received| {
+        single(&received.meters, "it_orders_total", &labels).is_some()
+            && single(
+                &received.meters,
+                "instance_rust_agent_segments",
+                &[label("outcome", "sent")],
+            )
+            .is_some_and(|sent| sent.value == 1.0)
+    });
+    let meters = &received.meters;
+
+    let counter = single(meters, "it_orders_total", &labels).expect("the counter arrives");
+    assert_eq!(counter.value, 3.5);
+    let gauge = single(meters, "it_open_carts", &[]).expect("the gauge arrives");
+    assert_eq!(gauge.value, 42.0);
+    let histogram = histogram(meters, "it_checkout_latency_ms").expect("the histogram arrives");
+    let buckets: Vec<(bool, f64, i64)> = histogram
+        .values
+        .iter()
+        .map(|bucket| (bucket.is_negative_infinity, bucket.bucket, bucket.count))
+        .collect();
+    assert_eq!(
+        buckets,
+        [
+            (true, 0.0, 0),
+            (false, 0.0, 2),
+            (false, 10.0, 1),
+            (false, 100.0, 1)
+        ]
+    );
+
+    let every = meters
+        .iter()
+        .all(|meter| meter.service == "payments" && meter.service_instance == "payments-1");
+    assert!(every, "every reading names its service and instance");
+    assert!(meters.iter().all(|meter| meter.timestamp > 0));
+
+    let threads = single(meters, "instance_rust_process_threads", &[]).expect("process figures");
+    assert!(
+        threads.value >= 2.0,
+        "this test's thread and the reporter's"
+    );
+    let memory = single(meters, "instance_rust_process_resident_memory_bytes", &[]).unwrap();
+    assert!(memory.value > 1_000_000.0);
+    let produced = single(
+        meters,
+        "instance_rust_agent_segments",
+        &[label("outcome", "produced")],
+    );
+    assert_eq!(produced.map(|produced| produced.value), Some(1.0));
+}
