@@ -7,6 +7,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[path = "support/rounds.rs"]
+mod rounds;
+use rounds::in_rounds;
 use rust2sky::config::Config;
 use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter, SegmentObject};
 use rust2sky::testing::Collector;
@@ -80,19 +84,15 @@ fn handoff(c: &mut Criterion) {
     for threads in [1, 2] {
         group.bench_function(format!("handoff/{threads}_thread"), |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let round = left.min(ROUND);
+                in_rounds(iters, ROUND, |calls| {
                     // The time each caller sees per call while `threads` threads report at once.
-                    total += report_from(&reporter, &segment, threads, round);
-                    left -= round;
+                    let time = report_from(&reporter, &segment, threads, calls);
                     assert!(
                         reporter.flush(Duration::from_secs(60)),
                         "the collector took it"
                     );
-                }
-                total
+                    time
+                })
             })
         });
     }
@@ -115,11 +115,8 @@ fn delivery(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("delivered_to_loopback_collector", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let round = left.min(ROUND);
-                let segments: Vec<SegmentObject> = (0..round).map(|_| segment.clone()).collect();
+            in_rounds(iters, ROUND, |calls| {
+                let segments: Vec<SegmentObject> = (0..calls).map(|_| segment.clone()).collect();
                 let start = Instant::now();
                 for segment in segments {
                     reporter.report(segment);
@@ -128,10 +125,8 @@ fn delivery(c: &mut Criterion) {
                     reporter.flush(Duration::from_secs(60)),
                     "the collector took it"
                 );
-                total += start.elapsed();
-                left -= round;
-            }
-            total
+                start.elapsed()
+            })
         })
     });
     group.finish();

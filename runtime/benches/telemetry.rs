@@ -6,7 +6,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "support/rounds.rs"]
+mod rounds;
 use log::Log as _;
+use rounds::in_rounds;
 use rust2sky::config::Config;
 use rust2sky::logging::SkyWalkingLogger;
 use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter as _};
@@ -31,12 +35,9 @@ fn log_record(c: &mut Criterion) {
         let _request = rust2sky::entry_span("GET:/cart", &()).entered();
         c.bench_function("log/warn_in_a_span", |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let round = left.min(ROUND);
+                in_rounds(iters, ROUND, |calls| {
                     let start = Instant::now();
-                    for _ in 0..round {
+                    for _ in 0..calls {
                         logger.log(
                             &log::Record::builder()
                                 .level(log::Level::Warn)
@@ -45,15 +46,14 @@ fn log_record(c: &mut Criterion) {
                                 .build(),
                         );
                     }
-                    total += start.elapsed();
-                    left -= round;
+                    let time = start.elapsed();
                     assert!(
                         reporter.flush(Duration::from_secs(60)),
                         "the collector took them"
                     );
                     collector.clear();
-                }
-                total
+                    time
+                })
             })
         });
     });
