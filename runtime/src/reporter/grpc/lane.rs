@@ -84,10 +84,17 @@ impl<T> Lane<T> {
     /// [`Lane::finish`].
     pub(super) fn take_batch(&self, max: usize) -> Vec<T> {
         let mut state = self.lock();
-        let count = state.queue.len().min(max);
-        let batch: Vec<T> = state.queue.drain(..count).collect();
+        // Moving the items out happens after the lock is released: the callers that report
+        // meanwhile wait for a pointer swap, not for a thousand records to be copied.
+        let batch = if state.queue.len() <= max {
+            std::mem::take(&mut state.queue)
+        } else {
+            let rest = state.queue.split_off(max);
+            std::mem::replace(&mut state.queue, rest)
+        };
         state.in_flight += batch.len();
-        batch
+        drop(state);
+        Vec::from(batch)
     }
 
     /// Records the outcome of a batch taken with [`Lane::take_batch`].
