@@ -91,11 +91,26 @@ pub fn log_data(
     }
 }
 
+/// Whether a record from `target`, made on this thread, is left out: rust2sky's own records,
+/// and every record made on the reporter's or the test collector's thread. Those threads run
+/// tonic, hyper, h2 and rustls, whose debug records about sending logs would otherwise be sent
+/// as logs, which would make more records, without end.
 #[cfg(any(feature = "log", feature = "tracing-log"))]
 fn is_own(target: &str) -> bool {
-    target
+    let own_target = target
         .strip_prefix(OWN_TARGET)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"));
+    own_target || AGENT_THREAD.try_with(std::cell::Cell::get).unwrap_or(true)
+}
+
+thread_local! {
+    static AGENT_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as one of the agent's own (the reporter's, the test collector's): the log
+/// bridges leave out the records made on it.
+pub(crate) fn mark_agent_thread() {
+    let _ = AGENT_THREAD.try_with(|agent| agent.set(true));
 }
 
 #[cfg(feature = "log")]
@@ -322,5 +337,24 @@ mod tracing_bridge {
                     .push((field.name().to_owned(), format!("{value:?}")));
             }
         }
+    }
+}
+
+#[cfg(all(test, any(feature = "log", feature = "tracing-log")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_of_the_agent_and_its_threads_are_left_out() {
+        assert!(is_own("rust2sky"));
+        assert!(is_own("rust2sky::reporter"));
+        assert!(!is_own("rust2sky_app"));
+        assert!(!is_own("h2::codec"));
+        let on_agent_thread = std::thread::spawn(|| {
+            mark_agent_thread();
+            is_own("h2::codec")
+        });
+        assert!(on_agent_thread.join().unwrap());
+        assert!(!is_own("h2::codec"), "only that thread is marked");
     }
 }

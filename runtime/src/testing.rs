@@ -494,6 +494,7 @@ impl CollectorBuilder {
         let thread = std::thread::Builder::new()
             .name("rust2sky-collector".to_owned())
             .spawn(move || {
+                crate::logging::mark_agent_thread();
                 runtime.block_on(async move {
                     let incoming = match tokio::net::TcpListener::from_std(listener) {
                         Ok(listener) => tonic::transport::server::TcpIncoming::from(listener),

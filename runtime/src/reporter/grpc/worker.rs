@@ -45,6 +45,7 @@ pub(super) fn spawn(shared: Arc<Shared>, settings: Settings) -> std::io::Result<
     std::thread::Builder::new()
         .name("rust2sky-grpc".to_owned())
         .spawn(move || {
+            crate::logging::mark_agent_thread();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
