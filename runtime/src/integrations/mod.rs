@@ -2,3 +2,6 @@
 
 #[cfg(feature = "tower")]
 pub mod tower;
+
+#[cfg(feature = "reqwest")]
+pub mod reqwest;

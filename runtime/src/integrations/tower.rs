@@ -21,6 +21,7 @@ use tower_service::Service;
 
 use crate::context::future::{Instrumented, OnReady};
 use crate::span::{Span, entry_span, exit_span};
+use crate::tracer::Tracer;
 use crate::{SpanLayer, component, tags};
 
 /// A tower [`Layer`] that records an entry span for each request.
@@ -36,19 +37,52 @@ use crate::{SpanLayer, component, tags};
 /// The caller's `sw8` headers are read from the request, and the span is current while the inner
 /// service runs, so `#[sw_local]` and `#[sw_exit]` functions called by the handler are its
 /// children.
-#[derive(Debug, Clone, Copy, Default)]
+///
+/// Spans are recorded by the global tracer ([`crate::init`]), or by the one given to
+/// [`EntryLayer::with_tracer`].
+#[derive(Debug, Clone, Default)]
 pub struct EntryLayer {
-    _private: (),
+    tracer: Option<Tracer>,
 }
 
 impl EntryLayer {
-    /// The layer.
+    /// The layer, recording with the global tracer.
     ///
     /// ```
     /// let layer = rust2sky::integrations::tower::EntryLayer::new();
     /// ```
     pub fn new() -> Self {
-        EntryLayer { _private: () }
+        EntryLayer { tracer: None }
+    }
+
+    /// Records this server's requests with `tracer` rather than the global one: for several
+    /// services in one process (a demo, a test, a gateway that reports as two services), since
+    /// [`crate::init`] installs one tracer per process.
+    ///
+    /// Each request then starts a segment of `tracer`, whatever context the server's task runs
+    /// in; the handler's own spans follow the entry span, so they report there too.
+    ///
+    /// ```
+    /// use rust2sky::{Tracer, config::Config, integrations::tower::EntryLayer, reporter::MemoryReporter};
+    /// use tower::ServiceExt as _;
+    ///
+    /// let reporter = MemoryReporter::new();
+    /// let backend = Tracer::new(Config::builder().service_name("backend").build()?, reporter.clone());
+    /// let app = axum::Router::new()
+    ///     .route("/stock", axum::routing::get(|| async { "12" }))
+    ///     .layer(EntryLayer::new().with_tracer(backend));
+    ///
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let request = http::Request::get("/stock").body(axum::body::Body::empty())?;
+    /// let response = runtime.block_on(app.oneshot(request))?;
+    /// assert_eq!(response.status(), http::StatusCode::OK);
+    /// assert_eq!(reporter.segments()[0].service, "backend");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
+        self.tracer = Some(tracer);
+        self
     }
 }
 
@@ -56,7 +90,10 @@ impl<S> Layer<S> for EntryLayer {
     type Service = EntryService<S>;
 
     fn layer(&self, inner: S) -> EntryService<S> {
-        EntryService { inner }
+        EntryService {
+            inner,
+            tracer: self.tracer.clone(),
+        }
     }
 }
 
@@ -64,6 +101,7 @@ impl<S> Layer<S> for EntryLayer {
 #[derive(Debug, Clone)]
 pub struct EntryService<S> {
     inner: S,
+    tracer: Option<Tracer>,
 }
 
 /// The response future of [`EntryService`] and [`ExitService`].
@@ -84,19 +122,9 @@ where
 
     fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
         let grpc = is_grpc(&request);
-        let span = if grpc {
-            let mut span = entry_span(request.uri().path(), request.headers());
-            span.set_layer(SpanLayer::RpcFramework)
-                .set_component(component::GRPC);
-            span
-        } else {
-            let operation = format!("{}:{}", request.method(), route(&request));
-            let mut span = entry_span(operation, request.headers());
-            span.set_layer(SpanLayer::Http)
-                .set_component(component::HTTP)
-                .tag(tags::HTTP_METHOD, request.method().as_str())
-                .tag(tags::URL, request.uri().to_string());
-            span
+        let span = match &self.tracer {
+            Some(tracer) => tracer.in_scope(|| server_span(&request, grpc)),
+            None => server_span(&request, grpc),
         };
         let future = span.in_scope(|| self.inner.call(request));
         Instrumented::with_outcome(
@@ -117,6 +145,11 @@ where
 /// is `{METHOD}:{path}` for HTTP (tags `http.method`, `url`, `http.status_code`; an error from
 /// status 400 up) or the method path for gRPC (layer RPCFramework, tag `rpc.status_code`).
 ///
+/// A tonic client sends requests whose URI is only the method path, and its `Channel` adds the
+/// address after this layer has run: make the client with `with_origin` so that the layer sees
+/// it (`GreeterClient::with_origin(ExitLayer::new().layer(channel), "http://greeter:50051".parse()?)`).
+/// Otherwise the peer has no host (`:80`).
+///
 /// ```
 /// use rust2sky::integrations::tower::ExitLayer;
 /// use tower_layer::Layer as _;
@@ -124,7 +157,7 @@ where
 /// # let transport = tower::service_fn(|_request: http::Request<String>| async {
 /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 /// # });
-/// // With tonic: `ServiceBuilder::new().layer(ExitLayer::new()).service(channel)`.
+/// // With tonic: `GreeterClient::with_origin(ExitLayer::new().layer(channel), origin)`.
 /// let client = ExitLayer::new().layer(transport);
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -199,6 +232,24 @@ where
                 error_from: http::StatusCode::BAD_REQUEST,
             },
         )
+    }
+}
+
+/// The entry span of a request to a server.
+fn server_span<B>(request: &Request<B>, grpc: bool) -> Span {
+    if grpc {
+        let mut span = entry_span(request.uri().path(), request.headers());
+        span.set_layer(SpanLayer::RpcFramework)
+            .set_component(component::GRPC);
+        span
+    } else {
+        let operation = format!("{}:{}", request.method(), route(request));
+        let mut span = entry_span(operation, request.headers());
+        span.set_layer(SpanLayer::Http)
+            .set_component(component::HTTP)
+            .tag(tags::HTTP_METHOD, request.method().as_str())
+            .tag(tags::URL, request.uri().to_string());
+        span
     }
 }
 

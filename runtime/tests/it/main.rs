@@ -4,6 +4,8 @@ mod context;
 mod macros;
 mod propagation;
 mod readme;
+#[cfg(feature = "reqwest")]
+mod reqwest;
 mod spans;
 #[cfg(feature = "axum")]
 mod tower;

@@ -122,3 +122,41 @@ fn client_requests_are_exit_spans_that_carry_sw8() {
     assert_eq!(sent.parent_span_id, exit.span_id);
     assert!(exit.is_error, "404 is an error for a client");
 }
+
+#[test]
+fn each_server_records_with_the_tracer_its_layer_was_given() {
+    let (frontend, frontend_reporter) = tracer(|config| config.service_name("frontend"));
+    let (backend, backend_reporter) = tracer(|config| config.service_name("backend"));
+    let app = |tracer| {
+        Router::new()
+            .route("/users/{id}", get(user))
+            .layer(EntryLayer::new().with_tracer(tracer))
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let request = || {
+        Request::get("/users/7")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    // No tracer is current where the requests are served: only the layers name one.
+    runtime.block_on(app(frontend).oneshot(request())).unwrap();
+    runtime.block_on(app(backend).oneshot(request())).unwrap();
+
+    for (reporter, service) in [
+        (frontend_reporter, "frontend"),
+        (backend_reporter, "backend"),
+    ] {
+        let segments = reporter.segments();
+        assert_eq!(segments.len(), 1, "{service}: {segments:#?}");
+        assert_eq!(segments[0].service, service);
+        let spans = spans(&segments[0]);
+        assert_eq!(spans[0].operation_name, "GET:/users/{id}");
+        assert_eq!(
+            (spans[1].operation_name.as_str(), spans[1].parent_span_id),
+            ("load user", 0),
+            "the handler's span reports with its entry span"
+        );
+    }
+}
