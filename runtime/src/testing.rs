@@ -25,6 +25,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod waterfall;
+
+pub use self::waterfall::Waterfall;
+
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -59,7 +63,7 @@ use tonic::{Request, Response, Status, Streaming};
 pub struct Received {
     /// Every segment, from `collect` streams and `collectInSync` calls, including those of a
     /// stream that failed before the client saw its answer; only the last ones with
-    /// [`CollectorBuilder::keep_segments`].
+    /// [`CollectorBuilder::keep_last`], as for every list here.
     pub segments: Vec<SegmentObject>,
     /// How many segments arrived, including those no longer kept.
     pub segment_count: u64,
@@ -121,7 +125,7 @@ pub struct CollectorBuilder {
     address: SocketAddr,
     authentication: Option<String>,
     segment_delay: Duration,
-    keep_segments: usize,
+    keep_last: usize,
     configuration: Option<DynamicConfiguration>,
     #[cfg(feature = "tls")]
     tls: Option<tonic::transport::ServerTlsConfig>,
@@ -175,7 +179,7 @@ impl Collector {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             authentication: None,
             segment_delay: Duration::ZERO,
-            keep_segments: usize::MAX,
+            keep_last: usize::MAX,
             configuration: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -289,6 +293,20 @@ impl Collector {
         *self.state.lock() = Received::default();
     }
 
+    /// Everything received since the collector started, or since the last `take` or
+    /// [`Collector::clear`], which it then forgets: for a long-running collector that handles
+    /// what arrives as it arrives.
+    ///
+    /// ```
+    /// let collector = rust2sky::testing::Collector::start()?;
+    /// let fresh = collector.take();
+    /// assert_eq!(fresh.segment_count, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn take(&self) -> Received {
+        std::mem::take(&mut *self.state.lock())
+    }
+
     /// Serves this dynamic configuration from now on (`fetchConfigurations`), as when an operator
     /// changes it in the OAP.
     ///
@@ -400,15 +418,17 @@ impl CollectorBuilder {
         self
     }
 
-    /// Keeps only the last `limit` segments (all by default), so that a long-running collector
-    /// holds bounded memory; [`Received::segment_count`] still counts every one.
+    /// Keeps only the last `limit` or so of each kind of record (segments, log records, meter
+    /// readings, heartbeats, calls; all by default), so that a long-running collector holds
+    /// bounded memory: when a list reaches `limit`, its oldest quarter is forgotten.
+    /// [`Received::segment_count`] still counts every segment.
     ///
     /// ```
-    /// let counting_only = rust2sky::testing::Collector::builder().keep_segments(0).start()?;
+    /// let counting_only = rust2sky::testing::Collector::builder().keep_last(0).start()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn keep_segments(mut self, limit: usize) -> Self {
-        self.keep_segments = limit;
+    pub fn keep_last(mut self, limit: usize) -> Self {
+        self.keep_last = limit;
         self
     }
 
@@ -482,7 +502,7 @@ impl CollectorBuilder {
             state: Arc::clone(&state),
             authentication: self.authentication,
             segment_delay: self.segment_delay,
-            keep_segments: self.keep_segments,
+            keep_last: self.keep_last,
         };
         let router = server
             .add_service(TraceSegmentReportServiceServer::new(service.clone()))
@@ -530,7 +550,7 @@ struct Service {
     state: Arc<State>,
     authentication: Option<String>,
     segment_delay: Duration,
-    keep_segments: usize,
+    keep_last: usize,
 }
 
 impl Service {
@@ -546,7 +566,7 @@ impl Service {
             .as_ref()
             .is_some_and(|required| token.as_ref() != Some(required));
         self.state.record(|received| {
-            received.authentication.push(token);
+            push_bounded(&mut received.authentication, token, self.keep_last);
             received.unauthenticated += usize::from(refused);
         });
         if refused {
@@ -561,13 +581,7 @@ impl Service {
         self.state.record(|received| {
             for segment in segments {
                 received.segment_count += 1;
-                if self.keep_segments == 0 {
-                    continue;
-                }
-                if received.segments.len() >= self.keep_segments {
-                    received.segments.remove(0);
-                }
-                received.segments.push(segment);
+                push_bounded(&mut received.segments, segment, self.keep_last);
             }
         });
     }
@@ -609,8 +623,13 @@ impl ManagementService for Service {
     ) -> Result<Response<Commands>, Status> {
         self.admit(&request)?;
         let properties = request.into_inner();
-        self.state
-            .record(|received| received.instance_properties.push(properties));
+        self.state.record(|received| {
+            push_bounded(
+                &mut received.instance_properties,
+                properties,
+                self.keep_last,
+            )
+        });
         Ok(Response::new(Commands::default()))
     }
 
@@ -620,7 +639,8 @@ impl ManagementService for Service {
     ) -> Result<Response<Commands>, Status> {
         self.admit(&request)?;
         let ping = request.into_inner();
-        self.state.record(|received| received.pings.push(ping));
+        self.state
+            .record(|received| push_bounded(&mut received.pings, ping, self.keep_last));
         Ok(Response::new(Commands::default()))
     }
 }
@@ -634,7 +654,8 @@ impl LogReportService for Service {
         self.admit(&request)?;
         let mut stream = request.into_inner();
         while let Some(log) = stream.message().await? {
-            self.state.record(|received| received.logs.push(log));
+            self.state
+                .record(|received| push_bounded(&mut received.logs, log, self.keep_last));
         }
         Ok(Response::new(Commands::default()))
     }
@@ -649,7 +670,8 @@ impl MeterReportService for Service {
         self.admit(&request)?;
         let mut stream = request.into_inner();
         while let Some(meter) = stream.message().await? {
-            self.state.record(|received| received.meters.push(meter));
+            self.state
+                .record(|received| push_bounded(&mut received.meters, meter, self.keep_last));
         }
         Ok(Response::new(Commands::default()))
     }
@@ -661,8 +683,11 @@ impl MeterReportService for Service {
         self.admit(&request)?;
         let mut stream = request.into_inner();
         while let Some(batch) = stream.message().await? {
-            self.state
-                .record(|received| received.meters.extend(batch.meter_data));
+            self.state.record(|received| {
+                for meter in batch.meter_data {
+                    push_bounded(&mut received.meters, meter, self.keep_last);
+                }
+            });
         }
         Ok(Response::new(Commands::default()))
     }
@@ -689,8 +714,9 @@ impl ConfigurationDiscoveryService for Service {
             }
             _ => Vec::new(),
         };
-        self.state
-            .record(|received| received.configuration_requests.push(sync));
+        self.state.record(|received| {
+            push_bounded(&mut received.configuration_requests, sync, self.keep_last)
+        });
         Ok(Response::new(Commands { commands }))
     }
 }
@@ -715,4 +741,16 @@ fn discovery_command(configuration: DynamicConfiguration) -> Command {
         command: "ConfigurationDiscoveryCommand".to_owned(),
         args,
     }
+}
+
+/// Adds `item` to `list`, first forgetting the oldest quarter when the list holds `limit` items:
+/// the cost of forgetting is spread over the pushes that follow.
+fn push_bounded<T>(list: &mut Vec<T>, item: T, limit: usize) {
+    if limit == 0 {
+        return;
+    }
+    if list.len() >= limit {
+        list.drain(..(limit / 4).max(1));
+    }
+    list.push(item);
 }
