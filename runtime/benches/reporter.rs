@@ -75,7 +75,7 @@ fn report_from(
 
 fn handoff(c: &mut Criterion) {
     let collector = Collector::builder()
-        .keep_segments(0)
+        .keep_last(0)
         .start()
         .expect("a collector");
     let reporter = reporter_to(&collector);
@@ -106,7 +106,7 @@ fn handoff(c: &mut Criterion) {
 
 fn delivery(c: &mut Criterion) {
     let collector = Collector::builder()
-        .keep_segments(0)
+        .keep_last(0)
         .start()
         .expect("a collector");
     let reporter = reporter_to(&collector);

@@ -1,7 +1,7 @@
 //! Log records to the OAP, each with the trace context of the span that was current when it was
 //! made, so that the UI shows a trace's logs beside it.
 //!
-//! Two bridges hand records to a [`GrpcReporter`], which sends them over
+//! Two bridges hand records to a [`GrpcReporter`](crate::reporter::GrpcReporter), which sends them over
 //! `LogReportService/collect` on its connection, from its own bounded queue (full: dropped and
 //! counted, never waited for):
 //! - `SkyWalkingLogger` for the `log` crate (cargo feature `log`);

@@ -455,8 +455,9 @@ fn reporting_resumes_after_the_collector_is_killed_and_restarted() {
     first.stop();
 
     let second = Collector::builder().address(address).start().unwrap();
-    // The stream that was cut had failed before this flush: the flush itself sees no failure.
-    assert!(reporter.flush(PATIENCE));
+    // The stream that was cut fails before or during this flush, depending on when the client
+    // notices: what flush returns says which, so only the counts are checked.
+    reporter.flush(PATIENCE);
     let stats = reporter.stats();
     assert_eq!(stats.produced, 2_000);
     assert_eq!(stats.queued, 0);
