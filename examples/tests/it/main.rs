@@ -3,5 +3,6 @@
 
 mod dev_collector;
 mod http_hop;
+mod manual;
 mod process;
 mod quickstart;
