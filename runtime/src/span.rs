@@ -528,8 +528,16 @@ where
             Some(operation) => Start::Made(child(segment, *span_id, span_type, operation)),
             None => Start::Made(Span::noop()),
         },
-        Some(Position::Unsampled(trace, _)) => Start::Made(Span {
-            state: SpanState::Unsampled(trace.clone(), None),
+        // Inside a trace that is not recorded, a local or entry span has nothing of its own to
+        // carry: the trace stays current through its parent, so a noop costs no reference count
+        // and no context push. An exit span keeps the trace to remember its peer, which
+        // `outgoing_headers` reads.
+        Some(Position::Unsampled(trace, _)) => Start::Made(if span_type == SpanType::Exit {
+            Span {
+                state: SpanState::Unsampled(trace.clone(), None),
+            }
+        } else {
+            Span::noop()
         }),
         Some(Position::Continuation(snapshot)) => Start::Continue(snapshot.clone()),
         Some(Position::Tracer(tracer)) => Start::NewTrace(tracer.clone()),
