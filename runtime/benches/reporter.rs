@@ -34,13 +34,20 @@ fn request_segment() -> SegmentObject {
     memory.segments().remove(0)
 }
 
-fn reporter_to(collector: &Collector) -> GrpcReporter {
+/// A reporter to a collector on 127.0.0.1 that counts segments without keeping them; the
+/// collector runs as long as it is held.
+fn reporter_to_collector() -> (Collector, GrpcReporter) {
+    let collector = Collector::builder()
+        .keep_last(0)
+        .start()
+        .expect("a collector");
     let config = Config::builder()
         .backends([collector.backend()])
         .max_send_queue_size(4 * ROUND as usize)
         .build_with_env(|_| None)
         .expect("a valid configuration");
-    GrpcReporter::start(&config).expect("the reporter starts")
+    let reporter = GrpcReporter::start(&config).expect("the reporter starts");
+    (collector, reporter)
 }
 
 /// Times `threads` threads each reporting `per_thread` clones of `segment` at once; returns the
@@ -74,11 +81,7 @@ fn report_from(
 }
 
 fn handoff(c: &mut Criterion) {
-    let collector = Collector::builder()
-        .keep_last(0)
-        .start()
-        .expect("a collector");
-    let reporter = reporter_to(&collector);
+    let (_collector, reporter) = reporter_to_collector();
     let segment = request_segment();
     let mut group = c.benchmark_group("report");
     for threads in [1, 2] {
@@ -105,11 +108,7 @@ fn handoff(c: &mut Criterion) {
 }
 
 fn delivery(c: &mut Criterion) {
-    let collector = Collector::builder()
-        .keep_last(0)
-        .start()
-        .expect("a collector");
-    let reporter = reporter_to(&collector);
+    let (_collector, reporter) = reporter_to_collector();
     let segment = request_segment();
     let mut group = c.benchmark_group("report");
     group.throughput(Throughput::Elements(1));
