@@ -47,54 +47,259 @@ pub use self::live::LiveSettings;
 /// ```
 pub mod env {
     /// Service name (`agent.service_name` in the Java agent).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::SERVICE_NAME).then(|| "checkout".to_owned()))?;
+    /// assert_eq!(config.service_name(), "checkout");
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const SERVICE_NAME: &str = "SW_AGENT_NAME";
     /// Instance name (`agent.instance_name`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder().build_with_env(|name| {
+    ///     (name == env::INSTANCE_NAME).then(|| "checkout-7f9c".to_owned())
+    /// })?;
+    /// assert_eq!(config.instance_name(), "checkout-7f9c");
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const INSTANCE_NAME: &str = "SW_AGENT_INSTANCE_NAME";
     /// Namespace (`agent.namespace`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::NAMESPACE).then(|| "staging".to_owned()))?;
+    /// assert_eq!(config.namespace(), Some("staging"));
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const NAMESPACE: &str = "SW_AGENT_NAMESPACE";
     /// Comma-separated OAP gRPC addresses (`collector.backend_service`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder().build_with_env(|name| {
+    ///     (name == env::BACKEND_SERVICES).then(|| "oap-1:11800,oap-2:11800".to_owned())
+    /// })?;
+    /// assert_eq!(config.backends(), ["oap-1:11800", "oap-2:11800"]);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const BACKEND_SERVICES: &str = "SW_AGENT_COLLECTOR_BACKEND_SERVICES";
     /// Authentication token sent to OAP (`agent.authentication`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::AUTHENTICATION).then(|| "s3cr3t".to_owned()))?;
+    /// assert_eq!(config.authentication(), Some("s3cr3t"));
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const AUTHENTICATION: &str = "SW_AGENT_AUTHENTICATION";
     /// Sample rate from 0 to 1, as in go2sky.
     ///
     /// The Java agent reads the same name as a number of traces per 3 seconds.
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::SAMPLE).then(|| "0.1".to_owned()))?;
+    /// assert_eq!(config.sample_rate(), 0.1);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const SAMPLE: &str = "SW_AGENT_SAMPLE";
     /// Maximum number of spans in one segment (`agent.span_limit_per_segment`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::SPAN_LIMIT).then(|| "500".to_owned()))?;
+    /// assert_eq!(config.span_limit(), 500);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const SPAN_LIMIT: &str = "SW_AGENT_SPAN_LIMIT";
     /// Comma-separated endpoint suffixes that are not traced (`agent.ignore_suffix`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::IGNORE_SUFFIX).then(|| ".jpg,.css".to_owned()))?;
+    /// assert_eq!(config.ignore_suffixes(), [".jpg", ".css"]);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const IGNORE_SUFFIX: &str = "SW_AGENT_IGNORE_SUFFIX";
     /// Comma-separated Ant-style endpoint patterns that are not traced (Java's trace-ignore
     /// plugin, `trace.ignore_path`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder().build_with_env(|name| {
+    ///     (name == env::TRACE_IGNORE_PATH).then(|| "/health,/static/**".to_owned())
+    /// })?;
+    /// assert_eq!(config.trace_ignore_paths(), ["/health", "/static/**"]);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const TRACE_IGNORE_PATH: &str = "SW_AGENT_TRACE_IGNORE_PATH";
     /// Heartbeat period in seconds (`collector.heartbeat_period`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::HEARTBEAT_PERIOD).then(|| "10".to_owned()))?;
+    /// assert_eq!(config.heartbeat_period(), Duration::from_secs(10));
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const HEARTBEAT_PERIOD: &str = "SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD";
     /// Heartbeats between two instance-properties reports
     /// (`collector.properties_report_period_factor`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder().build_with_env(|name| {
+    ///     (name == env::PROPERTIES_REPORT_PERIOD_FACTOR).then(|| "5".to_owned())
+    /// })?;
+    /// assert_eq!(config.properties_report_period_factor(), 5);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const PROPERTIES_REPORT_PERIOD_FACTOR: &str =
         "SW_AGENT_COLLECTOR_PROPERTIES_REPORT_PERIOD_FACTOR";
     /// Capacity of the queue of data waiting to be sent, as in go2sky.
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::MAX_SEND_QUEUE_SIZE).then(|| "50000".to_owned()))?;
+    /// assert_eq!(config.max_send_queue_size(), 50_000);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const MAX_SEND_QUEUE_SIZE: &str = "SW_AGENT_COLLECTOR_MAX_SEND_QUEUE_SIZE";
     /// Use TLS even without a trusted CA file (`agent.force_tls`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::FORCE_TLS).then(|| "true".to_owned()))?;
+    /// assert!(config.force_tls());
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const FORCE_TLS: &str = "SW_AGENT_FORCE_TLS";
     /// Trusted CA certificate file for TLS (`agent.ssl_trusted_ca_path`).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder().build_with_env(|name| {
+    ///     (name == env::SSL_TRUSTED_CA_PATH).then(|| "/etc/oap/ca.pem".to_owned())
+    /// })?;
+    /// assert_eq!(config.ssl_trusted_ca_path(), Some(Path::new("/etc/oap/ca.pem")));
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const SSL_TRUSTED_CA_PATH: &str = "SW_AGENT_SSL_TRUSTED_CA_PATH";
     /// Client private key file for mutual TLS (`agent.ssl_key_path`).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let environment = HashMap::from([
+    ///     (env::SSL_KEY_PATH, "/etc/agent/client.key".to_owned()),
+    ///     (env::SSL_CERT_CHAIN_PATH, "/etc/agent/client.pem".to_owned()),
+    /// ]);
+    /// let config = Config::builder().build_with_env(|name| environment.get(name).cloned())?;
+    /// assert!(config.ssl_key_path().is_some());
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const SSL_KEY_PATH: &str = "SW_AGENT_SSL_KEY_PATH";
     /// Client certificate chain file for mutual TLS (`agent.ssl_cert_chain_path`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, ConfigError, env};
+    ///
+    /// // The chain alone is not enough: mutual TLS also needs `SSL_KEY_PATH`.
+    /// let result = Config::builder().build_with_env(|name| {
+    ///     (name == env::SSL_CERT_CHAIN_PATH).then(|| "/etc/agent/client.pem".to_owned())
+    /// });
+    /// assert!(matches!(result, Err(ConfigError::TlsClientIdentityIncomplete { .. })));
+    /// ```
     pub const SSL_CERT_CHAIN_PATH: &str = "SW_AGENT_SSL_CERT_CHAIN_PATH";
     /// Maximum number of correlation keys (`correlation.element_max_number`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder().build_with_env(|name| {
+    ///     (name == env::CORRELATION_ELEMENT_MAX_NUMBER).then(|| "5".to_owned())
+    /// })?;
+    /// assert_eq!(config.correlation_max_keys(), 5);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const CORRELATION_ELEMENT_MAX_NUMBER: &str = "SW_CORRELATION_ELEMENT_MAX_NUMBER";
     /// Maximum length of a correlation value, in UTF-16 code units as Java counts it (`correlation.value_max_length`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder().build_with_env(|name| {
+    ///     (name == env::CORRELATION_VALUE_MAX_LENGTH).then(|| "64".to_owned())
+    /// })?;
+    /// assert_eq!(config.correlation_max_value_length(), 64);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const CORRELATION_VALUE_MAX_LENGTH: &str = "SW_CORRELATION_VALUE_MAX_LENGTH";
     /// Seconds between two dynamic-configuration fetches; 0 disables them
     /// (`collector.get_agent_dynamic_config_interval`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder().build_with_env(|name| {
+    ///     (name == env::GET_AGENT_DYNAMIC_CONFIG_INTERVAL).then(|| "0".to_owned())
+    /// })?;
+    /// assert_eq!(config.config_discovery_interval(), None); // 0 disables the fetches
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const GET_AGENT_DYNAMIC_CONFIG_INTERVAL: &str =
         "SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL";
     /// The least level of the log records sent to OAP by the log bridges (`off`, `error`,
     /// `warn`, `info`, `debug`, `trace`).
+    ///
+    /// ```
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::LOG_REPORTER_LEVEL).then(|| "info".to_owned()))?;
+    /// assert_eq!(config.log_reporter_level(), log::LevelFilter::Info);
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const LOG_REPORTER_LEVEL: &str = "SW_AGENT_LOG_REPORTER_LEVEL";
     /// Seconds between two meter reports; 0 turns meters off (`meter.report_interval`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rust2sky::config::{Config, env};
+    ///
+    /// let config = Config::builder()
+    ///     .build_with_env(|name| (name == env::METER_REPORT_INTERVAL).then(|| "60".to_owned()))?;
+    /// assert_eq!(config.meter_report_interval(), Some(Duration::from_secs(60)));
+    /// # Ok::<(), rust2sky::config::ConfigError>(())
+    /// ```
     pub const METER_REPORT_INTERVAL: &str = "SW_METER_REPORT_INTERVAL";
 
     /// One environment variable: its name, its default as text and what it means.

@@ -21,6 +21,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The least time between two warnings about the same kind of problem.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // However many bad headers arrive, each kind of problem is logged at most this often.
+/// assert_eq!(rust2sky::diagnostics::LOG_INTERVAL, Duration::from_secs(30));
+/// ```
 pub const LOG_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A snapshot of the counters, each counting since the process started.

@@ -11,6 +11,15 @@ use crate::reporter::Reporter;
 use crate::sampling::Sampler;
 
 /// How long [`TracerGuard`]'s drop waits for the reporter to deliver what it still holds.
+///
+/// ```
+/// use rust2sky::{SHUTDOWN_FLUSH_TIMEOUT, Tracer, config::Config, reporter::MemoryReporter};
+///
+/// // A tracer that `init` did not install is flushed by hand, with the same bound.
+/// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+/// assert!(tracer.flush(SHUTDOWN_FLUSH_TIMEOUT));
+/// assert_eq!(SHUTDOWN_FLUSH_TIMEOUT, std::time::Duration::from_secs(5));
+/// ```
 pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The agent: its service and instance names, its sampling and limits, and its reporter.
@@ -177,6 +186,16 @@ impl fmt::Debug for Tracer {
 static GLOBAL: OnceLock<Tracer> = OnceLock::new();
 
 /// Why [`crate::init`] refused to install a tracer.
+///
+/// ```standalone_crate
+/// use rust2sky::{InitError, config::Config, reporter::MemoryReporter};
+///
+/// let _guard = rust2sky::init(Config::default(), MemoryReporter::new())?;
+/// let error = rust2sky::init(Config::default(), MemoryReporter::new()).unwrap_err();
+/// assert_eq!(error, InitError::AlreadyInitialized);
+/// eprintln!("tracing stays as it was: {error}");
+/// # Ok::<(), InitError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InitError {
@@ -218,6 +237,17 @@ pub fn global_tracer() -> Option<&'static Tracer> {
 }
 
 /// Flushes the global tracer's reporter when dropped. Returned by [`init`].
+///
+/// ```standalone_crate
+/// use rust2sky::{config::Config, reporter::MemoryReporter};
+///
+/// let reporter = MemoryReporter::new();
+/// let guard = rust2sky::init(Config::default(), reporter.clone())?;
+/// rust2sky::local_span("startup").end();
+/// drop(guard); // at the end of `main`: the reporter delivers what it still holds
+/// assert_eq!(reporter.segments().len(), 1);
+/// # Ok::<(), rust2sky::InitError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping the guard flushes the reporter right away; keep it for the life of the application"]
 pub struct TracerGuard {

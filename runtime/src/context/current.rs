@@ -6,6 +6,19 @@ use crate::context::stack::{self, Position};
 use crate::propagation::CorrelationError;
 
 /// The ids of the current trace, segment and span, for log lines and error reports.
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+///
+/// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+/// tracer.in_scope(|| {
+///     let _request = rust2sky::local_span("GET:/orders").entered();
+///     let ids = rust2sky::active_ids().expect("inside a trace");
+///     eprintln!("trace={} segment={} order placed", ids.trace_id, ids.segment_id);
+///     assert_eq!(ids.span_id, 0);
+///     assert_eq!(ids.endpoint, "GET:/orders");
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ActiveIds {
@@ -91,6 +104,16 @@ pub fn log_context() -> LogContext {
 }
 
 /// The `SW_CTX` value of a point in the code; see [`log_context`].
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+///
+/// let config = Config::builder().service_name("shop").instance_name("shop-1").build()?;
+/// let tracer = Tracer::new(config, MemoryReporter::new());
+/// let context = tracer.in_scope(rust2sky::log_context); // with a tracer, outside any span
+/// assert_eq!(context.to_string(), "[shop,shop-1,N/A,N/A,-1]");
+/// # Ok::<(), rust2sky::config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogContext {
     service: String,
@@ -100,6 +123,14 @@ pub struct LogContext {
 
 impl LogContext {
     /// The key the official agents log this value under.
+    ///
+    /// ```
+    /// use rust2sky::LogContext;
+    ///
+    /// // A structured log field under the key the official agents use.
+    /// let field = format!("{}={}", LogContext::KEY, rust2sky::log_context());
+    /// assert_eq!(field, "SW_CTX=[,,N/A,N/A,-1]");
+    /// ```
     pub const KEY: &'static str = "SW_CTX";
 }
 

@@ -104,6 +104,17 @@ impl<F: Future> FutureExt for F {}
 ///
 /// `O` looks at the output before the span ends; the attribute macros use it to mark a returned
 /// `Err` as an error.
+///
+/// ```
+/// use rust2sky::{FutureExt as _, Instrumented};
+///
+/// async fn load_cart() -> u32 {
+///     3
+/// }
+/// let future: Instrumented<_> = load_cart().instrument(rust2sky::local_span("load cart"));
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_eq!(runtime.block_on(future), 3);
+/// ```
 #[pin_project(PinnedDrop)]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
@@ -115,12 +126,39 @@ pub struct Instrumented<F, O = NoOutcome> {
 }
 
 /// Looks at a future's output with its span, just before the span ends.
+///
+/// ```
+/// use std::future::Future;
+/// use rust2sky::{FutureExt as _, Instrumented, OnReady};
+///
+/// // Generic code over the futures rust2sky instruments names the bound.
+/// async fn run<F: Future, O: OnReady<F::Output>>(future: Instrumented<F, O>) -> F::Output {
+///     future.await
+/// }
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let answer = runtime.block_on(run(async { 42 }.instrument(rust2sky::local_span("answer"))));
+/// assert_eq!(answer, 42);
+/// ```
 pub trait OnReady<T> {
     /// Called once, with the span and the output.
     fn on_ready(self, span: &mut Span, output: &T);
 }
 
 /// Does nothing with the output: what [`FutureExt::instrument`] uses.
+///
+/// ```
+/// use rust2sky::{FutureExt as _, Instrumented, NoOutcome, Tracer};
+/// use rust2sky::{config::Config, reporter::MemoryReporter};
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// let job: Instrumented<_, NoOutcome> = tracer
+///     .in_scope(|| async { Err::<(), _>("failed") }.instrument(rust2sky::local_span("job")));
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert!(runtime.block_on(job).is_err());
+/// // The output is not looked at: the span is not marked as failed.
+/// assert!(!reporter.segments()[0].spans[0].is_error);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoOutcome;
 
@@ -211,6 +249,21 @@ impl Drop for PanicMark<'_> {
 
 /// A future that runs in a captured context. Made by [`FutureExt::in_current_context`],
 /// [`FutureExt::in_context`] and [`FutureExt::with_tracer`].
+///
+/// ```
+/// use rust2sky::{FutureExt as _, InContext, Tracer, config::Config, reporter::MemoryReporter};
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// let job: InContext<_> = tracer.in_scope(|| {
+///     let _request = rust2sky::local_span("request").entered();
+///     async { drop(rust2sky::local_span("background job")) }.in_current_context()
+/// });
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// runtime.block_on(job);
+/// let segments = reporter.segments();
+/// assert_eq!(segments[0].trace_id, segments[1].trace_id); // one trace, two segments
+/// ```
 #[pin_project(PinnedDrop)]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]

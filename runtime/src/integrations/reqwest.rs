@@ -25,6 +25,17 @@ use crate::{SpanLayer, component, tags};
 /// Sends a reqwest request as an exit span; see [`RequestBuilderExt::send_traced`].
 ///
 /// Implemented for [`reqwest::RequestBuilder`] only (the trait is sealed).
+///
+/// ```no_run
+/// use rust2sky::integrations::reqwest::RequestBuilderExt as _;
+///
+/// async fn reserve(client: &reqwest::Client, sku: &str) -> reqwest::Result<bool> {
+///     let url = format!("http://stock:8080/reservations/{sku}");
+///     // `send_traced()` where the code said `send()`: an exit span to `stock:8080`.
+///     let response = client.post(url).send_traced().await?;
+///     Ok(response.status().is_success())
+/// }
+/// ```
 pub trait RequestBuilderExt: sealed::Sealed {
     /// Sends the request as [`RequestBuilder::send`] does, recording it as an exit span of the
     /// current span (or a new trace) and writing the `sw8` headers into it.

@@ -40,6 +40,23 @@ use crate::{SpanLayer, component, tags};
 ///
 /// Spans are recorded by the global tracer ([`crate::init`]), or by the one given to
 /// [`EntryLayer::with_tracer`].
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+/// use rust2sky::integrations::tower::EntryLayer;
+/// use tower::ServiceExt as _;
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// let app = axum::Router::new()
+///     .route("/users/{id}", axum::routing::get(|| async { "alice" }))
+///     .layer(EntryLayer::new().with_tracer(tracer));
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// let request = http::Request::get("/users/7").body(axum::body::Body::empty())?;
+/// runtime.block_on(app.oneshot(request))?;
+/// assert_eq!(reporter.segments()[0].spans[0].operation_name, "GET:/users/{id}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct EntryLayer {
     tracer: Option<Tracer>,
@@ -98,6 +115,21 @@ impl<S> Layer<S> for EntryLayer {
 }
 
 /// The service [`EntryLayer`] makes.
+///
+/// ```
+/// use rust2sky::integrations::tower::{EntryLayer, EntryService};
+/// use tower::ServiceExt as _;
+/// use tower_layer::Layer as _;
+///
+/// let handler = tower::service_fn(|_request: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new("ok"))
+/// });
+/// let service: EntryService<_> = EntryLayer::new().layer(handler);
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// let response = runtime.block_on(service.oneshot(http::Request::new(())))?;
+/// assert_eq!(*response.body(), "ok");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct EntryService<S> {
     inner: S,
@@ -105,6 +137,24 @@ pub struct EntryService<S> {
 }
 
 /// The response future of [`EntryService`] and [`ExitService`].
+///
+/// ```
+/// use rust2sky::integrations::tower::{EntryFuture, EntryLayer};
+/// use tower::{Service as _, ServiceExt as _};
+/// use tower_layer::Layer as _;
+///
+/// let handler = tower::service_fn(|_request: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+/// });
+/// let mut service = EntryLayer::new().layer(handler);
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// let response = runtime.block_on(async {
+///     let future: EntryFuture<_> = service.ready().await?.call(http::Request::new(()));
+///     future.await
+/// })?;
+/// assert_eq!(response.status(), http::StatusCode::OK);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type EntryFuture<F> = Instrumented<F, RecordResponse>;
 
 impl<S, RequestBody, ResponseBody> Service<Request<RequestBody>> for EntryService<S>
@@ -185,6 +235,26 @@ impl<S> Layer<S> for ExitLayer {
 }
 
 /// The service [`ExitLayer`] makes.
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+/// use rust2sky::integrations::tower::{ExitLayer, ExitService};
+/// use tower::ServiceExt as _;
+/// use tower_layer::Layer as _;
+///
+/// // A transport that answers whether the request carried trace context.
+/// let transport = tower::service_fn(|request: http::Request<()>| async move {
+///     let traced = request.headers().contains_key("sw8");
+///     Ok::<_, std::convert::Infallible>(http::Response::new(traced))
+/// });
+/// let client: ExitService<_> = ExitLayer::new().layer(transport);
+/// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// let request = http::Request::get("http://users:8080/users/7").body(())?;
+/// let response = tracer.in_scope(|| runtime.block_on(client.oneshot(request)))?;
+/// assert!(*response.body());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ExitService<S> {
     inner: S,
@@ -264,6 +334,25 @@ fn peer(uri: &http::Uri) -> String {
 }
 
 /// Records the response's status on the span.
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+/// use rust2sky::integrations::tower::EntryLayer;
+/// use tower::ServiceExt as _;
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// let app = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { http::StatusCode::SERVICE_UNAVAILABLE }))
+///     .layer(EntryLayer::new().with_tracer(tracer));
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// runtime.block_on(app.oneshot(http::Request::get("/").body(axum::body::Body::empty())?))?;
+/// // The status is tagged, and a 5xx marks the entry span as failed.
+/// let span = &reporter.segments()[0].spans[0];
+/// assert!(span.is_error);
+/// assert!(span.tags.iter().any(|tag| tag.key == "http.status_code" && tag.value == "503"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct RecordResponse {
     grpc: bool,

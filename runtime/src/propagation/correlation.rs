@@ -34,6 +34,17 @@ impl Default for CorrelationLimits {
 }
 
 /// Why [`Correlation::set`] refused an entry.
+///
+/// ```
+/// use rust2sky::propagation::{Correlation, CorrelationError, CorrelationLimits};
+///
+/// let mut correlation = Correlation::new(CorrelationLimits::default());
+/// let error = correlation.set("", "acme").unwrap_err();
+/// assert_eq!(error, CorrelationError::EmptyKey);
+/// assert_eq!(error.to_string(), "correlation key is empty");
+/// // Outside a trace there is nothing to set it on.
+/// assert_eq!(rust2sky::set_correlation("tenant", "acme"), Err(CorrelationError::NoTrace));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CorrelationError {
@@ -81,6 +92,14 @@ pub struct Correlation {
 }
 
 /// What [`Correlation::decode`] read, and how much of the header it had to leave out.
+///
+/// ```
+/// use rust2sky::propagation::{Correlation, CorrelationLimits};
+///
+/// let decoded = Correlation::decode("dXNlcg==:YWxpY2U=,oops", CorrelationLimits::default());
+/// assert_eq!(decoded.correlation.get("user"), Some("alice"));
+/// assert_eq!((decoded.over_limit, decoded.malformed), (0, 1));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DecodedCorrelation {

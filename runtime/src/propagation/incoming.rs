@@ -37,6 +37,21 @@ impl IncomingHeaders {
     /// Nothing here fails the request: a malformed header is ignored, counted in
     /// [`diagnostics::counters`], and logged at most once per kind every 30 seconds through the
     /// `log` crate. An empty header value counts as absent.
+    ///
+    /// ```
+    /// use rust2sky::propagation::{CorrelationLimits, IncomingHeaders};
+    ///
+    /// let request = http::Request::get("/orders")
+    ///     .header("sw8", "1-dA==-cw==-2-c3Zj-aW5zdA==-ZXA=-cGVlcjo4MA==")
+    ///     .body(())?;
+    /// let incoming = IncomingHeaders::extract(
+    ///     |name| request.headers().get(name)?.to_str().ok(),
+    ///     CorrelationLimits::default(),
+    /// );
+    /// assert_eq!(incoming.sw8.map(|parent| parent.trace_id).as_deref(), Some("t"));
+    /// assert!(incoming.correlation.is_empty());
+    /// # Ok::<(), http::Error>(())
+    /// ```
     pub fn extract<F, V>(mut header: F, limits: CorrelationLimits) -> Self
     where
         F: FnMut(&str) -> Option<V>,

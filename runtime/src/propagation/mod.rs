@@ -24,8 +24,38 @@ pub use sw8::{MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};
 pub use sw8x::{Sw8x, Sw8xError};
 
 /// Name of the `sw8` header: the parent's trace context.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use rust2sky::{Tracer, config::Config, propagation::SW8, reporter::MemoryReporter};
+///
+/// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+/// let mut headers: HashMap<String, String> = HashMap::new();
+/// tracer.in_scope(|| drop(rust2sky::exit_span("GET:/users", "users:8080", &mut headers)));
+/// assert!(headers[SW8].starts_with("1-"));
+/// ```
 pub const SW8: &str = "sw8";
 /// Name of the `sw8-correlation` header: user key/value pairs that follow the trace.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use rust2sky::propagation::{CorrelationLimits, IncomingHeaders, SW8_CORRELATION};
+///
+/// let headers = HashMap::from([(SW8_CORRELATION, "dGVuYW50:YWNtZQ==")]);
+/// let limits = CorrelationLimits::default();
+/// let incoming = IncomingHeaders::extract(|name| headers.get(name).copied(), limits);
+/// assert_eq!(incoming.correlation.get("tenant"), Some("acme"));
+/// ```
 pub const SW8_CORRELATION: &str = "sw8-correlation";
 /// Name of the `sw8-x` header: tracing mode and send timestamp.
+///
+/// ```
+/// use rust2sky::propagation::{SW8_X, Sw8x};
+///
+/// let mut headers = http::HeaderMap::new();
+/// let x = Sw8x { skip_analysis: false, send_time_ms: Some(1735689600123) };
+/// headers.insert(SW8_X, x.encode().parse()?);
+/// assert_eq!(headers[SW8_X], "0-1735689600123");
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
 pub const SW8_X: &str = "sw8-x";

@@ -10,6 +10,13 @@ use super::base64;
 /// SkyWalking documents the header as staying under 2 KiB. OAP's own limits (ids of 150 characters,
 /// names of 70, endpoints of 150, peers of 200) keep a real header under about 3 KiB even in 4-byte
 /// UTF-8, so 8 KiB leaves room for every agent we know of while a hostile header costs nothing.
+///
+/// ```
+/// use rust2sky::propagation::{MAX_SW8_LEN, Sw8Error, Sw8Header};
+///
+/// let hostile = "1-".repeat(MAX_SW8_LEN);
+/// assert_eq!(Sw8Header::decode(&hostile), Err(Sw8Error::TooLong { len: 2 * MAX_SW8_LEN }));
+/// ```
 pub const MAX_SW8_LEN: usize = 8 * 1024;
 
 /// The contents of an `sw8` header: the context of the caller that sent the request.
@@ -55,6 +62,14 @@ pub struct Sw8Header {
 }
 
 /// One of the eight fields of an `sw8` header, for error messages.
+///
+/// ```
+/// use rust2sky::propagation::{Sw8Error, Sw8Field, Sw8Header};
+///
+/// let error = Sw8Header::decode("1-dA==-cw==-0-c3Zj-aQ==-ZQ==-!!!!").unwrap_err();
+/// assert_eq!(error, Sw8Error::Base64(Sw8Field::TargetAddress));
+/// assert_eq!(error.to_string(), "sw8 field 8 (target address) is not valid Base64");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Sw8Field {
@@ -88,6 +103,14 @@ impl Sw8Field {
     ];
 
     /// The field's position in the header, from 1.
+    ///
+    /// ```
+    /// use rust2sky::propagation::{Sw8Error, Sw8Header};
+    ///
+    /// let result = Sw8Header::decode("1-dA==-cw==-0-cw==-aQ==-ZQ==-");
+    /// let Err(Sw8Error::EmptyField(field)) = result else { panic!("{result:?}") };
+    /// assert_eq!(field.position(), 8);
+    /// ```
     pub const fn position(self) -> usize {
         match self {
             Sw8Field::Sampled => 1,
@@ -288,6 +311,16 @@ impl Sw8Header {
     }
 
     /// The exact length of [`Sw8Header::encode`]'s output.
+    ///
+    /// ```
+    /// use rust2sky::propagation::Sw8Header;
+    ///
+    /// let header = Sw8Header::decode("1-dA==-cw==-0-c3Zj-aQ==-ZQ==-YQ==")?;
+    /// let mut buf = String::with_capacity(header.encoded_len());
+    /// header.encode_into(&mut buf);
+    /// assert_eq!(buf.len(), header.encoded_len());
+    /// # Ok::<(), rust2sky::propagation::Sw8Error>(())
+    /// ```
     pub fn encoded_len(&self) -> usize {
         fields_len(self.text_fields(), self.parent_span_id)
     }

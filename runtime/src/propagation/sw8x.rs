@@ -22,6 +22,14 @@ pub struct Sw8x {
 }
 
 /// Why an `sw8-x` value was rejected; a receiver ignores such a header.
+///
+/// ```
+/// use rust2sky::propagation::{Sw8x, Sw8xError};
+///
+/// let error = Sw8x::decode("1-yesterday").unwrap_err();
+/// assert_eq!(error, Sw8xError::Timestamp);
+/// assert_eq!(error.to_string(), "sw8-x send timestamp is not a number of milliseconds");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Sw8xError {

@@ -135,12 +135,46 @@ impl Drop for Owner {
 
 impl GrpcReporter {
     /// The default number of segments sent in one `collect` stream.
+    ///
+    /// ```
+    /// use rust2sky::{config::Config, reporter::GrpcReporter};
+    ///
+    /// // Smaller streams, for a collector behind a proxy with a small message limit.
+    /// let builder = GrpcReporter::builder(&Config::default())
+    ///     .batch_size(GrpcReporter::DEFAULT_BATCH_SIZE / 4);
+    /// ```
     pub const DEFAULT_BATCH_SIZE: usize = 1_000;
     /// The default first wait after every collector failed once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rust2sky::{config::Config, reporter::GrpcReporter};
+    ///
+    /// // The default first wait, but never more than 10 s between attempts.
+    /// let builder = GrpcReporter::builder(&Config::default())
+    ///     .backoff(GrpcReporter::DEFAULT_INITIAL_BACKOFF, Duration::from_secs(10));
+    /// ```
     pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
     /// The default longest wait between two connection attempts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rust2sky::{config::Config, reporter::GrpcReporter};
+    ///
+    /// // Retry sooner at first, up to the default longest wait.
+    /// let builder = GrpcReporter::builder(&Config::default())
+    ///     .backoff(Duration::from_millis(200), GrpcReporter::DEFAULT_MAX_BACKOFF);
+    /// ```
     pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
     /// The default deadline of each call (the Java agent's).
+    ///
+    /// ```
+    /// use rust2sky::{config::Config, reporter::GrpcReporter};
+    ///
+    /// // Twice the default deadline, for a collector at the far end of a slow link.
+    /// let builder = GrpcReporter::builder(&Config::default())
+    ///     .rpc_timeout(2 * GrpcReporter::DEFAULT_RPC_TIMEOUT);
+    /// ```
     pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// Starts a reporter with these settings and the defaults of [`GrpcReporterBuilder`].
@@ -367,16 +401,55 @@ pub struct DynamicConfig {
 
 impl DynamicConfig {
     /// The key of the sample rate (a number from 0 to 1, as [`Config::sample_rate`]).
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// let config = DynamicConfig::new("v1", [(DynamicConfig::SAMPLE_RATE, "0.5")]);
+    /// assert_eq!(config.sample_rate(), Some(0.5));
+    /// ```
     pub const SAMPLE_RATE: &'static str = "agent.sample_rate";
     /// The key of the span limit per segment (a positive integer, as [`Config::span_limit`]).
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// let config = DynamicConfig::new("v1", [(DynamicConfig::SPAN_LIMIT, "100")]);
+    /// assert_eq!(config.span_limit(), Some(100));
+    /// ```
     pub const SPAN_LIMIT: &'static str = "agent.span_limit_per_segment";
     /// The key of the ignored suffixes (comma-separated, as [`Config::ignore_suffixes`]).
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// let config = DynamicConfig::new("v1", [(DynamicConfig::IGNORE_SUFFIX, ".png,.ico")]);
+    /// assert_eq!(config.ignore_suffixes(), Some(vec![".png".to_owned(), ".ico".to_owned()]));
+    /// ```
     pub const IGNORE_SUFFIX: &'static str = "agent.ignore_suffix";
     /// The key of the ignored paths (comma-separated Ant patterns, as
     /// [`Config::trace_ignore_paths`]).
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// let config = DynamicConfig::new("v1", [(DynamicConfig::TRACE_IGNORE_PATH, "/health")]);
+    /// assert_eq!(config.trace_ignore_paths(), Some(vec!["/health".to_owned()]));
+    /// ```
     pub const TRACE_IGNORE_PATH: &'static str = "agent.trace.ignore_path";
     /// The keys rust2sky applies live (the Java agent's names); others are kept in
     /// [`GrpcReporter::dynamic_config`] and logged once.
+    ///
+    /// ```
+    /// use rust2sky::reporter::DynamicConfig;
+    ///
+    /// let values = [("agent.sample_rate", "0.5"), ("plugin.sql.params", "true")];
+    /// let config = DynamicConfig::new("v1", values);
+    /// let keys = config.values().keys().map(String::as_str);
+    /// // Kept, and logged once, but not applied:
+    /// let kept: Vec<&str> = keys.filter(|key| !DynamicConfig::APPLIED_KEYS.contains(key)).collect();
+    /// assert_eq!(kept, ["plugin.sql.params"]);
+    /// ```
     pub const APPLIED_KEYS: &'static [&'static str] = &[
         Self::SAMPLE_RATE,
         Self::SPAN_LIMIT,

@@ -39,6 +39,14 @@ struct Shared {
 
 impl MemoryReporter {
     /// How many segments [`MemoryReporter::new`] keeps.
+    ///
+    /// ```
+    /// use rust2sky::reporter::MemoryReporter;
+    ///
+    /// // A load test that finishes more segments than the default keeps asks for more room.
+    /// let reporter = MemoryReporter::with_capacity(4 * MemoryReporter::DEFAULT_CAPACITY);
+    /// assert!(reporter.segments().is_empty());
+    /// ```
     pub const DEFAULT_CAPACITY: usize = 100_000;
 
     /// An empty reporter that keeps up to [`MemoryReporter::DEFAULT_CAPACITY`] segments.

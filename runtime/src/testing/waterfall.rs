@@ -45,6 +45,14 @@ struct Trace {
 
 impl Waterfall {
     /// The default number of cells of a bar.
+    ///
+    /// ```
+    /// use rust2sky::testing::Waterfall;
+    ///
+    /// // Bars twice as detailed as the default, for a wide terminal.
+    /// let wide = Waterfall::new(Vec::new()).bar_width(2 * Waterfall::DEFAULT_BAR_WIDTH);
+    /// assert_eq!(wide.to_string(), "");
+    /// ```
     pub const DEFAULT_BAR_WIDTH: usize = 30;
 
     /// The waterfall of these segments, of one trace or of many.
