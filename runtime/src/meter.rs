@@ -229,9 +229,23 @@ pub(crate) fn collect() -> Vec<MeterData> {
     let meters = registry().meters();
     meters
         .into_iter()
-        .map(|meter| match meter.kind {
-            Kind::Counter(counter) => single(&meter.name, &meter.labels, counter.value()),
-            Kind::Gauge(gauge) => single(&meter.name, &meter.labels, gauge.value()),
+        .filter_map(|meter| match meter.kind {
+            Kind::Counter(counter) => Some(single(&meter.name, &meter.labels, counter.value())),
+            // A gauge runs the application's closure on the reporter's thread: one that panics
+            // is left out of the report, and must not take the reporter down with it.
+            Kind::Gauge(gauge) => {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gauge.value())) {
+                    Ok(value) => Some(single(&meter.name, &meter.labels, value)),
+                    Err(_) => {
+                        log::warn!(
+                            target: "rust2sky",
+                            "the gauge {:?} panicked when read; it is left out of this report",
+                            meter.name
+                        );
+                        None
+                    }
+                }
+            }
             Kind::Histogram(histogram) => {
                 let counts = histogram.counts();
                 let mut values = vec![MeterBucketValue {
@@ -246,14 +260,14 @@ pub(crate) fn collect() -> Vec<MeterData> {
                         is_negative_infinity: false,
                     },
                 ));
-                MeterData {
+                Some(MeterData {
                     metric: Some(Metric::Histogram(MeterHistogram {
                         name: meter.name.clone(),
                         labels: meter.labels.clone(),
                         values,
                     })),
                     ..MeterData::default()
-                }
+                })
             }
         })
         .collect()
@@ -521,6 +535,17 @@ mod tests {
             panic!("the gauge is reported");
         };
         assert_eq!(reported.value, 1.0);
+    }
+
+    #[test]
+    fn a_gauge_that_panics_is_left_out() {
+        gauge("unit_panicking_gauge", &[], || {
+            panic!("the application's bug")
+        });
+        gauge("unit_fine_gauge", &[], || 2.0);
+        let meters = collect();
+        assert!(find(&meters, "unit_panicking_gauge").is_none());
+        assert!(find(&meters, "unit_fine_gauge").is_some());
     }
 
     #[test]
