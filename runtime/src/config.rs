@@ -36,6 +36,7 @@ use std::time::Duration;
 
 mod live;
 pub use self::live::LiveSettings;
+pub(crate) use self::live::WeakLiveSettings;
 
 /// The names of the environment variables the agent reads, and a table describing them.
 ///

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 use super::Config;
 use crate::sampling::IgnoreRules;
@@ -159,6 +159,11 @@ impl LiveSettings {
         self.change_ignore(|ignore| ignore.paths = patterns);
     }
 
+    /// A handle that does not keep the settings alive, for a reporter that outlives tracers.
+    pub(crate) fn downgrade(&self) -> WeakLiveSettings {
+        WeakLiveSettings(Arc::downgrade(&self.inner))
+    }
+
     /// The overriding ignore rules, if either list is overridden.
     pub(crate) fn ignore_rules(&self) -> Option<Arc<IgnoreRules>> {
         if !self.inner.ignore_overridden.load(Ordering::Acquire) {
@@ -191,6 +196,20 @@ impl LiveSettings {
         self.inner
             .ignore_overridden
             .store(ignore.rules.is_some(), Ordering::Release);
+    }
+}
+
+/// [`LiveSettings`] that may be gone: their tracer was dropped.
+#[derive(Clone)]
+pub(crate) struct WeakLiveSettings(Weak<Inner>);
+
+impl WeakLiveSettings {
+    pub(crate) fn upgrade(&self) -> Option<LiveSettings> {
+        self.0.upgrade().map(|inner| LiveSettings { inner })
+    }
+
+    pub(crate) fn is_gone(&self) -> bool {
+        self.0.strong_count() == 0
     }
 }
 

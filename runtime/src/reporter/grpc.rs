@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use self::lane::Lane;
 use super::{Reporter, SegmentObject};
-use crate::config::{Config, LiveSettings};
+use crate::config::{Config, LiveSettings, WeakLiveSettings};
 use crate::diagnostics::Problem;
 use rust2sky_proto::v3::LogData;
 
@@ -76,8 +76,9 @@ struct Shared {
     shutdown: tokio::sync::Notify,
     connected: AtomicBool,
     dynamic_config: Mutex<Option<DynamicConfig>>,
-    /// The settings of the tracers that report here, which the dynamic configuration changes.
-    attached: Mutex<Vec<LiveSettings>>,
+    /// The settings of the tracers that report here, which the dynamic configuration changes;
+    /// weak, so that tracers made and dropped over and over do not pile up here.
+    attached: Mutex<Vec<WeakLiveSettings>>,
     /// The least level of the log records the log bridges send here.
     log_level: log::LevelFilter,
 }
@@ -109,8 +110,9 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
+            .filter_map(WeakLiveSettings::upgrade)
         {
-            config.apply_to(settings);
+            config.apply_to(&settings);
         }
         *current = Some(config);
     }
@@ -331,11 +333,13 @@ impl Reporter for GrpcReporter {
         if let Some(config) = &*current {
             config.apply_to(settings);
         }
-        self.shared
+        let mut attached = self
+            .shared
             .attached
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(settings.clone());
+            .unwrap_or_else(PoisonError::into_inner);
+        attached.retain(|attached| !attached.is_gone());
+        attached.push(settings.downgrade());
     }
 
     /// Waits until every segment and log record reported before the call has been sent or has
@@ -729,6 +733,24 @@ impl GrpcReporterBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracers_made_and_dropped_do_not_pile_up() {
+        let config = Config::builder()
+            .backends(["127.0.0.1:1"])
+            .build_with_env(|_| None)
+            .unwrap();
+        let reporter = GrpcReporter::start(&config).unwrap();
+        let kept = crate::Tracer::new(config.clone(), reporter.clone());
+        for _ in 0..1000 {
+            drop(crate::Tracer::new(config.clone(), reporter.clone()));
+        }
+        assert!(reporter.shared.attached.lock().unwrap().len() <= 2);
+        reporter
+            .shared
+            .set_dynamic_config(DynamicConfig::new("v", [("agent.sample_rate", "0.5")]));
+        assert_eq!(kept.live_settings().sample_rate(), Some(0.5));
+    }
 
     #[test]
     fn dynamic_config_values() {
