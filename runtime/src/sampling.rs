@@ -76,8 +76,12 @@ impl IgnoreRules {
         if self.suffixes.is_empty() && self.paths.is_empty() {
             return false;
         }
-        let path = operation.split_once(":/").map(|(_, rest)| rest);
-        let name_without_query = operation.split(['?', '#']).next().unwrap_or(operation);
+        // Byte scans rather than `str` pattern searchers: this runs for every new trace, and a
+        // searcher's set-up cost more than the default suffix list's twelve comparisons.
+        let query = operation
+            .bytes()
+            .position(|byte| byte == b'?' || byte == b'#');
+        let name_without_query = &operation[..query.unwrap_or(operation.len())];
         if self
             .suffixes
             .iter()
@@ -85,6 +89,14 @@ impl IgnoreRules {
         {
             return true;
         }
+        if self.paths.is_empty() {
+            return false;
+        }
+        let path = operation
+            .as_bytes()
+            .windows(2)
+            .position(|pair| pair == b":/")
+            .map(|at| &operation[at + 2..]);
         self.paths.iter().any(|pattern| {
             pattern.matches(operation)
                 || path.is_some_and(|rest| pattern.matches_path_after_slash(rest))
