@@ -104,8 +104,8 @@ fn client_requests_are_exit_spans_that_carry_sw8() {
     let response = runtime
         .block_on(
             async {
-                let _page = rust2sky::local_span("render").entered();
-                client.oneshot(request).await
+                let page = rust2sky::local_span("render");
+                client.oneshot(request).instrument(page).await
             }
             .with_tracer(&service),
         )
