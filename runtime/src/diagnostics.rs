@@ -119,15 +119,9 @@ impl ProblemState {
     }
 }
 
-static STATE: [ProblemState; 7] = [
-    ProblemState::new(),
-    ProblemState::new(),
-    ProblemState::new(),
-    ProblemState::new(),
-    ProblemState::new(),
-    ProblemState::new(),
-    ProblemState::new(),
-];
+/// One slot per [`Problem`], indexed by its discriminant.
+static STATE: [ProblemState; Problem::LogDropped as usize + 1] =
+    [const { ProblemState::new() }; Problem::LogDropped as usize + 1];
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();

@@ -410,6 +410,19 @@ fn same(meter: &Registered, name: &str, labels: &[(&str, &str)]) -> bool {
             .all(|(label, (key, value))| label.name == *key && label.value == *value)
 }
 
+impl Registered {
+    fn new(name: &str, labels: &[(&str, &str)], kind: Kind) -> Self {
+        Registered {
+            name: name.to_owned(),
+            labels: labels
+                .iter()
+                .map(|(key, value)| label(key, value))
+                .collect(),
+            kind,
+        }
+    }
+}
+
 impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Registered>> {
         self.meters.lock().unwrap_or_else(PoisonError::into_inner)
@@ -427,14 +440,7 @@ impl Registry {
             return meter.kind.clone();
         }
         let kind = make();
-        meters.push(Registered {
-            name: name.to_owned(),
-            labels: labels
-                .iter()
-                .map(|(key, value)| label(key, value))
-                .collect(),
-            kind: kind.clone(),
-        });
+        meters.push(Registered::new(name, labels, kind.clone()));
         kind
     }
 
@@ -442,14 +448,7 @@ impl Registry {
         let mut meters = self.lock();
         match meters.iter_mut().find(|meter| same(meter, name, labels)) {
             Some(meter) => meter.kind = kind,
-            None => meters.push(Registered {
-                name: name.to_owned(),
-                labels: labels
-                    .iter()
-                    .map(|(key, value)| label(key, value))
-                    .collect(),
-                kind,
-            }),
+            None => meters.push(Registered::new(name, labels, kind)),
         }
     }
 
