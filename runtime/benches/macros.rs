@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rust2sky::config::Config;
-use rust2sky::reporter::{Reporter, SegmentObject};
+use rust2sky::reporter::{FinishedSegment, Reporter};
 use rust2sky::{FutureExt as _, Tracer, sw_local};
 
 #[sw_local]
@@ -45,7 +45,7 @@ fn run<F: std::future::Future>(future: F) -> F::Output {
 struct Discard;
 
 impl Reporter for Discard {
-    fn report(&self, segment: SegmentObject) {
+    fn report(&self, segment: FinishedSegment) {
         drop(black_box(segment));
     }
 }

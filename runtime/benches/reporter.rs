@@ -12,7 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 mod rounds;
 use rounds::in_rounds;
 use rust2sky::config::Config;
-use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter, SegmentObject};
+use rust2sky::reporter::{FinishedSegment, GrpcReporter, MemoryReporter, Reporter};
 use rust2sky::testing::Collector;
 use rust2sky::{Tracer, tags};
 
@@ -21,7 +21,7 @@ use rust2sky::{Tracer, tags};
 const ROUND: u64 = 10_000;
 
 /// A segment of the shape a web request makes: an entry span with two tags and an exit span.
-fn request_segment() -> SegmentObject {
+fn request_segment() -> FinishedSegment {
     let memory = MemoryReporter::new();
     let tracer = Tracer::new(Config::default(), memory.clone());
     tracer.in_scope(|| {
@@ -31,7 +31,7 @@ fn request_segment() -> SegmentObject {
             .tag(tags::URL, "http://users:8080/users/7");
         let _exit = rust2sky::exit_span("SELECT users", "db:5432", &mut ());
     });
-    memory.segments().remove(0)
+    memory.take_finished().remove(0)
 }
 
 /// A reporter to a collector on 127.0.0.1 that counts segments without keeping them; the
@@ -54,7 +54,7 @@ fn reporter_to_collector() -> (Collector, GrpcReporter) {
 /// slowest thread's time.
 fn report_from(
     reporter: &GrpcReporter,
-    segment: &SegmentObject,
+    segment: &FinishedSegment,
     threads: u64,
     per_thread: u64,
 ) -> Duration {
@@ -62,7 +62,7 @@ fn report_from(
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let segments: Vec<SegmentObject> =
+                    let segments: Vec<FinishedSegment> =
                         (0..per_thread).map(|_| segment.clone()).collect();
                     let start = Instant::now();
                     for segment in segments {
@@ -115,7 +115,7 @@ fn delivery(c: &mut Criterion) {
     group.bench_function("delivered_to_loopback_collector", |b| {
         b.iter_custom(|iters| {
             in_rounds(iters, ROUND, |calls| {
-                let segments: Vec<SegmentObject> = (0..calls).map(|_| segment.clone()).collect();
+                let segments: Vec<FinishedSegment> = (0..calls).map(|_| segment.clone()).collect();
                 let start = Instant::now();
                 for segment in segments {
                     reporter.report(segment);

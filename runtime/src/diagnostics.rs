@@ -53,6 +53,9 @@ pub struct Counters {
     pub segments_dropped: u64,
     /// Log records the reporter refused (its buffer was full).
     pub logs_dropped: u64,
+    /// Span names, tags or log fields left out because their segment held its limit of text
+    /// (1 MiB): a span tagged in a loop, say.
+    pub span_text_dropped: u64,
 }
 
 /// Reads the counters.
@@ -70,6 +73,7 @@ pub fn counters() -> Counters {
         context_overflow: read(Problem::ContextOverflow),
         segments_dropped: read(Problem::SegmentDropped),
         logs_dropped: read(Problem::LogDropped),
+        span_text_dropped: read(Problem::SpanTextDropped),
     }
 }
 
@@ -83,6 +87,7 @@ pub(crate) enum Problem {
     ContextOverflow,
     SegmentDropped,
     LogDropped,
+    SpanTextDropped,
 }
 
 impl Problem {
@@ -97,6 +102,7 @@ impl Problem {
             }
             Problem::SegmentDropped => "finished segments dropped by the reporter",
             Problem::LogDropped => "log records dropped by the reporter",
+            Problem::SpanTextDropped => "span strings dropped because their segment was full",
         }
     }
 }
@@ -120,8 +126,8 @@ impl ProblemState {
 }
 
 /// One slot per [`Problem`], indexed by its discriminant.
-static STATE: [ProblemState; Problem::LogDropped as usize + 1] =
-    [const { ProblemState::new() }; Problem::LogDropped as usize + 1];
+static STATE: [ProblemState; Problem::SpanTextDropped as usize + 1] =
+    [const { ProblemState::new() }; Problem::SpanTextDropped as usize + 1];
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();

@@ -62,6 +62,7 @@ mod span;
 pub mod tags;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod text;
 mod tracer;
 
 pub use context::current::{

@@ -1,12 +1,24 @@
 //! Segments: the spans of one request context in one thread or task, reported together.
+//!
+//! A segment keeps the records of its spans itself, in a compact form whose strings all live in
+//! one buffer (see [`crate::text`]); a [`crate::Span`] is a handle, the segment and an index.
+//! When the last span ends, the records move into a [`FinishedSegment`] for the reporter, which
+//! builds the protobuf `SegmentObject` from them, off the request path when it queues.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use rust2sky_proto::v3::{SegmentObject, SpanObject, SpanType};
+use rust2sky_proto::v3::{
+    KeyStringValuePair, Log, RefType, SegmentObject, SegmentReference, SpanLayer, SpanObject,
+    SpanType,
+};
 
+use crate::diagnostics::{self, Problem};
 use crate::id::Id;
-use crate::propagation::{Correlation, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8x, encode_fields};
+use crate::propagation::{
+    Correlation, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8Fields, Sw8x, encode_fields,
+};
+use crate::text::{self, Text};
 use crate::tracer::Tracer;
 
 /// A trace id: made here, or received in an `sw8` header.
@@ -100,33 +112,109 @@ pub(crate) struct Segment {
 }
 
 struct SegmentState {
-    next_span_id: i32,
-    open_spans: usize,
-    spans: Vec<SpanObject>,
-    size_limited: bool,
-    /// The segment's endpoint: its first span's name, replaced by the first entry span's.
-    endpoint: Option<(String, bool)>,
+    records: Records,
+    open_spans: u32,
+    /// How many spans have ended, to report them in the order they ended, as Java does.
+    ended: u32,
+    /// The span whose name is the segment's endpoint: the first span, replaced by the first
+    /// entry span; and whether it is an entry span.
+    endpoint: Option<(usize, bool)>,
     correlation: Correlation,
     reported: bool,
 }
 
+/// Everything a segment reports, with its strings in `text`.
+#[derive(Clone, Default)]
+struct Records {
+    text: String,
+    spans: Vec<SpanRecord>,
+    tags: Vec<TagRecord>,
+    logs: Vec<LogRecord>,
+    parent: Option<Parent>,
+    size_limited: bool,
+}
+
+/// One span. Its id is its index in [`Records::spans`].
+#[derive(Clone)]
+struct SpanRecord {
+    parent_span_id: i32,
+    span_type: SpanType,
+    layer: SpanLayer,
+    component_id: i32,
+    is_error: bool,
+    start_time: i64,
+    end_time: i64,
+    operation: Text,
+    peer: Text,
+    /// When the span ended among the segment's spans, from 1; 0 while it is open.
+    ended: u32,
+}
+
+#[derive(Clone)]
+struct TagRecord {
+    span_id: i32,
+    key: Text,
+    value: Text,
+}
+
+#[derive(Clone)]
+struct LogRecord {
+    span_id: i32,
+    time: i64,
+    fields: Vec<(Text, Text)>,
+}
+
+/// Where a segment's first span continues a trace from: the reference it reports.
+#[derive(Clone)]
+pub(crate) enum Parent {
+    /// A caller in another process, from its `sw8` header (the fields are ranges of the text
+    /// the header was decoded into).
+    CrossProcess(Sw8Fields),
+    /// A span of this process, captured on another thread or task.
+    CrossThread {
+        segment_id: Id,
+        span_id: i32,
+        endpoint: String,
+    },
+}
+
+/// A change to a recorded span.
+pub(crate) enum Change<'a> {
+    Tag(&'a str, &'a str),
+    Log(i64, &'a [(&'a str, &'a str)]),
+    Error(bool),
+    Peer(&'a str),
+    Layer(SpanLayer),
+    Component(i32),
+    OperationName(&'a str),
+}
+
 impl Segment {
+    /// A new segment; `text` is the buffer its strings go to, holding whatever `parent` refers
+    /// to already.
     pub(crate) fn new(
         tracer: Tracer,
         trace_id: TraceId,
         skip_analysis: bool,
         correlation: Correlation,
+        mut text: String,
+        parent: Option<Parent>,
     ) -> Arc<Segment> {
+        text.reserve(text::INITIAL_CAPACITY);
         Arc::new(Segment {
             tracer,
             trace_id,
             segment_id: Id::generate(),
             skip_analysis,
             state: Mutex::new(SegmentState {
-                next_span_id: 0,
+                records: Records {
+                    text,
+                    spans: Vec::with_capacity(8),
+                    parent,
+                    ..Records::default()
+                },
                 open_spans: 0,
-                spans: Vec::new(),
-                size_limited: false,
+                ended: 0,
                 endpoint: None,
                 correlation,
                 reported: false,
@@ -156,84 +244,158 @@ impl Segment {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Allocates the next span id for a span named `operation`, or `None` when the segment is at
-    /// its span limit (the segment is then marked size-limited) or already reported.
-    pub(crate) fn open_span(&self, operation: &str, span_type: SpanType) -> Option<i32> {
+    /// Starts recording a span named `operation`, a child of `parent_span_id` (-1 for the first
+    /// span); returns its id, or `None` when the segment is at its span limit (the segment is then
+    /// marked size-limited) or already reported.
+    pub(crate) fn open_span(
+        &self,
+        parent_span_id: i32,
+        span_type: SpanType,
+        operation: &str,
+    ) -> Option<i32> {
+        let start_time = now_ms();
         let mut state = self.lock();
+        let state = &mut *state;
         if state.reported {
             return None;
         }
-        if state.next_span_id as usize >= self.tracer.span_limit() {
-            state.size_limited = true;
+        let index = state.records.spans.len();
+        if index >= self.tracer.span_limit() {
+            state.records.size_limited = true;
             return None;
         }
-        let span_id = state.next_span_id;
-        state.next_span_id += 1;
+        let span_id = i32::try_from(index).ok()?;
+        let operation = state.records.push_text(operation);
+        state.records.spans.push(SpanRecord {
+            parent_span_id,
+            span_type,
+            layer: SpanLayer::Unknown,
+            component_id: 0,
+            is_error: false,
+            start_time,
+            end_time: 0,
+            operation,
+            peer: Text::default(),
+            ended: 0,
+        });
         state.open_spans += 1;
         let is_entry = span_type == SpanType::Entry;
-        match &state.endpoint {
-            None => state.endpoint = Some((operation.to_owned(), is_entry)),
-            Some((_, false)) if is_entry => state.endpoint = Some((operation.to_owned(), true)),
+        match state.endpoint {
+            None => state.endpoint = Some((index, is_entry)),
+            Some((_, false)) if is_entry => state.endpoint = Some((index, true)),
             Some(_) => {}
         }
         Some(span_id)
     }
 
-    /// Records a finished span; the last one to finish reports the segment.
-    pub(crate) fn close_span(&self, span: SpanObject) {
+    /// Applies `change` to span `span_id`.
+    pub(crate) fn change(&self, span_id: i32, change: Change<'_>) {
+        let mut state = self.lock();
+        let records = &mut state.records;
+        let Some(index) = records.index(span_id) else {
+            return;
+        };
+        match change {
+            Change::Tag(key, value) => {
+                let (key, value) = (records.push_text(key), records.push_text(value));
+                records.tags.push(TagRecord {
+                    span_id,
+                    key,
+                    value,
+                });
+            }
+            Change::Log(time, fields) => {
+                let fields = fields
+                    .iter()
+                    .map(|(key, value)| (records.push_text(key), records.push_text(value)))
+                    .collect();
+                records.logs.push(LogRecord {
+                    span_id,
+                    time,
+                    fields,
+                });
+            }
+            Change::Peer(peer) => records.spans[index].peer = records.push_text(peer),
+            Change::OperationName(name) => {
+                records.spans[index].operation = records.push_text(name);
+            }
+            Change::Error(is_error) => records.spans[index].is_error = is_error,
+            Change::Layer(layer) => records.spans[index].layer = layer,
+            Change::Component(id) => records.spans[index].component_id = id,
+        }
+    }
+
+    /// Records that span `span_id` ended; the last span to end reports the segment.
+    pub(crate) fn close_span(&self, span_id: i32) {
+        let end_time = now_ms();
         let finished = {
             let mut state = self.lock();
-            state.spans.push(span);
-            state.open_spans = state.open_spans.saturating_sub(1);
+            let state = &mut *state;
+            if let Some(index) = state.records.index(span_id) {
+                let span = &mut state.records.spans[index];
+                if span.ended == 0 {
+                    state.ended += 1;
+                    span.ended = state.ended;
+                    span.end_time = end_time;
+                    state.open_spans = state.open_spans.saturating_sub(1);
+                }
+            }
             if state.open_spans == 0 && !state.reported {
                 state.reported = true;
-                Some((std::mem::take(&mut state.spans), state.size_limited))
+                Some(std::mem::take(&mut state.records))
             } else {
                 None
             }
         };
-        if let Some((spans, is_size_limited)) = finished {
-            self.tracer.reporter().report(SegmentObject {
-                trace_id: self.trace_id.to_string(),
-                trace_segment_id: self.segment_id.to_string(),
-                spans,
-                service: self.tracer.service().to_owned(),
-                service_instance: self.tracer.instance().to_owned(),
-                is_size_limited,
+        if let Some(records) = finished {
+            self.tracer.reporter().report(FinishedSegment {
+                trace_id: self.trace_id.clone(),
+                segment_id: self.segment_id,
+                service: self.tracer.service_name(),
+                instance: self.tracer.instance_name(),
+                skip_analysis: self.skip_analysis,
+                records,
             });
         }
     }
 
-    /// The headers for a call from span `span_id` to `peer`.
-    pub(crate) fn outgoing(&self, span_id: i32, peer: &str) -> Outgoing {
+    /// The headers for a call from span `span_id` to `peer`, or to the span's own peer; `None`
+    /// without a peer, since receivers reject a header with an empty address.
+    pub(crate) fn outgoing(&self, span_id: i32, peer: Option<&str>) -> Option<Outgoing> {
         let state = self.lock();
-        let endpoint = state
-            .endpoint
-            .as_ref()
-            .map_or("", |(name, _)| name.as_str());
+        let records = &state.records;
+        let peer = match peer {
+            Some(peer) => peer,
+            None => {
+                let span = &records.spans[records.index(span_id)?];
+                if span.span_type != SpanType::Exit {
+                    return None;
+                }
+                span.peer.get(&records.text)
+            }
+        };
+        if peer.is_empty() {
+            return None;
+        }
         let (sw8, correlation) = outgoing(
             Some(span_id),
             &self.tracer,
             &self.trace_id,
             self.segment_id,
-            endpoint,
+            state.endpoint_name(),
             &state.correlation,
             peer,
         );
-        Outgoing {
+        Some(Outgoing {
             sw8,
             correlation,
             skip_analysis: self.skip_analysis,
-        }
+        })
     }
 
     /// The endpoint that `sw8` headers and cross-thread references name for this segment.
     pub(crate) fn endpoint(&self) -> String {
-        self.lock()
-            .endpoint
-            .as_ref()
-            .map(|(name, _)| name.clone())
-            .unwrap_or_default()
+        self.lock().endpoint_name().to_owned()
     }
 
     pub(crate) fn correlation(&self) -> Correlation {
@@ -243,6 +405,226 @@ impl Segment {
     pub(crate) fn with_correlation<R>(&self, f: impl FnOnce(&mut Correlation) -> R) -> R {
         f(&mut self.lock().correlation)
     }
+}
+
+impl SegmentState {
+    fn endpoint_name(&self) -> &str {
+        self.endpoint
+            .and_then(|(index, _)| self.records.spans.get(index))
+            .map_or("", |span| span.operation.get(&self.records.text))
+    }
+}
+
+impl Records {
+    fn index(&self, span_id: i32) -> Option<usize> {
+        usize::try_from(span_id)
+            .ok()
+            .filter(|&index| index < self.spans.len())
+    }
+
+    /// Keeps `value` in the text buffer; past the buffer's limit it is dropped, and counted.
+    fn push_text(&mut self, value: &str) -> Text {
+        Text::push(&mut self.text, value).unwrap_or_else(|| {
+            let why = format_args!(
+                "a segment holds at most {} bytes of text",
+                text::MAX_TEXT_LEN
+            );
+            diagnostics::record(Problem::SpanTextDropped, 1, &why);
+            Text::default()
+        })
+    }
+}
+
+/// A segment whose spans have all ended, as a [`Reporter`](crate::reporter::Reporter) receives
+/// it.
+///
+/// It holds the spans in the compact form they were recorded in; [`FinishedSegment::to_proto`]
+/// builds the `SegmentObject` that goes on the wire. A reporter that queues segments converts
+/// them on its own thread, off the request path.
+///
+/// ```
+/// use rust2sky::reporter::{FinishedSegment, Reporter};
+///
+/// #[derive(Debug)]
+/// struct PrintingReporter;
+///
+/// impl Reporter for PrintingReporter {
+///     fn report(&self, segment: FinishedSegment) {
+///         let segment = segment.to_proto();
+///         println!("{} spans of trace {}", segment.spans.len(), segment.trace_id);
+///     }
+/// }
+/// ```
+#[derive(Clone)]
+pub struct FinishedSegment {
+    trace_id: TraceId,
+    segment_id: Id,
+    service: Arc<str>,
+    instance: Arc<str>,
+    skip_analysis: bool,
+    records: Records,
+}
+
+impl FinishedSegment {
+    /// The segment as the collector receives it: spans in the order they ended, each with its
+    /// tags and logs in the order they were added.
+    ///
+    /// ```
+    /// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+    ///
+    /// let reporter = MemoryReporter::new();
+    /// let tracer = Tracer::new(Config::default(), reporter.clone());
+    /// tracer.in_scope(|| drop(rust2sky::local_span("work")));
+    /// let segment = reporter.take_finished().remove(0).to_proto();
+    /// assert_eq!(segment.spans[0].operation_name, "work");
+    /// ```
+    pub fn to_proto(&self) -> SegmentObject {
+        let records = &self.records;
+        let text = records.text.as_str();
+        // Spans are recorded in the order they started and reported in the order they ended.
+        let mut spans: Vec<(u32, SpanObject)> = records
+            .spans
+            .iter()
+            .enumerate()
+            .map(|(index, span)| {
+                let object = SpanObject {
+                    span_id: i32::try_from(index).unwrap_or(i32::MAX),
+                    parent_span_id: span.parent_span_id,
+                    start_time: span.start_time,
+                    end_time: span.end_time,
+                    refs: Vec::new(),
+                    operation_name: span.operation.get(text).to_owned(),
+                    peer: span.peer.get(text).to_owned(),
+                    span_type: span.span_type as i32,
+                    span_layer: span.layer as i32,
+                    component_id: span.component_id,
+                    is_error: span.is_error,
+                    tags: Vec::new(),
+                    logs: Vec::new(),
+                    skip_analysis: self.skip_analysis,
+                };
+                (span.ended, object)
+            })
+            .collect();
+        let pair = |key: Text, value: Text| KeyStringValuePair {
+            key: key.get(text).to_owned(),
+            value: value.get(text).to_owned(),
+        };
+        for tag in &records.tags {
+            if let Some(span) = span_mut(&mut spans, tag.span_id) {
+                span.tags.push(pair(tag.key, tag.value));
+            }
+        }
+        for log in &records.logs {
+            if let Some(span) = span_mut(&mut spans, log.span_id) {
+                span.logs.push(Log {
+                    time: log.time,
+                    data: log.fields.iter().map(|&(k, v)| pair(k, v)).collect(),
+                });
+            }
+        }
+        if let (Some(parent), Some(first)) = (&records.parent, span_mut(&mut spans, 0)) {
+            first.refs.push(self.reference(parent));
+        }
+        spans.sort_by_key(|(ended, _)| *ended);
+        SegmentObject {
+            trace_id: self.trace_id.to_string(),
+            trace_segment_id: self.segment_id.to_string(),
+            spans: spans.into_iter().map(|(_, span)| span).collect(),
+            service: self.service.to_string(),
+            service_instance: self.instance.to_string(),
+            is_size_limited: records.size_limited,
+        }
+    }
+
+    /// [`FinishedSegment::to_proto`], consuming the segment.
+    ///
+    /// ```
+    /// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+    ///
+    /// let reporter = MemoryReporter::new();
+    /// let tracer = Tracer::new(Config::default(), reporter.clone());
+    /// tracer.in_scope(|| drop(rust2sky::local_span("work")));
+    /// let segment = reporter.take_finished().remove(0).into_proto();
+    /// assert_eq!(segment.spans.len(), 1);
+    /// ```
+    pub fn into_proto(self) -> SegmentObject {
+        self.to_proto()
+    }
+
+    fn reference(&self, parent: &Parent) -> SegmentReference {
+        let text = self.records.text.as_str();
+        match parent {
+            Parent::CrossProcess(caller) => {
+                let [trace, segment, service, instance, endpoint, address] =
+                    caller.text.map(|field| field.get(text).to_owned());
+                SegmentReference {
+                    ref_type: RefType::CrossProcess as i32,
+                    trace_id: trace,
+                    parent_trace_segment_id: segment,
+                    parent_span_id: caller.parent_span_id,
+                    parent_service: service,
+                    parent_service_instance: instance,
+                    parent_endpoint: endpoint,
+                    network_address_used_at_peer: address,
+                }
+            }
+            Parent::CrossThread {
+                segment_id,
+                span_id,
+                endpoint,
+            } => SegmentReference {
+                ref_type: RefType::CrossThread as i32,
+                trace_id: self.trace_id.to_string(),
+                parent_trace_segment_id: segment_id.to_string(),
+                parent_span_id: *span_id,
+                parent_service: self.service.to_string(),
+                parent_service_instance: self.instance.to_string(),
+                parent_endpoint: endpoint.clone(),
+                network_address_used_at_peer: String::new(),
+            },
+        }
+    }
+
+    /// How many spans the segment has.
+    ///
+    /// ```
+    /// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+    ///
+    /// let reporter = MemoryReporter::new();
+    /// let tracer = Tracer::new(Config::default(), reporter.clone());
+    /// tracer.in_scope(|| drop(rust2sky::local_span("work")));
+    /// assert_eq!(reporter.take_finished()[0].span_count(), 1);
+    /// ```
+    pub fn span_count(&self) -> usize {
+        self.records.spans.len()
+    }
+}
+
+fn span_mut(spans: &mut [(u32, SpanObject)], span_id: i32) -> Option<&mut SpanObject> {
+    let index = usize::try_from(span_id).ok()?;
+    spans.get_mut(index).map(|(_, span)| span)
+}
+
+impl From<FinishedSegment> for SegmentObject {
+    fn from(segment: FinishedSegment) -> SegmentObject {
+        segment.into_proto()
+    }
+}
+
+impl fmt::Debug for FinishedSegment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FinishedSegment")
+            .field("trace_id", &self.trace_id.to_string())
+            .field("segment_id", &self.segment_id.to_string())
+            .field("spans", &self.records.spans.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Now, in the epoch milliseconds spans are timed in.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(crate::id::epoch_ms()).unwrap_or(i64::MAX)
 }
 
 /// A trace that is not recorded (not sampled or ignored), kept so that its context still

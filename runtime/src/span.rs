@@ -3,15 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rust2sky_proto::v3::{
-    KeyStringValuePair, Log, RefType, SegmentReference, SpanLayer, SpanObject, SpanType,
-};
+use rust2sky_proto::v3::{SpanLayer, SpanType};
 
 use crate::context::snapshot::Snapshot;
 use crate::context::stack::{self, Position};
 use crate::id;
-use crate::propagation::{Correlation, Extractor, IncomingHeaders, Injector, Sw8Header};
-use crate::segment::{Segment, TraceId, UnsampledTrace};
+use crate::propagation::{Correlation, Extractor, Incoming, Injector, Sw8Fields};
+use crate::segment::{Change, Parent, Segment, TraceId, UnsampledTrace, now_ms};
 use crate::tags;
 use crate::tracer::Tracer;
 
@@ -55,11 +53,12 @@ enum SpanState {
     Recording(Recording),
 }
 
+/// A handle on a span that its segment records.
 struct Recording {
     segment: Arc<Segment>,
-    record: SpanObject,
-    /// The peer an exit span calls, shared with the context while the span is current.
-    peer: Option<Arc<str>>,
+    span_id: i32,
+    /// Whether the span already logged a panic of the code it covers.
+    panic_recorded: bool,
 }
 
 impl Span {
@@ -84,11 +83,12 @@ impl Span {
         matches!(self.state, SpanState::Recording(_))
     }
 
-    fn record(&mut self) -> Option<&mut SpanObject> {
-        match &mut self.state {
-            SpanState::Recording(recording) => Some(&mut recording.record),
-            _ => None,
+    /// Applies `change` to the span's record, if it is recorded.
+    fn change(&mut self, change: Change<'_>) -> &mut Self {
+        if let SpanState::Recording(recording) = &self.state {
+            recording.segment.change(recording.span_id, change);
         }
+        self
     }
 
     /// Adds a tag (see [`crate::tags`] for the keys OAP understands).
@@ -97,14 +97,8 @@ impl Span {
     /// let mut span = rust2sky::local_span("query");
     /// span.tag(rust2sky::tags::DB_TYPE, "sql").tag(rust2sky::tags::DB_STATEMENT, "SELECT 1");
     /// ```
-    pub fn tag(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
-        if let Some(record) = self.record() {
-            record.tags.push(KeyStringValuePair {
-                key: key.into(),
-                value: value.into(),
-            });
-        }
-        self
+    pub fn tag(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> &mut Self {
+        self.change(Change::Tag(key.as_ref(), value.as_ref()))
     }
 
     /// Adds a timestamped log entry with these fields.
@@ -115,22 +109,19 @@ impl Span {
     /// ```
     pub fn log<K, V>(&mut self, fields: impl IntoIterator<Item = (K, V)>) -> &mut Self
     where
-        K: Into<String>,
-        V: Into<String>,
+        K: AsRef<str>,
+        V: AsRef<str>,
     {
-        if let Some(record) = self.record() {
-            record.logs.push(Log {
-                time: now_ms(),
-                data: fields
-                    .into_iter()
-                    .map(|(key, value)| KeyStringValuePair {
-                        key: key.into(),
-                        value: value.into(),
-                    })
-                    .collect(),
-            });
+        if !self.is_recording() {
+            return self;
         }
-        self
+        // The fields are the caller's types: they are read before the segment is locked.
+        let fields: Vec<(K, V)> = fields.into_iter().collect();
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(key, value)| (key.as_ref(), value.as_ref()))
+            .collect();
+        self.change(Change::Log(now_ms(), &fields))
     }
 
     /// Marks the span as failed and logs the error, in the Java agent's convention
@@ -143,13 +134,15 @@ impl Span {
     /// }
     /// ```
     pub fn error(&mut self, kind: &str, message: &dyn fmt::Display) -> &mut Self {
-        if let Some(record) = self.record() {
-            record.is_error = true;
+        if !self.is_recording() {
+            return self;
         }
+        let message = message.to_string();
+        self.change(Change::Error(true));
         self.log([
-            ("event", "error".to_owned()),
-            ("error.kind", kind.to_owned()),
-            ("message", message.to_string()),
+            ("event", "error"),
+            ("error.kind", kind),
+            ("message", message.as_str()),
         ])
     }
 
@@ -160,10 +153,7 @@ impl Span {
     /// span.set_error(true);
     /// ```
     pub fn set_error(&mut self, is_error: bool) -> &mut Self {
-        if let Some(record) = self.record() {
-            record.is_error = is_error;
-        }
-        self
+        self.change(Change::Error(is_error))
     }
 
     /// Sets the remote address (`host:port`); exit spans need one for OAP's topology.
@@ -172,11 +162,8 @@ impl Span {
     /// let mut span = rust2sky::local_span("call");
     /// span.set_peer("users:8080");
     /// ```
-    pub fn set_peer(&mut self, peer: impl Into<String>) -> &mut Self {
-        if let Some(record) = self.record() {
-            record.peer = peer.into();
-        }
-        self
+    pub fn set_peer(&mut self, peer: impl AsRef<str>) -> &mut Self {
+        self.change(Change::Peer(peer.as_ref()))
     }
 
     /// Sets the technology layer (HTTP, database, ...).
@@ -186,10 +173,7 @@ impl Span {
     /// span.set_layer(rust2sky::SpanLayer::Http);
     /// ```
     pub fn set_layer(&mut self, layer: SpanLayer) -> &mut Self {
-        if let Some(record) = self.record() {
-            record.span_layer = layer as i32;
-        }
-        self
+        self.change(Change::Layer(layer))
     }
 
     /// Sets the component id (see [`crate::component`]).
@@ -199,23 +183,18 @@ impl Span {
     /// span.set_component(rust2sky::component::HTTP_CLIENT);
     /// ```
     pub fn set_component(&mut self, component_id: i32) -> &mut Self {
-        if let Some(record) = self.record() {
-            record.component_id = component_id;
-        }
-        self
+        self.change(Change::Component(component_id))
     }
 
-    /// Renames the operation.
+    /// Renames the operation. Renaming the segment's first entry span renames the endpoint that
+    /// calls made from now on name, as the Java agent does.
     ///
     /// ```
     /// let mut span = rust2sky::entry_span("GET", &());
     /// span.set_operation_name("GET:/users/{id}");
     /// ```
-    pub fn set_operation_name(&mut self, name: impl Into<String>) -> &mut Self {
-        if let Some(record) = self.record() {
-            record.operation_name = name.into();
-        }
-        self
+    pub fn set_operation_name(&mut self, name: impl AsRef<str>) -> &mut Self {
+        self.change(Change::OperationName(name.as_ref()))
     }
 
     /// The span's id within its segment, if it is recorded.
@@ -225,7 +204,7 @@ impl Span {
     /// ```
     pub fn span_id(&self) -> Option<i32> {
         match &self.state {
-            SpanState::Recording(recording) => Some(recording.record.span_id),
+            SpanState::Recording(recording) => Some(recording.span_id),
             _ => None,
         }
     }
@@ -281,40 +260,31 @@ impl Span {
             }
             SpanState::Recording(recording) => Some(Position::Span {
                 segment: recording.segment.clone(),
-                span_id: recording.record.span_id,
-                peer: recording.peer.clone(),
+                span_id: recording.span_id,
             }),
         }
     }
 
-    /// Keeps an exit span's peer for [`crate::outgoing_headers`] while the span is current.
+    /// Keeps an unsampled exit span's peer for [`crate::outgoing_headers`] while the span is
+    /// current (a recorded span's peer is in its record).
     fn remember_peer(&mut self, peer: &str) {
-        if peer.is_empty() {
+        if let SpanState::Unsampled(_, remembered) = &mut self.state
+            && !peer.is_empty()
+        {
+            *remembered = Some(Arc::from(peer));
+        }
+    }
+
+    /// Marks the span as failed because the code it covers panicked, once: a future's poll
+    /// records a panic before the span is dropped during the same unwinding.
+    pub(crate) fn record_panic(&mut self) {
+        let SpanState::Recording(recording) = &mut self.state else {
+            return;
+        };
+        if std::mem::replace(&mut recording.panic_recorded, true) {
             return;
         }
-        match &mut self.state {
-            SpanState::Recording(recording) => recording.peer = Some(Arc::from(peer)),
-            SpanState::Unsampled(_, remembered) => *remembered = Some(Arc::from(peer)),
-            SpanState::Noop => {}
-        }
-    }
-
-    /// Marks the span as failed because the code it covers panicked.
-    pub(crate) fn record_panic(&mut self) {
         self.error("panic", &"the traced code panicked");
-    }
-
-    /// Whether [`Span::record_panic`] already ran (a future's poll records a panic before the
-    /// span is dropped during the same unwinding).
-    fn panic_recorded(&self) -> bool {
-        match &self.state {
-            SpanState::Recording(recording) => recording.record.logs.iter().any(|log| {
-                log.data
-                    .iter()
-                    .any(|kv| kv.key == "error.kind" && kv.value == "panic")
-            }),
-            _ => true,
-        }
     }
 
     /// Logs that the traced future was dropped before it completed.
@@ -325,15 +295,11 @@ impl Span {
 
 impl Drop for Span {
     fn drop(&mut self) {
-        if std::thread::panicking() && !self.panic_recorded() {
+        if std::thread::panicking() {
             self.record_panic();
         }
-        if let SpanState::Recording(recording) = &mut self.state {
-            let Recording {
-                segment, record, ..
-            } = recording;
-            record.end_time = now_ms();
-            segment.close_span(std::mem::take(record));
+        if let SpanState::Recording(recording) = &self.state {
+            recording.segment.close_span(recording.span_id);
         }
     }
 }
@@ -345,8 +311,7 @@ impl fmt::Debug for Span {
             SpanState::Unsampled(..) => f.write_str("Span(unsampled)"),
             SpanState::Recording(recording) => f
                 .debug_struct("Span")
-                .field("span_id", &recording.record.span_id)
-                .field("operation_name", &recording.record.operation_name)
+                .field("span_id", &recording.span_id)
                 .finish_non_exhaustive(),
         }
     }
@@ -427,29 +392,32 @@ impl fmt::Debug for EnteredSpan {
 /// assert_eq!((caller.parent_trace_segment_id.as_str(), caller.parent_span_id), ("segment", 3));
 /// assert_eq!(caller.network_address_used_at_peer, "cart:80");
 /// ```
-pub fn entry_span(operation: impl Into<String> + AsRef<str>, headers: &impl Extractor) -> Span {
+pub fn entry_span(operation: impl AsRef<str>, headers: &impl Extractor) -> Span {
     let Some(tracer) = Tracer::current() else {
         return Span::noop();
     };
-    let incoming =
-        IncomingHeaders::extract(|name| headers.extract(name), tracer.correlation_limits());
-    let now = now_ms();
+    let operation = operation.as_ref();
+    let incoming = Incoming::read(|name| headers.extract(name), tracer.correlation_limits());
+    let sent_at = incoming.sw8x.and_then(|x| x.send_time_ms);
     let mut span = match incoming.sw8 {
         Some(parent) => {
             let skip_analysis = incoming.sw8x.is_some_and(|x| x.skip_analysis);
-            remote_trace(
-                tracer,
-                operation.into(),
+            let caller = Caller {
                 parent,
+                text: incoming.text,
                 skip_analysis,
-                incoming.correlation,
-            )
+                correlation: incoming.correlation,
+            };
+            remote_trace(tracer, operation, caller)
         }
         None => start(SpanType::Entry, operation, Some(incoming.correlation)),
     };
-    if let Some(sent) = incoming.sw8x.and_then(|x| x.send_time_ms) {
-        let latency = now.saturating_sub(sent).max(0);
-        span.tag(tags::TRANSMISSION_LATENCY, latency.to_string());
+    if let Some(sent) = sent_at {
+        let latency = now_ms().saturating_sub(sent).max(0);
+        span.tag(
+            tags::TRANSMISSION_LATENCY,
+            itoa::Buffer::new().format(latency),
+        );
     }
     span
 }
@@ -459,8 +427,8 @@ pub fn entry_span(operation: impl Into<String> + AsRef<str>, headers: &impl Extr
 /// ```
 /// let _span = rust2sky::local_span("render invoice").entered();
 /// ```
-pub fn local_span(operation: impl Into<String> + AsRef<str>) -> Span {
-    start(SpanType::Local, operation, None)
+pub fn local_span(operation: impl AsRef<str>) -> Span {
+    start(SpanType::Local, operation.as_ref(), None)
 }
 
 /// Starts an exit span: the client side of a call to `peer`, writing the `sw8` headers for the
@@ -482,20 +450,16 @@ pub fn local_span(operation: impl Into<String> + AsRef<str>) -> Span {
 /// # Ok::<(), rust2sky::propagation::Sw8Error>(())
 /// ```
 pub fn exit_span(
-    operation: impl Into<String> + AsRef<str>,
-    peer: impl Into<String> + AsRef<str>,
+    operation: impl AsRef<str>,
+    peer: impl AsRef<str>,
     headers: &mut impl Injector,
 ) -> Span {
-    let mut span = start(SpanType::Exit, operation, None);
-    inject(&span, peer.as_ref(), headers);
-    span.remember_peer(peer.as_ref());
+    let peer = peer.as_ref();
+    let mut span = start(SpanType::Exit, operation.as_ref(), None);
     span.set_peer(peer);
+    inject(&span, peer, headers);
+    span.remember_peer(peer);
     span
-}
-
-/// Now, in the epoch milliseconds spans are timed in.
-fn now_ms() -> i64 {
-    i64::try_from(id::epoch_ms()).unwrap_or(i64::MAX)
 }
 
 /// What the current position means for a new span.
@@ -513,21 +477,11 @@ enum Start {
 }
 
 /// Starts a span of `span_type` at the current position.
-///
-/// The operation name becomes a `String` only when the span is recorded: an unsampled span
-/// allocates nothing.
-fn start<O>(span_type: SpanType, operation: O, correlation: Option<Correlation>) -> Span
-where
-    O: Into<String> + AsRef<str>,
-{
-    let mut operation = Some(operation);
+fn start(span_type: SpanType, operation: &str, correlation: Option<Correlation>) -> Span {
     let start = stack::with_current(|position| match position {
-        Some(Position::Span {
-            segment, span_id, ..
-        }) => match operation.take() {
-            Some(operation) => Start::Made(child(segment, *span_id, span_type, operation)),
-            None => Start::Made(Span::noop()),
-        },
+        Some(Position::Span { segment, span_id }) => {
+            Start::Made(child(segment, *span_id, span_type, operation))
+        }
         // Inside a trace that is not recorded, a local or entry span has nothing of its own to
         // carry: the trace stays current through its parent, so a noop costs no reference count
         // and no context push. An exit span keeps the trace to remember its peer, which
@@ -543,157 +497,116 @@ where
         Some(Position::Tracer(tracer)) => Start::NewTrace(tracer.clone()),
         None => Start::Global,
     });
-    let Some(operation) = operation else {
-        return match start {
-            Start::Made(span) => span,
-            _ => Span::noop(),
-        };
-    };
     match start {
         Start::Made(span) => span,
-        Start::Continue(snapshot) => continuation(&snapshot, span_type, operation.into()),
-        Start::NewTrace(tracer) => local_trace(tracer, span_type, operation.into(), correlation),
-        // Checked before the name is converted, so that no tracer costs no allocation.
+        Start::Continue(snapshot) => continuation(&snapshot, span_type, operation),
+        Start::NewTrace(tracer) => local_trace(tracer, span_type, operation, correlation),
         Start::Global => match crate::tracer::global_tracer() {
-            Some(tracer) => local_trace(tracer.clone(), span_type, operation.into(), correlation),
+            Some(tracer) => local_trace(tracer.clone(), span_type, operation, correlation),
             None => Span::noop(),
         },
     }
 }
 
-fn recording(
-    segment: &Arc<Segment>,
-    span_id: i32,
-    parent_span_id: i32,
-    span_type: SpanType,
-    operation: String,
-    refs: Vec<SegmentReference>,
-) -> Span {
-    Span {
-        state: SpanState::Recording(Recording {
-            record: SpanObject {
+/// A span of `segment` with the id `open_span` gave, or a noop when it gave none.
+fn recording(segment: &Arc<Segment>, span_id: Option<i32>) -> Span {
+    match span_id {
+        Some(span_id) => Span {
+            state: SpanState::Recording(Recording {
+                segment: segment.clone(),
                 span_id,
-                parent_span_id,
-                start_time: now_ms(),
-                refs,
-                operation_name: operation,
-                span_type: span_type as i32,
-                skip_analysis: segment.skip_analysis(),
-                ..SpanObject::default()
-            },
-            segment: segment.clone(),
-            peer: None,
-        }),
+                panic_recorded: false,
+            }),
+        },
+        None => Span::noop(),
     }
 }
 
-fn child(
-    segment: &Arc<Segment>,
-    parent: i32,
-    span_type: SpanType,
-    operation: impl Into<String> + AsRef<str>,
-) -> Span {
-    match segment.open_span(operation.as_ref(), span_type) {
-        Some(span_id) => recording(
-            segment,
-            span_id,
-            parent,
-            span_type,
-            operation.into(),
-            Vec::new(),
-        ),
-        None => Span::noop(),
-    }
+fn child(segment: &Arc<Segment>, parent: i32, span_type: SpanType, operation: &str) -> Span {
+    recording(segment, segment.open_span(parent, span_type, operation))
 }
 
 /// The first span of a segment.
-fn first_span(
-    segment: &Arc<Segment>,
-    span_type: SpanType,
-    operation: String,
-    refs: Vec<SegmentReference>,
-) -> Span {
-    match segment.open_span(&operation, span_type) {
-        Some(span_id) => recording(segment, span_id, -1, span_type, operation, refs),
-        None => Span::noop(),
-    }
+fn first_span(segment: &Arc<Segment>, span_type: SpanType, operation: &str) -> Span {
+    recording(segment, segment.open_span(-1, span_type, operation))
 }
 
 fn local_trace(
     tracer: Tracer,
     span_type: SpanType,
-    operation: String,
+    operation: &str,
     correlation: Option<Correlation>,
 ) -> Span {
     let trace_id = TraceId::Local(id::Id::generate());
     let correlation = correlation.unwrap_or_else(|| Correlation::new(tracer.correlation_limits()));
-    if !tracer.sampler().sample(&operation) {
+    if !tracer.sampler().sample(operation) {
         return unsampled(tracer, trace_id, operation, false, correlation);
     }
-    let segment = Segment::new(tracer, trace_id, false, correlation);
-    first_span(&segment, span_type, operation, Vec::new())
+    let segment = Segment::new(tracer, trace_id, false, correlation, String::new(), None);
+    first_span(&segment, span_type, operation)
 }
 
-fn remote_trace(
-    tracer: Tracer,
-    operation: String,
-    parent: Sw8Header,
+/// What an entry span read from its caller's headers.
+struct Caller {
+    parent: Sw8Fields,
+    /// The buffer the `sw8` fields were decoded into; the segment keeps its strings there too.
+    text: String,
     skip_analysis: bool,
     correlation: Correlation,
-) -> Span {
-    let trace_id = TraceId::Remote(Arc::from(parent.trace_id.as_str()));
-    // A caller that did not sample is honoured; a caller that did is followed, as Java does,
-    // unless this operation is one the ignore rules exclude.
-    if !parent.sampled || !tracer.sampler().sample_followed(&operation) {
-        return unsampled(tracer, trace_id, operation, skip_analysis, correlation);
-    }
-    let reference = SegmentReference {
-        ref_type: RefType::CrossProcess as i32,
-        trace_id: parent.trace_id,
-        parent_trace_segment_id: parent.parent_segment_id,
-        parent_span_id: parent.parent_span_id,
-        parent_service: parent.parent_service,
-        parent_service_instance: parent.parent_service_instance,
-        parent_endpoint: parent.parent_endpoint,
-        network_address_used_at_peer: parent.target_address,
-    };
-    let segment = Segment::new(tracer, trace_id, skip_analysis, correlation);
-    first_span(&segment, SpanType::Entry, operation, vec![reference])
 }
 
-fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: String) -> Span {
-    let tracer = snapshot.tracer.clone();
-    let reference = SegmentReference {
-        ref_type: RefType::CrossThread as i32,
-        trace_id: snapshot.trace_id.to_string(),
-        parent_trace_segment_id: snapshot.segment_id.to_string(),
-        parent_span_id: snapshot.span_id,
-        parent_service: tracer.service().to_owned(),
-        parent_service_instance: tracer.instance().to_owned(),
-        parent_endpoint: snapshot.endpoint.clone(),
-        network_address_used_at_peer: String::new(),
+fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
+    let Caller {
+        parent,
+        text,
+        skip_analysis,
+        correlation,
+    } = caller;
+    let [trace_id, ..] = parent.text;
+    let trace_id = TraceId::Remote(Arc::from(trace_id.get(&text)));
+    // A caller that did not sample is honoured; a caller that did is followed, as Java does,
+    // unless this operation is one the ignore rules exclude.
+    if !parent.sampled || !tracer.sampler().sample_followed(operation) {
+        return unsampled(tracer, trace_id, operation, skip_analysis, correlation);
+    }
+    let parent = Some(Parent::CrossProcess(parent));
+    let segment = Segment::new(tracer, trace_id, skip_analysis, correlation, text, parent);
+    first_span(&segment, SpanType::Entry, operation)
+}
+
+fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Span {
+    let parent = Parent::CrossThread {
+        segment_id: snapshot.segment_id,
+        span_id: snapshot.span_id,
+        endpoint: snapshot.endpoint.clone(),
     };
     let segment = Segment::new(
-        tracer,
+        snapshot.tracer.clone(),
         snapshot.trace_id.clone(),
         snapshot.skip_analysis,
         snapshot.correlation.clone(),
+        String::new(),
+        Some(parent),
     );
-    first_span(&segment, span_type, operation, vec![reference])
+    first_span(&segment, span_type, operation)
 }
 
 fn unsampled(
     tracer: Tracer,
     trace_id: TraceId,
-    operation: String,
+    operation: &str,
     skip_analysis: bool,
     correlation: Correlation,
 ) -> Span {
+    let trace = UnsampledTrace::new(
+        tracer,
+        trace_id,
+        operation.to_owned(),
+        skip_analysis,
+        correlation,
+    );
     Span {
-        state: SpanState::Unsampled(
-            UnsampledTrace::new(tracer, trace_id, operation, skip_analysis, correlation),
-            None,
-        ),
+        state: SpanState::Unsampled(trace, None),
     }
 }
 
@@ -705,15 +618,13 @@ fn inject(span: &Span, peer: &str, headers: &mut impl Injector) {
     }
     let outgoing = match &span.state {
         SpanState::Recording(recording) => {
-            Some(recording.segment.outgoing(recording.record.span_id, peer))
+            recording.segment.outgoing(recording.span_id, Some(peer))
         }
         SpanState::Unsampled(trace, _) => Some(trace.outgoing(peer)),
         // Not recorded because the segment is full: the call still carries the trace, naming
         // the current span as the caller.
         SpanState::Noop => stack::with_current(|position| match position {
-            Some(Position::Span {
-                segment, span_id, ..
-            }) => Some(segment.outgoing(*span_id, peer)),
+            Some(Position::Span { segment, span_id }) => segment.outgoing(*span_id, Some(peer)),
             Some(Position::Unsampled(trace, _)) => Some(trace.outgoing(peer)),
             _ => None,
         }),

@@ -47,8 +47,8 @@ pub struct Tracer {
 }
 
 struct TracerInner {
-    service: String,
-    instance: String,
+    service: Arc<str>,
+    instance: Arc<str>,
     span_limit: usize,
     correlation_limits: CorrelationLimits,
     sampler: Sampler,
@@ -70,8 +70,8 @@ impl Tracer {
         reporter.attach(&live);
         Tracer {
             inner: Arc::new(TracerInner {
-                service: config.service_name().to_owned(),
-                instance: config.instance_name().to_owned(),
+                service: Arc::from(config.service_name()),
+                instance: Arc::from(config.instance_name()),
                 span_limit: config.span_limit(),
                 correlation_limits: config.correlation_limits(),
                 sampler: Sampler::new(&config, live.clone()),
@@ -146,6 +146,16 @@ impl Tracer {
     /// ```
     pub fn live_settings(&self) -> &LiveSettings {
         &self.inner.live
+    }
+
+    /// The service name, shared with the segments that report it.
+    pub(crate) fn service_name(&self) -> Arc<str> {
+        self.inner.service.clone()
+    }
+
+    /// The instance name, shared with the segments that report it.
+    pub(crate) fn instance_name(&self) -> Arc<str> {
+        self.inner.instance.clone()
     }
 
     pub(crate) fn span_limit(&self) -> usize {

@@ -207,11 +207,7 @@ pub fn correlation(key: &str) -> Option<String> {
 /// ```
 pub fn outgoing_headers() -> Vec<(&'static str, String)> {
     let outgoing = stack::with_current(|position| match position? {
-        Position::Span {
-            segment,
-            span_id,
-            peer: Some(peer),
-        } => Some(segment.outgoing(*span_id, peer)),
+        Position::Span { segment, span_id } => segment.outgoing(*span_id, None),
         Position::Unsampled(trace, Some(peer)) => Some(trace.outgoing(peer)),
         _ => None,
     });

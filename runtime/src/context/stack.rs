@@ -27,12 +27,8 @@ const MAX_DEPTH: usize = 1024;
 pub(crate) enum Position {
     /// No trace yet, but new traces use this tracer.
     Tracer(Tracer),
-    /// Inside a recorded span; `peer` is set for an exit span.
-    Span {
-        segment: Arc<Segment>,
-        span_id: i32,
-        peer: Option<Arc<str>>,
-    },
+    /// Inside a recorded span.
+    Span { segment: Arc<Segment>, span_id: i32 },
     /// Inside a trace that is not recorded (not sampled, or ignored); `peer` is set for an exit
     /// span.
     Unsampled(Arc<UnsampledTrace>, Option<Arc<str>>),

@@ -17,15 +17,8 @@ pub(super) const fn encoded_len(len: usize) -> usize {
     len.div_ceil(3) * 4
 }
 
-/// Why a Base64 field could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum FieldError {
-    Base64,
-    Utf8,
-}
-
-/// Decodes one Base64 field, padded or not, into UTF-8 text.
-pub(super) fn decode(input: &str) -> Result<String, FieldError> {
+/// Appends the bytes of one Base64 field, padded or not, to `out`; checks nothing else.
+pub(super) fn decode_append(input: &str, out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
     // Padded input always has a length divisible by 4; unpadded input of such a length has no
     // padding to check, so the padded decoder reads both.
     let engine = if input.len().is_multiple_of(4) {
@@ -33,8 +26,12 @@ pub(super) fn decode(input: &str) -> Result<String, FieldError> {
     } else {
         STANDARD_NO_PAD
     };
-    let bytes = engine
-        .decode_to_vec(input)
-        .map_err(|_| FieldError::Base64)?;
-    String::from_utf8(bytes).map_err(|_| FieldError::Utf8)
+    engine.decode_append(input, out)
+}
+
+/// Decodes one Base64 field into UTF-8 text.
+pub(super) fn decode(input: &str) -> Option<String> {
+    let mut out = Vec::new();
+    decode_append(input, &mut out).ok()?;
+    String::from_utf8(out).ok()
 }

@@ -331,5 +331,5 @@ fn decode_entry(element: &str) -> Option<(String, String)> {
     let (Some(key), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
         return None;
     };
-    Some((base64::decode(key).ok()?, base64::decode(value).ok()?))
+    Some((base64::decode(key)?, base64::decode(value)?))
 }

@@ -1,7 +1,9 @@
 //! Reading all three headers off an incoming request, without ever failing it.
 
+use super::sw8::{self, MAX_SW8_LEN, Sw8Fields};
 use super::{Correlation, CorrelationLimits, SW8, SW8_CORRELATION, SW8_X, Sw8Header, Sw8x};
 use crate::diagnostics::{self, Problem};
+use crate::text;
 
 /// The SkyWalking headers of an incoming request, with whatever was malformed left out.
 ///
@@ -52,17 +54,46 @@ impl IncomingHeaders {
     /// assert!(incoming.correlation.is_empty());
     /// # Ok::<(), http::Error>(())
     /// ```
-    pub fn extract<F, V>(mut header: F, limits: CorrelationLimits) -> Self
+    pub fn extract<F, V>(header: F, limits: CorrelationLimits) -> Self
     where
         F: FnMut(&str) -> Option<V>,
         V: AsRef<str>,
     {
+        let incoming = Incoming::read(header, limits);
+        IncomingHeaders {
+            sw8: incoming.sw8.map(|fields| fields.to_header(&incoming.text)),
+            correlation: incoming.correlation,
+            sw8x: incoming.sw8x,
+        }
+    }
+}
+
+/// The headers as an entry span reads them: the `sw8` fields are left in `text`, the buffer
+/// that the span's segment goes on to keep its own strings in.
+pub(crate) struct Incoming {
+    pub(crate) sw8: Option<Sw8Fields>,
+    pub(crate) text: String,
+    pub(crate) correlation: Correlation,
+    pub(crate) sw8x: Option<Sw8x>,
+}
+
+impl Incoming {
+    /// Reads the three headers as [`IncomingHeaders::extract`] documents.
+    pub(crate) fn read<F, V>(mut header: F, limits: CorrelationLimits) -> Self
+    where
+        F: FnMut(&str) -> Option<V>,
+        V: AsRef<str>,
+    {
+        let mut text = String::new();
         let sw8 = header(SW8).and_then(|value| {
             let value = value.as_ref();
             if value.trim().is_empty() {
                 return None;
             }
-            Sw8Header::decode(value)
+            // Decoded Base64 is shorter than its text, so the segment's own strings fit in the
+            // rest of this one allocation.
+            text.reserve(value.len().min(MAX_SW8_LEN) + text::INITIAL_CAPACITY);
+            sw8::decode_into(value, &mut text)
                 .map_err(|error| diagnostics::record(Problem::MalformedSw8, 1, &error))
                 .ok()
         });
@@ -92,8 +123,9 @@ impl IncomingHeaders {
                 .ok()
         });
 
-        IncomingHeaders {
+        Incoming {
             sw8,
+            text,
             correlation,
             sw8x,
         }

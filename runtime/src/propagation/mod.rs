@@ -18,9 +18,10 @@ mod sw8x;
 
 pub use carrier::{Extractor, Injector};
 pub use correlation::{Correlation, CorrelationError, CorrelationLimits, DecodedCorrelation};
+pub(crate) use incoming::Incoming;
 pub use incoming::IncomingHeaders;
-pub(crate) use sw8::encode_fields;
 pub use sw8::{MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};
+pub(crate) use sw8::{Sw8Fields, encode_fields};
 pub use sw8x::{Sw8x, Sw8xError};
 
 /// Name of the `sw8` header: the parent's trace context.

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::base64;
+use crate::text::Text;
 
 /// The longest `sw8` value [`Sw8Header::decode`] reads, in bytes.
 ///
@@ -214,60 +215,8 @@ impl Sw8Header {
     /// # Ok::<(), rust2sky::propagation::Sw8Error>(())
     /// ```
     pub fn decode(value: &str) -> Result<Self, Sw8Error> {
-        if value.len() > MAX_SW8_LEN {
-            return Err(Sw8Error::TooLong { len: value.len() });
-        }
-        let value = value.trim();
-        if value.is_empty() {
-            return Err(Sw8Error::Empty);
-        }
-
-        let mut parts = [""; 8];
-        let mut found = 0;
-        for part in value.split('-') {
-            if let Some(slot) = parts.get_mut(found) {
-                *slot = part;
-            }
-            found += 1;
-        }
-        if found != 8 {
-            return Err(Sw8Error::FieldCount { found });
-        }
-        let [
-            flag,
-            trace,
-            segment,
-            span,
-            service,
-            instance,
-            endpoint,
-            address,
-        ] = parts;
-
-        let sampled = match flag {
-            "1" => true,
-            "0" => false,
-            _ => return Err(Sw8Error::SampleFlag),
-        };
-        let parent_span_id = parse_span_id(span)?;
-
-        let mut text = [trace, segment, service, instance, endpoint, address]
-            .into_iter()
-            .zip(Sw8Field::TEXT)
-            .map(|(encoded, field)| decode_text(encoded, field));
-        // `text` yields exactly six items, so each `next` below is `Some`; the fallback is only there
-        // so that this function has no panic path at all.
-        let mut next = || text.next().unwrap_or(Err(Sw8Error::Empty));
-        Ok(Sw8Header {
-            sampled,
-            trace_id: next()?,
-            parent_segment_id: next()?,
-            parent_span_id,
-            parent_service: next()?,
-            parent_service_instance: next()?,
-            parent_endpoint: next()?,
-            target_address: next()?,
-        })
+        let mut text = String::new();
+        Ok(decode_into(value, &mut text)?.to_header(&text))
     }
 
     /// Writes the header value, in one allocation of exactly the right size.
@@ -387,13 +336,116 @@ fn parse_span_id(digits: &str) -> Result<i32, Sw8Error> {
     digits.parse().map_err(|_| Sw8Error::SpanId)
 }
 
-fn decode_text(encoded: &str, field: Sw8Field) -> Result<String, Sw8Error> {
-    let text = base64::decode(encoded).map_err(|error| match error {
-        base64::FieldError::Base64 => Sw8Error::Base64(field),
-        base64::FieldError::Utf8 => Sw8Error::Utf8(field),
-    })?;
-    if text.is_empty() {
+/// An `sw8` header read into a caller's buffer, for the entry span's segment to keep.
+#[derive(Clone, Copy)]
+pub(crate) struct Sw8Fields {
+    pub(crate) sampled: bool,
+    pub(crate) parent_span_id: i32,
+    /// Ranges of the buffer, in header order: trace id, parent segment id, parent service,
+    /// parent instance, parent endpoint, target address.
+    pub(crate) text: [Text; 6],
+}
+
+impl Sw8Fields {
+    /// The header, with its fields copied out of `buffer`.
+    pub(crate) fn to_header(self, buffer: &str) -> Sw8Header {
+        let [
+            trace_id,
+            parent_segment_id,
+            parent_service,
+            parent_service_instance,
+            parent_endpoint,
+            target_address,
+        ] = self.text.map(|field| field.get(buffer).to_owned());
+        Sw8Header {
+            sampled: self.sampled,
+            trace_id,
+            parent_segment_id,
+            parent_span_id: self.parent_span_id,
+            parent_service,
+            parent_service_instance,
+            parent_endpoint,
+            target_address,
+        }
+    }
+}
+
+/// Reads an `sw8` header as [`Sw8Header::decode`] does, appending its six text fields to
+/// `buffer` instead of allocating a `String` for each. On error `buffer` is left as it was.
+pub(crate) fn decode_into(value: &str, buffer: &mut String) -> Result<Sw8Fields, Sw8Error> {
+    if value.len() > MAX_SW8_LEN {
+        return Err(Sw8Error::TooLong { len: value.len() });
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Sw8Error::Empty);
+    }
+
+    let mut parts = [""; 8];
+    let mut found = 0;
+    for part in value.split('-') {
+        if let Some(slot) = parts.get_mut(found) {
+            *slot = part;
+        }
+        found += 1;
+    }
+    if found != 8 {
+        return Err(Sw8Error::FieldCount { found });
+    }
+    let [
+        flag,
+        trace,
+        segment,
+        span,
+        service,
+        instance,
+        endpoint,
+        address,
+    ] = parts;
+
+    let sampled = match flag {
+        "1" => true,
+        "0" => false,
+        _ => return Err(Sw8Error::SampleFlag),
+    };
+    let parent_span_id = parse_span_id(span)?;
+
+    let mut bytes = std::mem::take(buffer).into_bytes();
+    let before = bytes.len();
+    let mut text = [Text::default(); 6];
+    let decoded = [trace, segment, service, instance, endpoint, address]
+        .into_iter()
+        .zip(Sw8Field::TEXT)
+        .zip(&mut text)
+        .try_for_each(|((encoded, field), range)| {
+            let start = bytes.len();
+            decode_text(encoded, field, &mut bytes)?;
+            *range = Text::from_range(start, bytes.len());
+            Ok(())
+        });
+    if decoded.is_err() {
+        bytes.truncate(before);
+    }
+    // Every appended field was checked to be UTF-8, so this only fails if the caller's buffer
+    // was not a `String`, which it was.
+    *buffer = String::from_utf8(bytes).unwrap_or_default();
+    decoded.map(|()| Sw8Fields {
+        sampled,
+        parent_span_id,
+        text,
+    })
+}
+
+/// Appends one decoded text field to `out`: Base64, UTF-8 and not empty.
+fn decode_text(encoded: &str, field: Sw8Field, out: &mut Vec<u8>) -> Result<(), Sw8Error> {
+    let start = out.len();
+    base64::decode_append(encoded, out).map_err(|_| Sw8Error::Base64(field))?;
+    let decoded = out.get(start..).unwrap_or_default();
+    if std::str::from_utf8(decoded).is_err() {
+        return Err(Sw8Error::Utf8(field));
+    }
+    if decoded.is_empty() {
         return Err(Sw8Error::EmptyField(field));
     }
-    Ok(text)
+    Ok(())
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use self::lane::Lane;
-use super::{Reporter, SegmentObject};
+use super::{FinishedSegment, Reporter};
 use crate::config::{Config, LiveSettings, WeakLiveSettings};
 use crate::diagnostics::Problem;
 use rust2sky_proto::v3::LogData;
@@ -70,7 +70,7 @@ pub struct GrpcReporter {
 
 /// What the caller threads and the background thread share.
 struct Shared {
-    segments: Lane<SegmentObject>,
+    segments: Lane<FinishedSegment>,
     logs: Lane<LogData>,
     /// Ends the background thread.
     shutdown: tokio::sync::Notify,
@@ -320,7 +320,7 @@ impl GrpcReporter {
 }
 
 impl Reporter for GrpcReporter {
-    fn report(&self, segment: SegmentObject) {
+    fn report(&self, segment: FinishedSegment) {
         self.shared.segments.offer(segment);
     }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Reporter, SegmentObject};
+use super::{FinishedSegment, Reporter, SegmentObject};
 use rust2sky_proto::v3::{SpanObject, SpanType};
 
 /// Writes each finished segment as one readable line through the `log` crate (target
@@ -95,7 +95,9 @@ impl LogReporter {
 }
 
 impl Reporter for LogReporter {
-    fn report(&self, segment: SegmentObject) {
-        log::info!(target: "rust2sky::segment", "{}", Self::format(&segment));
+    fn report(&self, segment: FinishedSegment) {
+        if log::log_enabled!(target: "rust2sky::segment", log::Level::Info) {
+            log::info!(target: "rust2sky::segment", "{}", Self::format(&segment.to_proto()));
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{Reporter, SegmentObject};
+use super::{FinishedSegment, Reporter, SegmentObject};
 use crate::diagnostics::{self, Problem};
 
 /// Keeps finished segments in memory so that a test can look at them, field by field.
@@ -32,7 +32,7 @@ pub struct MemoryReporter {
 
 #[derive(Debug)]
 struct Shared {
-    segments: Mutex<Vec<SegmentObject>>,
+    segments: Mutex<Vec<FinishedSegment>>,
     arrived: Condvar,
     capacity: usize,
 }
@@ -80,7 +80,7 @@ impl MemoryReporter {
     /// assert_eq!(rust2sky::reporter::MemoryReporter::new().segments(), vec![]);
     /// ```
     pub fn segments(&self) -> Vec<SegmentObject> {
-        self.lock().clone()
+        self.lock().iter().map(FinishedSegment::to_proto).collect()
     }
 
     /// Removes and returns the segments received so far.
@@ -90,6 +90,18 @@ impl MemoryReporter {
     /// assert!(reporter.take().is_empty());
     /// ```
     pub fn take(&self) -> Vec<SegmentObject> {
+        let taken = std::mem::take(&mut *self.lock());
+        taken.iter().map(FinishedSegment::to_proto).collect()
+    }
+
+    /// Removes and returns the segments received so far, as the reporter received them: for
+    /// tests and benchmarks of code that takes [`FinishedSegment`]s, such as a reporter.
+    ///
+    /// ```
+    /// let reporter = rust2sky::reporter::MemoryReporter::new();
+    /// assert!(reporter.take_finished().is_empty());
+    /// ```
+    pub fn take_finished(&self) -> Vec<FinishedSegment> {
         std::mem::take(&mut *self.lock())
     }
 
@@ -117,10 +129,10 @@ impl MemoryReporter {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        segments.clone()
+        segments.iter().map(FinishedSegment::to_proto).collect()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<SegmentObject>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<FinishedSegment>> {
         self.shared
             .segments
             .lock()
@@ -135,7 +147,7 @@ impl Default for MemoryReporter {
 }
 
 impl Reporter for MemoryReporter {
-    fn report(&self, segment: SegmentObject) {
+    fn report(&self, segment: FinishedSegment) {
         let mut segments = self.lock();
         if segments.len() >= self.shared.capacity {
             drop(segments);

@@ -16,30 +16,32 @@ use crate::config::LiveSettings;
 
 pub use self::log::LogReporter;
 pub use self::memory::MemoryReporter;
+pub use crate::segment::FinishedSegment;
 pub use rust2sky_proto::v3::SegmentObject;
 
 /// Receives finished segments.
 ///
 /// `report` is called on the thread that ended a segment's last span, so it must not block, wait
 /// on the network, or grow memory without bound: hand the segment off to a bounded queue, or drop
-/// it (and count the drop).
+/// it (and count the drop). The segment comes in the compact form it was recorded in; a reporter
+/// that queues it builds the protobuf with [`FinishedSegment::to_proto`] on its own thread.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use rust2sky::reporter::{Reporter, SegmentObject};
+/// use rust2sky::reporter::{FinishedSegment, Reporter};
 ///
 /// #[derive(Debug, Default)]
 /// struct CountingReporter(AtomicUsize);
 ///
 /// impl Reporter for CountingReporter {
-///     fn report(&self, _segment: SegmentObject) {
+///     fn report(&self, _segment: FinishedSegment) {
 ///         self.0.fetch_add(1, Ordering::Relaxed);
 ///     }
 /// }
 /// ```
 pub trait Reporter: Send + Sync + 'static {
     /// Takes one finished segment. Must return at once.
-    fn report(&self, segment: SegmentObject);
+    fn report(&self, segment: FinishedSegment);
 
     /// Delivers whatever is still buffered, waiting at most `timeout`; returns whether everything
     /// was delivered. Reporters without a buffer have nothing to do.
@@ -57,7 +59,7 @@ pub trait Reporter: Send + Sync + 'static {
 }
 
 impl<R: Reporter> Reporter for std::sync::Arc<R> {
-    fn report(&self, segment: SegmentObject) {
+    fn report(&self, segment: FinishedSegment) {
         (**self).report(segment);
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rust2sky::config::{Config, ConfigBuilder, LiveSettings};
 use rust2sky::proto::v3::{RefType, SpanLayer, SpanType};
-use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter, SegmentObject};
+use rust2sky::reporter::{FinishedSegment, GrpcReporter, MemoryReporter, Reporter, SegmentObject};
 use rust2sky::testing::Collector;
 use rust2sky::{Tracer, component, tags};
 
@@ -42,7 +42,7 @@ fn start_reporter(config: &Config) -> GrpcReporter {
 }
 
 /// A segment as a real request makes it, one per call, each with its own ids.
-fn segments(count: usize) -> Vec<SegmentObject> {
+fn segments(count: usize) -> Vec<FinishedSegment> {
     let memory = MemoryReporter::new();
     let config = Config::builder()
         .service_name("payments")
@@ -56,13 +56,13 @@ fn segments(count: usize) -> Vec<SegmentObject> {
             let _exit = rust2sky::exit_span("SELECT", "db:5432", &mut ());
         }
     });
-    memory.segments()
+    memory.take_finished()
 }
 
-fn segment_ids(segments: &[SegmentObject]) -> HashSet<String> {
+fn segment_ids<S: Into<SegmentObject>>(segments: impl IntoIterator<Item = S>) -> HashSet<String> {
     segments
-        .iter()
-        .map(|segment| segment.trace_segment_id.clone())
+        .into_iter()
+        .map(|segment| segment.into().trace_segment_id)
         .collect()
 }
 
@@ -77,7 +77,7 @@ fn free_address() -> SocketAddr {
 struct Both(MemoryReporter, GrpcReporter);
 
 impl Reporter for Both {
-    fn report(&self, segment: SegmentObject) {
+    fn report(&self, segment: FinishedSegment) {
         self.0.report(segment.clone());
         self.1.report(segment);
     }
@@ -427,7 +427,7 @@ fn a_collector_that_starts_late_gets_everything_queued() {
 
     let collector = Collector::builder().address(address).start().unwrap();
     assert!(reporter.flush(PATIENCE));
-    assert_eq!(segment_ids(&collector.segments()), segment_ids(&made));
+    assert_eq!(segment_ids(collector.segments()), segment_ids(made.clone()));
     let stats = reporter.stats();
     assert_eq!((stats.sent, stats.failed, stats.dropped_full), (100, 0, 0));
 }
@@ -472,9 +472,9 @@ fn reporting_resumes_after_the_collector_is_killed_and_restarted() {
     );
     let after_restart = second.segments();
     assert!(!after_restart.is_empty());
-    let mut arrived = segment_ids(&before_kill);
-    arrived.extend(segment_ids(&after_restart));
-    assert!(arrived.is_subset(&segment_ids(&made)));
+    let mut arrived = segment_ids(before_kill);
+    arrived.extend(segment_ids(after_restart));
+    assert!(arrived.is_subset(&segment_ids(made.clone())));
     assert!(
         arrived.len() as u64 >= stats.sent,
         "every acknowledged segment arrived: {} < {stats:?}",
@@ -541,7 +541,7 @@ fn a_burst_within_the_queue_loses_nothing() {
     });
     let reporter = start_reporter(&config);
     let made = segments(50_000);
-    let ids = segment_ids(&made);
+    let ids = segment_ids(made.clone());
     for segment in made {
         reporter.report(segment);
     }
@@ -551,7 +551,7 @@ fn a_burst_within_the_queue_loses_nothing() {
         (stats.produced, stats.sent, stats.dropped_full, stats.failed),
         (50_000, 50_000, 0, 0)
     );
-    assert_eq!(segment_ids(&collector.segments()), ids);
+    assert_eq!(segment_ids(collector.segments()), ids);
 }
 
 #[test]
@@ -560,7 +560,7 @@ fn flush_delivers_everything_queued_before_it_returns() {
     let config = service_config(&[collector.backend()], |config| config);
     let reporter = start_reporter(&config);
     let made = segments(10_000);
-    let ids = segment_ids(&made);
+    let ids = segment_ids(made.clone());
     for segment in made {
         reporter.report(segment);
     }
@@ -570,7 +570,7 @@ fn flush_delivers_everything_queued_before_it_returns() {
     );
     assert!(reporter.flush(PATIENCE));
     // No waiting here: flush returned after the collector acknowledged all of them.
-    assert_eq!(segment_ids(&collector.segments()), ids);
+    assert_eq!(segment_ids(collector.segments()), ids);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use rust2sky::Tracer;
 use rust2sky::config::Config;
 use rust2sky::meter;
 use rust2sky::proto::v3::meter_data::Metric;
@@ -59,7 +60,8 @@ fn meters_arrive_with_their_values_and_labels() {
     for value in [5.0, 7.0, 50.0, 500.0] {
         latency.record(value);
     }
-    reporter.report(Default::default());
+    let tracer = Tracer::new(config.clone(), reporter.clone());
+    tracer.in_scope(|| drop(rust2sky::local_span("checkout")));
     assert!(reporter.flush(PATIENCE));
 
     let labels = [label("region", "eu"), label("channel", "web")];

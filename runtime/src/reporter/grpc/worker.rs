@@ -32,6 +32,7 @@ use tonic::{Code, Request, Status};
 use super::lane::Lane;
 use super::setup::Settings;
 use super::{DynamicConfig, Shared};
+use crate::reporter::FinishedSegment;
 
 /// The least time between two log lines of the same kind.
 const LOG_INTERVAL: Duration = Duration::from_secs(30);
@@ -214,7 +215,10 @@ impl Worker {
 
     async fn segment_loop(&self) {
         self.stream_loop(&self.shared.segments, "segment", |channel, batch| {
-            let request = self.request(tokio_stream::iter(batch));
+            // Each segment becomes its protobuf as the stream takes it, on this thread, off the
+            // request path.
+            let segments = batch.into_iter().map(FinishedSegment::into_proto);
+            let request = self.request(tokio_stream::iter(segments));
             async move {
                 TraceSegmentReportServiceClient::new(channel)
                     .collect(request)
