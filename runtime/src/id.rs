@@ -55,6 +55,11 @@ impl Id {
     /// assert!(id.to_string().len() <= 74);
     /// ```
     pub fn generate() -> Id {
+        Id::generate_at(epoch_ms())
+    }
+
+    /// [`Id::generate`] with the clock already read, for code that needs the time too.
+    pub(crate) fn generate_at(now_ms: u64) -> Id {
         THREAD_STATE
             .try_with(|state| {
                 let thread = match state.thread.get() {
@@ -65,7 +70,7 @@ impl Id {
                     }
                     number => number,
                 };
-                let now = epoch_ms().saturating_mul(PER_MS);
+                let now = now_ms.saturating_mul(PER_MS);
                 let last = state.last.get();
                 // Strictly increasing per thread: a repeated or earlier clock reading continues
                 // from the last value, spilling into the next millisecond after 10,000 ids.

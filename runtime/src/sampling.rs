@@ -58,13 +58,25 @@ impl Sampler {
 #[derive(Debug, Clone)]
 pub(crate) struct IgnoreRules {
     suffixes: Vec<String>,
+    /// Which bytes some suffix ends with: a name ending in none of them matches no suffix, so
+    /// most names are cleared by one lookup instead of a comparison with every suffix.
+    suffix_ends: [u64; 4],
     paths: Vec<AntPattern>,
 }
 
 impl IgnoreRules {
     pub(crate) fn new(suffixes: &[String], paths: &[String]) -> Self {
+        let mut suffix_ends = [0u64; 4];
+        for suffix in suffixes {
+            match suffix.as_bytes().last() {
+                Some(&last) => suffix_ends[usize::from(last / 64)] |= 1 << (last % 64),
+                // An empty suffix ends every name.
+                None => suffix_ends = [u64::MAX; 4],
+            }
+        }
         IgnoreRules {
             suffixes: suffixes.to_vec(),
+            suffix_ends,
             paths: paths
                 .iter()
                 .map(|pattern| AntPattern::new(pattern))
@@ -82,10 +94,16 @@ impl IgnoreRules {
             .bytes()
             .position(|byte| byte == b'?' || byte == b'#');
         let name_without_query = &operation[..query.unwrap_or(operation.len())];
-        if self
-            .suffixes
-            .iter()
-            .any(|suffix| name_without_query.ends_with(suffix.as_str()))
+        let last = name_without_query.as_bytes().last().copied();
+        let may_end_with_suffix = match last {
+            Some(last) => self.suffix_ends[usize::from(last / 64)] & (1 << (last % 64)) != 0,
+            None => self.suffixes.iter().any(String::is_empty),
+        };
+        if may_end_with_suffix
+            && self
+                .suffixes
+                .iter()
+                .any(|suffix| name_without_query.ends_with(suffix.as_str()))
         {
             return true;
         }
@@ -272,6 +290,23 @@ mod tests {
         assert!(!sampler.sample("GET:/logo.png")); // a default ignored suffix
         assert!(sampler.sample("GET:/orders"));
         assert!(sampler.sample("compute"));
+    }
+
+    #[test]
+    fn suffixes_match_whole_endings_whatever_their_last_byte() {
+        let suffixes = [".css".to_owned(), ".tar.gz".to_owned()];
+        let rules = IgnoreRules::new(&suffixes, &[]);
+        assert!(rules.is_ignored("GET:/site.css"));
+        assert!(rules.is_ignored("GET:/site.css?v=2"));
+        assert!(rules.is_ignored("GET:/dump.tar.gz"));
+        assert!(!rules.is_ignored("GET:/dump.gz")); // ends in `z` like `.tar.gz`, but is not it
+        assert!(!rules.is_ignored("GET:/access")); // ends in `s` like `.css`
+        assert!(!rules.is_ignored("GET:/orders"));
+        assert!(!rules.is_ignored(""));
+
+        let everything = IgnoreRules::new(&[String::new()], &[]);
+        assert!(everything.is_ignored("GET:/orders"));
+        assert!(everything.is_ignored(""));
     }
 
     #[test]

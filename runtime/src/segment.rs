@@ -16,7 +16,7 @@ use rust2sky_proto::v3::{
 use crate::diagnostics::{self, Problem};
 use crate::id::Id;
 use crate::propagation::{
-    Correlation, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8Fields, Sw8x, encode_fields,
+    Correlation, Injector, Piece, SW8, SW8_CORRELATION, SW8_X, Sw8Fields, Sw8x, encode_fields,
 };
 use crate::text::{self, Text};
 use crate::tracer::Tracer;
@@ -87,12 +87,12 @@ fn outgoing(
         encode_fields(
             span_id.is_some(),
             [
-                trace_id,
-                segment_id.as_str(),
-                tracer.service(),
-                tracer.instance(),
-                endpoint,
-                peer,
+                Piece::Text(trace_id),
+                Piece::Text(segment_id.as_str()),
+                Piece::Base64(tracer.encoded_service()),
+                Piece::Base64(tracer.encoded_instance()),
+                Piece::Text(endpoint),
+                Piece::Text(peer),
             ],
             span_id.unwrap_or(0),
         )
@@ -190,8 +190,8 @@ pub(crate) enum Change<'a> {
 }
 
 impl Segment {
-    /// A new segment; `text` is the buffer its strings go to, holding whatever `parent` refers
-    /// to already.
+    /// A new segment, started at `now` (epoch milliseconds); `text` is the buffer its strings go
+    /// to, holding whatever `parent` refers to already.
     pub(crate) fn new(
         tracer: Tracer,
         trace_id: TraceId,
@@ -199,12 +199,13 @@ impl Segment {
         correlation: Correlation,
         mut text: String,
         parent: Option<Parent>,
+        now: i64,
     ) -> Arc<Segment> {
         text.reserve(text::INITIAL_CAPACITY);
         Arc::new(Segment {
             tracer,
             trace_id,
-            segment_id: Id::generate(),
+            segment_id: Id::generate_at(u64::try_from(now).unwrap_or(0)),
             skip_analysis,
             state: Mutex::new(SegmentState {
                 records: Records {
@@ -244,16 +245,16 @@ impl Segment {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts recording a span named `operation`, a child of `parent_span_id` (-1 for the first
-    /// span); returns its id, or `None` when the segment is at its span limit (the segment is then
-    /// marked size-limited) or already reported.
+    /// Starts recording a span named `operation` at `start_time`, a child of `parent_span_id`
+    /// (-1 for the first span); returns its id, or `None` when the segment is at its span limit
+    /// (the segment is then marked size-limited) or already reported.
     pub(crate) fn open_span(
         &self,
         parent_span_id: i32,
         span_type: SpanType,
         operation: &str,
+        start_time: i64,
     ) -> Option<i32> {
-        let start_time = now_ms();
         let mut state = self.lock();
         let state = &mut *state;
         if state.reported {

@@ -523,12 +523,13 @@ fn recording(segment: &Arc<Segment>, span_id: Option<i32>) -> Span {
 }
 
 fn child(segment: &Arc<Segment>, parent: i32, span_type: SpanType, operation: &str) -> Span {
-    recording(segment, segment.open_span(parent, span_type, operation))
+    let span_id = segment.open_span(parent, span_type, operation, now_ms());
+    recording(segment, span_id)
 }
 
-/// The first span of a segment.
-fn first_span(segment: &Arc<Segment>, span_type: SpanType, operation: &str) -> Span {
-    recording(segment, segment.open_span(-1, span_type, operation))
+/// The first span of a segment, started when the segment was, at `now`.
+fn first_span(segment: &Arc<Segment>, span_type: SpanType, operation: &str, now: i64) -> Span {
+    recording(segment, segment.open_span(-1, span_type, operation, now))
 }
 
 fn local_trace(
@@ -537,13 +538,23 @@ fn local_trace(
     operation: &str,
     correlation: Option<Correlation>,
 ) -> Span {
-    let trace_id = TraceId::Local(id::Id::generate());
+    // One clock reading for the trace id, the segment id and the span's start.
+    let now = now_ms();
+    let trace_id = TraceId::Local(id::Id::generate_at(u64::try_from(now).unwrap_or(0)));
     let correlation = correlation.unwrap_or_else(|| Correlation::new(tracer.correlation_limits()));
     if !tracer.sampler().sample(operation) {
         return unsampled(tracer, trace_id, operation, false, correlation);
     }
-    let segment = Segment::new(tracer, trace_id, false, correlation, String::new(), None);
-    first_span(&segment, span_type, operation)
+    let segment = Segment::new(
+        tracer,
+        trace_id,
+        false,
+        correlation,
+        String::new(),
+        None,
+        now,
+    );
+    first_span(&segment, span_type, operation, now)
 }
 
 /// What an entry span read from its caller's headers.
@@ -570,11 +581,21 @@ fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
         return unsampled(tracer, trace_id, operation, skip_analysis, correlation);
     }
     let parent = Some(Parent::CrossProcess(parent));
-    let segment = Segment::new(tracer, trace_id, skip_analysis, correlation, text, parent);
-    first_span(&segment, SpanType::Entry, operation)
+    let now = now_ms();
+    let segment = Segment::new(
+        tracer,
+        trace_id,
+        skip_analysis,
+        correlation,
+        text,
+        parent,
+        now,
+    );
+    first_span(&segment, SpanType::Entry, operation, now)
 }
 
 fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Span {
+    let now = now_ms();
     let parent = Parent::CrossThread {
         segment_id: snapshot.segment_id,
         span_id: snapshot.span_id,
@@ -587,8 +608,9 @@ fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Sp
         snapshot.correlation.clone(),
         String::new(),
         Some(parent),
+        now,
     );
-    first_span(&segment, span_type, operation)
+    first_span(&segment, span_type, operation, now)
 }
 
 fn unsampled(

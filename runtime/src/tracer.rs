@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::config::{Config, LiveSettings};
 use crate::context::stack::{self, Position};
-use crate::propagation::CorrelationLimits;
+use crate::propagation::{CorrelationLimits, encode_piece};
 use crate::reporter::Reporter;
 use crate::sampling::Sampler;
 
@@ -49,6 +49,9 @@ pub struct Tracer {
 struct TracerInner {
     service: Arc<str>,
     instance: Arc<str>,
+    /// The names as every `sw8` header carries them, encoded once.
+    encoded_service: String,
+    encoded_instance: String,
     span_limit: usize,
     correlation_limits: CorrelationLimits,
     sampler: Sampler,
@@ -72,6 +75,8 @@ impl Tracer {
             inner: Arc::new(TracerInner {
                 service: Arc::from(config.service_name()),
                 instance: Arc::from(config.instance_name()),
+                encoded_service: encode_piece(config.service_name()),
+                encoded_instance: encode_piece(config.instance_name()),
                 span_limit: config.span_limit(),
                 correlation_limits: config.correlation_limits(),
                 sampler: Sampler::new(&config, live.clone()),
@@ -156,6 +161,16 @@ impl Tracer {
     /// The instance name, shared with the segments that report it.
     pub(crate) fn instance_name(&self) -> Arc<str> {
         self.inner.instance.clone()
+    }
+
+    /// The service name in standard Base64.
+    pub(crate) fn encoded_service(&self) -> &str {
+        &self.inner.encoded_service
+    }
+
+    /// The instance name in standard Base64.
+    pub(crate) fn encoded_instance(&self) -> &str {
+        &self.inner.encoded_instance
     }
 
     pub(crate) fn span_limit(&self) -> usize {

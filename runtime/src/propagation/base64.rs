@@ -17,16 +17,46 @@ pub(super) const fn encoded_len(len: usize) -> usize {
     len.div_ceil(3) * 4
 }
 
-/// Appends the bytes of one Base64 field, padded or not, to `out`; checks nothing else.
-pub(super) fn decode_append(input: &str, out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
+/// The engine that reads `input`, padded or not.
+fn engine_for(input: &[u8]) -> &'static base64_simd::Base64 {
     // Padded input always has a length divisible by 4; unpadded input of such a length has no
     // padding to check, so the padded decoder reads both.
-    let engine = if input.len().is_multiple_of(4) {
-        STANDARD
+    if input.len().is_multiple_of(4) {
+        &STANDARD
     } else {
-        STANDARD_NO_PAD
-    };
-    engine.decode_append(input, out)
+        &STANDARD_NO_PAD
+    }
+}
+
+/// Appends the bytes of one Base64 field, padded or not, to `out`; checks nothing else.
+pub(super) fn decode_append(input: &str, out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
+    engine_for(input.as_bytes()).decode_append(input, out)
+}
+
+/// Why a Base64 field could not be read as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FieldError {
+    Base64,
+    Utf8,
+}
+
+/// Appends one Base64 field, padded or not, to `out` as text; on error `out` is as it was.
+pub(super) fn decode_text_into(input: &str, out: &mut String) -> Result<(), FieldError> {
+    // Header fields are short: they decode on the stack and are checked there, so that `out`
+    // only ever receives valid text and need not be checked again as a whole.
+    let mut stack = [0u8; 192];
+    if input.len() / 4 * 3 + 3 > stack.len() {
+        let mut bytes = Vec::new();
+        decode_append(input, &mut bytes).map_err(|_| FieldError::Base64)?;
+        out.push_str(std::str::from_utf8(&bytes).map_err(|_| FieldError::Utf8)?);
+        return Ok(());
+    }
+    let input = input.as_bytes();
+    let decoded = engine_for(input)
+        .decode(input, base64_simd::Out::from_slice(&mut stack))
+        .map_err(|_| FieldError::Base64)?;
+    out.push_str(std::str::from_utf8(decoded).map_err(|_| FieldError::Utf8)?);
+    Ok(())
 }
 
 /// Decodes one Base64 field into UTF-8 text.

@@ -21,7 +21,7 @@ pub use correlation::{Correlation, CorrelationError, CorrelationLimits, DecodedC
 pub(crate) use incoming::Incoming;
 pub use incoming::IncomingHeaders;
 pub use sw8::{MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};
-pub(crate) use sw8::{Sw8Fields, encode_fields};
+pub(crate) use sw8::{Piece, Sw8Fields, encode_fields, encode_piece};
 pub use sw8x::{Sw8x, Sw8xError};
 
 /// Name of the `sw8` header: the parent's trace context.

@@ -274,7 +274,7 @@ impl Sw8Header {
         fields_len(self.text_fields(), self.parent_span_id)
     }
 
-    fn text_fields(&self) -> [&str; 6] {
+    fn text_fields(&self) -> [Piece<'_>; 6] {
         [
             &self.trace_id,
             &self.parent_segment_id,
@@ -283,6 +283,7 @@ impl Sw8Header {
             &self.parent_endpoint,
             &self.target_address,
         ]
+        .map(|text| Piece::Text(text))
     }
 }
 
@@ -301,31 +302,68 @@ impl fmt::Display for Sw8Header {
     }
 }
 
-/// Encodes a header from borrowed fields (in header order: trace id, parent segment id, parent
+/// One text field of a header being written: text to encode, or text already in Base64 (a
+/// tracer encodes its service and instance names once, not on every call).
+#[derive(Clone, Copy)]
+pub(crate) enum Piece<'a> {
+    Text(&'a str),
+    Base64(&'a str),
+}
+
+impl Piece<'_> {
+    fn encoded_len(self) -> usize {
+        match self {
+            Piece::Text(text) => base64::encoded_len(text.len()),
+            Piece::Base64(encoded) => encoded.len(),
+        }
+    }
+
+    fn write(self, out: &mut String) {
+        match self {
+            Piece::Text(text) => base64::encode_into(text, out),
+            Piece::Base64(encoded) => out.push_str(encoded),
+        }
+    }
+}
+
+/// The standard Base64 form of `text`, for [`Piece::Base64`].
+pub(crate) fn encode_piece(text: &str) -> String {
+    let mut out = String::with_capacity(base64::encoded_len(text.len()));
+    base64::encode_into(text, &mut out);
+    out
+}
+
+/// Encodes a header from its text fields (in header order: trace id, parent segment id, parent
 /// service, parent instance, parent endpoint, target address), in one exact-size allocation.
-pub(crate) fn encode_fields(sampled: bool, text: [&str; 6], span_id: i32) -> String {
+pub(crate) fn encode_fields(sampled: bool, text: [Piece<'_>; 6], span_id: i32) -> String {
     let mut out = String::with_capacity(fields_len(text, span_id));
     write_fields(&mut out, sampled, text, span_id);
     out
 }
 
-fn write_fields(out: &mut String, sampled: bool, text: [&str; 6], span_id: i32) {
-    out.reserve(fields_len(text, span_id));
+fn write_fields(out: &mut String, sampled: bool, text: [Piece<'_>; 6], span_id: i32) {
+    let mut digits = itoa::Buffer::new();
+    let span_id = digits.format(span_id);
+    out.reserve(pieces_len(text, span_id));
     out.push(if sampled { '1' } else { '0' });
-    for (position, text) in text.into_iter().enumerate() {
+    for (position, piece) in text.into_iter().enumerate() {
         out.push('-');
-        base64::encode_into(text, out);
+        piece.write(out);
         if position == 1 {
             out.push('-');
-            out.push_str(itoa::Buffer::new().format(span_id));
+            out.push_str(span_id);
         }
     }
 }
 
-fn fields_len(text: [&str; 6], span_id: i32) -> usize {
-    let text: usize = text.iter().map(|t| base64::encoded_len(t.len())).sum();
+fn fields_len(text: [Piece<'_>; 6], span_id: i32) -> usize {
+    pieces_len(text, itoa::Buffer::new().format(span_id))
+}
+
+fn pieces_len(text: [Piece<'_>; 6], span_id: &str) -> usize {
+    let text: usize = text.into_iter().map(Piece::encoded_len).sum();
     // flag + 7 separators + the span id's digits
-    1 + 7 + itoa::Buffer::new().format(span_id).len() + text
+    1 + 7 + span_id.len() + text
 }
 
 fn parse_span_id(digits: &str) -> Result<i32, Sw8Error> {
@@ -410,25 +448,21 @@ pub(crate) fn decode_into(value: &str, buffer: &mut String) -> Result<Sw8Fields,
     };
     let parent_span_id = parse_span_id(span)?;
 
-    let mut bytes = std::mem::take(buffer).into_bytes();
-    let before = bytes.len();
+    let before = buffer.len();
     let mut text = [Text::default(); 6];
     let decoded = [trace, segment, service, instance, endpoint, address]
         .into_iter()
         .zip(Sw8Field::TEXT)
         .zip(&mut text)
         .try_for_each(|((encoded, field), range)| {
-            let start = bytes.len();
-            decode_text(encoded, field, &mut bytes)?;
-            *range = Text::from_range(start, bytes.len());
+            let start = buffer.len();
+            decode_text(encoded, field, buffer)?;
+            *range = Text::from_range(start, buffer.len());
             Ok(())
         });
     if decoded.is_err() {
-        bytes.truncate(before);
+        buffer.truncate(before);
     }
-    // Every appended field was checked to be UTF-8, so this only fails if the caller's buffer
-    // was not a `String`, which it was.
-    *buffer = String::from_utf8(bytes).unwrap_or_default();
     decoded.map(|()| Sw8Fields {
         sampled,
         parent_span_id,
@@ -437,14 +471,13 @@ pub(crate) fn decode_into(value: &str, buffer: &mut String) -> Result<Sw8Fields,
 }
 
 /// Appends one decoded text field to `out`: Base64, UTF-8 and not empty.
-fn decode_text(encoded: &str, field: Sw8Field, out: &mut Vec<u8>) -> Result<(), Sw8Error> {
+fn decode_text(encoded: &str, field: Sw8Field, out: &mut String) -> Result<(), Sw8Error> {
     let start = out.len();
-    base64::decode_append(encoded, out).map_err(|_| Sw8Error::Base64(field))?;
-    let decoded = out.get(start..).unwrap_or_default();
-    if std::str::from_utf8(decoded).is_err() {
-        return Err(Sw8Error::Utf8(field));
-    }
-    if decoded.is_empty() {
+    base64::decode_text_into(encoded, out).map_err(|error| match error {
+        base64::FieldError::Base64 => Sw8Error::Base64(field),
+        base64::FieldError::Utf8 => Sw8Error::Utf8(field),
+    })?;
+    if out.len() == start {
         return Err(Sw8Error::EmptyField(field));
     }
     Ok(())
