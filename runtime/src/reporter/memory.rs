@@ -1,5 +1,6 @@
 //! A reporter that keeps segments in memory, for tests.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,10 @@ pub struct MemoryReporter {
 struct Shared {
     segments: Mutex<Vec<FinishedSegment>>,
     arrived: Condvar,
+    /// How many threads wait in [`MemoryReporter::wait_for`]; changed under the `segments` lock.
+    /// Waking a `Condvar` is a system call even with nobody waiting, which a report should not
+    /// pay on every segment.
+    waiting: AtomicUsize,
     capacity: usize,
 }
 
@@ -69,6 +74,7 @@ impl MemoryReporter {
             shared: Arc::new(Shared {
                 segments: Mutex::new(Vec::new()),
                 arrived: Condvar::new(),
+                waiting: AtomicUsize::new(0),
                 capacity,
             }),
         }
@@ -120,6 +126,7 @@ impl MemoryReporter {
     pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<SegmentObject> {
         let deadline = Instant::now() + timeout;
         let mut segments = self.lock();
+        self.shared.waiting.fetch_add(1, Ordering::Relaxed);
         while segments.len() < count {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -132,6 +139,7 @@ impl MemoryReporter {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+        self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
         segments.iter().map(FinishedSegment::to_proto).collect()
     }
 
@@ -159,7 +167,10 @@ impl Reporter for MemoryReporter {
             return;
         }
         segments.push(segment);
+        let waiting = self.shared.waiting.load(Ordering::Relaxed) > 0;
         drop(segments);
-        self.shared.arrived.notify_all();
+        if waiting {
+            self.shared.arrived.notify_all();
+        }
     }
 }
