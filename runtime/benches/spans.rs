@@ -7,9 +7,9 @@
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -17,14 +17,26 @@ use rust2sky::config::Config;
 use rust2sky::reporter::MemoryReporter;
 use rust2sky::{Tracer, tags};
 
-/// Counts allocations so the bench can report how many one request makes.
+/// Counts allocations so the bench can report how many one request makes. The count is per
+/// thread: the agent's own threads (the clock's calibration, say) must not add to a request's.
 struct CountingAllocator;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_allocation() {
+    // `try_with`: an allocation made while this thread's locals are torn down is not counted.
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_allocation();
         unsafe { System.alloc(layout) }
     }
 
@@ -33,7 +45,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_allocation();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -67,9 +79,9 @@ fn request(c: &mut Criterion) {
     let incoming = HashMap::from([("sw8".to_owned(), SW8.to_owned())]);
 
     tracer.in_scope(|| {
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = allocations();
         let outgoing = five_span_request(&incoming);
-        let after = ALLOCATIONS.load(Ordering::Relaxed);
+        let after = allocations();
         drop(outgoing);
         assert_eq!(reporter.take()[0].spans.len(), 5);
         println!(
@@ -108,9 +120,9 @@ fn unsampled(c: &mut Criterion) {
     let tracer = Tracer::new(config, reporter.clone());
     tracer.in_scope(|| {
         let _request = rust2sky::entry_span("GET:/", &()).entered();
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = allocations();
         drop(rust2sky::local_span("work").entered());
-        let after = ALLOCATIONS.load(Ordering::Relaxed);
+        let after = allocations();
         println!("unsampled local span: {} allocations", after - before);
         c.bench_function("span/unsampled_local_span", |b| {
             b.iter(|| drop(rust2sky::local_span(black_box("work")).entered()))

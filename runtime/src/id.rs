@@ -24,7 +24,6 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How many ids a thread makes per millisecond before it borrows the next millisecond.
 const PER_MS: u64 = 10_000;
@@ -55,7 +54,7 @@ impl Id {
     /// assert!(id.to_string().len() <= 74);
     /// ```
     pub fn generate() -> Id {
-        Id::generate_at(epoch_ms())
+        Id::generate_at(crate::clock::epoch_ms())
     }
 
     /// [`Id::generate`] with the clock already read, for code that needs the time too.
@@ -165,13 +164,6 @@ thread_local! {
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 static EXITING_THREADS: AtomicU64 = AtomicU64::new(0);
 
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn epoch_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(0))
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -194,7 +186,7 @@ mod tests {
 
     #[test]
     fn id_has_the_java_layout_with_the_current_time() {
-        let before = epoch_ms();
+        let before = crate::clock::epoch_ms();
         let text = Id::generate().to_string();
         let parts: Vec<&str> = text.split('.').collect();
         assert_eq!(parts.len(), 3, "{text}");
@@ -202,7 +194,10 @@ mod tests {
         assert!(parts[1].parse::<u64>().unwrap() >= 1);
         let ms = parts[2].parse::<u64>().unwrap() / PER_MS;
         // A burst earlier in this thread may have borrowed a few milliseconds ahead.
-        assert!(ms >= before && ms <= epoch_ms() + 100, "{ms} vs {before}");
+        assert!(
+            ms >= before && ms <= crate::clock::epoch_ms() + 100,
+            "{ms} vs {before}"
+        );
     }
 
     #[test]

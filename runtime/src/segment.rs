@@ -625,7 +625,7 @@ impl fmt::Debug for FinishedSegment {
 
 /// Now, in the epoch milliseconds spans are timed in.
 pub(crate) fn now_ms() -> i64 {
-    i64::try_from(crate::id::epoch_ms()).unwrap_or(i64::MAX)
+    i64::try_from(crate::clock::epoch_ms()).unwrap_or(i64::MAX)
 }
 
 /// A trace that is not recorded (not sampled or ignored), kept so that its context still

@@ -69,6 +69,7 @@ impl Tracer {
     /// assert_eq!(tracer.service(), "rust-service");
     /// ```
     pub fn new(config: Config, reporter: impl Reporter) -> Tracer {
+        crate::clock::calibrate_in_background();
         let live = LiveSettings::new(&config);
         reporter.attach(&live);
         Tracer {
