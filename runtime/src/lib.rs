@@ -75,7 +75,7 @@ pub use context::snapshot::{ContextSnapshot, capture};
 pub use rust2sky_macros::{sw_entry, sw_exit, sw_local};
 pub use rust2sky_proto as proto;
 pub use rust2sky_proto::v3::SpanLayer;
-pub use span::{EnteredSpan, Span, entry_span, exit_span, local_span};
+pub use span::{EnteredSpan, Span, entry_span, exit_span, local_span, with_active_span};
 pub use tracer::{InitError, SHUTDOWN_FLUSH_TIMEOUT, Tracer, TracerGuard, global_tracer, init};
 
 /// The README's examples, compiled and run as doctests so that it cannot drift from the code.

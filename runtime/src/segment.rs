@@ -298,17 +298,18 @@ impl Segment {
         };
         match change {
             Change::Tag(key, value) => {
-                let (key, value) = (records.push_text(key), records.push_text(value));
-                records.tags.push(TagRecord {
-                    span_id,
-                    key,
-                    value,
-                });
+                if let Some((key, value)) = records.push_pair(key, value) {
+                    records.tags.push(TagRecord {
+                        span_id,
+                        key,
+                        value,
+                    });
+                }
             }
             Change::Log(time, fields) => {
                 let fields = fields
                     .iter()
-                    .map(|(key, value)| (records.push_text(key), records.push_text(value)))
+                    .filter_map(|(key, value)| records.push_pair(key, value))
                     .collect();
                 records.logs.push(LogRecord {
                     span_id,
@@ -423,17 +424,31 @@ impl Records {
             .filter(|&index| index < self.spans.len())
     }
 
-    /// Keeps `value` in the text buffer; past the buffer's limit it is dropped, and counted.
+    /// Keeps `value` in the text buffer; past the buffer's limit it is dropped (an empty text
+    /// stands for it), and counted.
     fn push_text(&mut self, value: &str) -> Text {
         Text::push(&mut self.text, value).unwrap_or_else(|| {
-            let why = format_args!(
-                "a segment holds at most {} bytes of text",
-                text::MAX_TEXT_LEN
-            );
-            diagnostics::record(Problem::SpanTextDropped, 1, &why);
+            text_dropped();
             Text::default()
         })
     }
+
+    /// Keeps a key and its value, or neither when they do not both fit (counted).
+    fn push_pair(&mut self, key: &str, value: &str) -> Option<(Text, Text)> {
+        if self.text.len() + key.len() + value.len() > text::MAX_TEXT_LEN {
+            text_dropped();
+            return None;
+        }
+        Some((self.push_text(key), self.push_text(value)))
+    }
+}
+
+fn text_dropped() {
+    let why = format_args!(
+        "a segment holds at most {} bytes of text",
+        text::MAX_TEXT_LEN
+    );
+    diagnostics::record(Problem::SpanTextDropped, 1, &why);
 }
 
 /// A segment whose spans have all ended, as a [`Reporter`](crate::reporter::Reporter) receives

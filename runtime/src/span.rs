@@ -59,6 +59,9 @@ struct Recording {
     span_id: i32,
     /// Whether the span already logged a panic of the code it covers.
     panic_recorded: bool,
+    /// Whether this handle ends the span when dropped: false for the handle
+    /// [`with_active_span`] lends, which the span's owner ends.
+    owned: bool,
 }
 
 impl Span {
@@ -295,6 +298,12 @@ impl Span {
 
 impl Drop for Span {
     fn drop(&mut self) {
+        let SpanState::Recording(recording) = &self.state else {
+            return;
+        };
+        if !recording.owned {
+            return;
+        }
         if std::thread::panicking() {
             self.record_panic();
         }
@@ -365,6 +374,49 @@ impl fmt::Debug for EnteredSpan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("EnteredSpan").field(&self.span).finish()
     }
+}
+
+/// Runs `f` with the span that is current here, if it is recorded; go2sky's `ActiveSpan(ctx)`.
+///
+/// For code that did not start the span but has something to add to it: the body of a
+/// `#[sw_exit]` or `#[sw_entry]` function tagging its own span with the status it got, or a
+/// helper deep in a handler marking the request failed. `f` gets the span to tag, log, rename or
+/// mark; it cannot end it, which stays its owner's job. Returns `None`, without calling `f`,
+/// outside a span or inside a trace that is not recorded.
+///
+/// ```
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter, sw_exit, tags};
+///
+/// #[sw_exit(peer = "users:8080")]
+/// fn get_user() -> u16 {
+///     let status = 200; // the call's answer
+///     rust2sky::with_active_span(|span| {
+///         span.tag(tags::HTTP_STATUS_CODE, status.to_string());
+///     });
+///     status
+/// }
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// tracer.in_scope(get_user);
+/// let span = &reporter.segments()[0].spans[0];
+/// assert_eq!((span.tags[0].key.as_str(), span.tags[0].value.as_str()), ("http.status_code", "200"));
+/// assert_eq!(rust2sky::with_active_span(|span| span.span_id()), None); // no span here
+/// ```
+pub fn with_active_span<R>(f: impl FnOnce(&mut Span) -> R) -> Option<R> {
+    // The handle is made while the context is borrowed and used after: `f` is user code.
+    let mut span = stack::with_current(|position| match position {
+        Some(Position::Span { segment, span_id }) => Some(Span {
+            state: SpanState::Recording(Recording {
+                segment: segment.clone(),
+                span_id: *span_id,
+                panic_recorded: false,
+                owned: false,
+            }),
+        }),
+        _ => None,
+    })?;
+    Some(f(&mut span))
 }
 
 /// Starts an entry span: the server side of a request, reading the caller's context from
@@ -516,6 +568,7 @@ fn recording(segment: &Arc<Segment>, span_id: Option<i32>) -> Span {
                 segment: segment.clone(),
                 span_id,
                 panic_recorded: false,
+                owned: true,
             }),
         },
         None => Span::noop(),

@@ -356,3 +356,78 @@ fn errors_logs_and_panics_are_recorded() {
     let segment = only_segment(&reporter);
     assert!(segment.spans[0].is_error, "a panic marks the span");
 }
+
+/// A helper deep in a handler that did not start the span it adds to.
+fn record_status(status: u16) -> Option<()> {
+    rust2sky::with_active_span(|span| {
+        span.tag(tags::HTTP_STATUS_CODE, status.to_string());
+        if status >= 500 {
+            span.set_error(true);
+        }
+    })
+}
+
+#[test]
+fn code_that_did_not_start_the_current_span_can_still_tag_it() {
+    let (service, reporter) = tracer(|config| config);
+    let mut outgoing = HashMap::new();
+    service.in_scope(|| {
+        assert_eq!(record_status(200), None, "no span yet");
+        let _request = rust2sky::entry_span("GET:/orders", &()).entered();
+        {
+            let _call = rust2sky::exit_span("GET:/stock", "stock:80", &mut outgoing).entered();
+            assert_eq!(record_status(503), Some(()));
+        }
+        record_status(502);
+        // The lent handle does not end the span: the request is still open, and still current.
+        assert_eq!(
+            rust2sky::with_active_span(|span| span.span_id()),
+            Some(Some(0))
+        );
+        assert!(reporter.segments().is_empty());
+    });
+    let segment = only_segment(&reporter);
+    let spans = spans(&segment);
+    assert_eq!(spans.len(), 2);
+    let tag = |span: &SpanObject| (span.tags[0].key.clone(), span.tags[0].value.clone());
+    assert_eq!(
+        tag(spans[1]),
+        ("http.status_code".to_owned(), "503".to_owned())
+    );
+    assert!(spans[1].is_error);
+    assert_eq!(
+        tag(spans[0]),
+        ("http.status_code".to_owned(), "502".to_owned())
+    );
+    assert!(spans[0].is_error);
+
+    let (unsampled, reporter) = tracer(|config| config.sample_rate(0.0));
+    unsampled.in_scope(|| {
+        let _request = rust2sky::entry_span("GET:/orders", &()).entered();
+        assert_eq!(record_status(200), None, "nothing recorded to add to");
+    });
+    assert!(reporter.segments().is_empty());
+}
+
+#[test]
+fn a_span_tagged_past_its_segments_text_limit_drops_the_excess_and_counts_it() {
+    let (service, reporter) = tracer(|config| config);
+    let before = rust2sky::diagnostics::counters().span_text_dropped;
+    let value = "x".repeat(100 * 1024);
+    service.in_scope(|| {
+        let mut span = rust2sky::local_span("tags in a loop").entered();
+        for _ in 0..20 {
+            span.tag("payload", &value);
+        }
+    });
+    let segment = only_segment(&reporter);
+    // Ten whole tags fit in the segment's 1 MiB; the other ten are left out, key and value.
+    let tags = &segment.spans[0].tags;
+    assert_eq!(tags.len(), 10);
+    assert!(
+        tags.iter()
+            .all(|tag| tag.key == "payload" && tag.value == value)
+    );
+    let dropped = rust2sky::diagnostics::counters().span_text_dropped - before;
+    assert!(dropped >= 10, "{dropped} tags dropped");
+}
