@@ -9,21 +9,27 @@ use rust2sky::config::Config;
 use rust2sky::reporter::{FinishedSegment, Reporter};
 use rust2sky::{FutureExt as _, Tracer, sw_local};
 
+// `inline(never)` on all four: callgrind counts the instructions of a function only if it is one
+// (BENCHMARKS.md compares them that way).
 #[sw_local]
+#[inline(never)]
 fn traced(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+#[inline(never)]
 fn by_hand(x: u64) -> u64 {
     let _span = rust2sky::local_span("by_hand").entered();
     black_box(x) + 1
 }
 
 #[sw_local]
+#[inline(never)]
 async fn traced_async(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+#[inline(never)]
 async fn by_hand_async(x: u64) -> u64 {
     async move { black_box(x) + 1 }
         .instrument(rust2sky::local_span("by_hand_async"))
@@ -31,6 +37,7 @@ async fn by_hand_async(x: u64) -> u64 {
 }
 
 /// Polls a future that never waits, without a runtime's overhead in the measurement.
+#[inline(never)]
 fn run<F: std::future::Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut context = std::task::Context::from_waker(std::task::Waker::noop());
