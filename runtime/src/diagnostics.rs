@@ -53,8 +53,8 @@ pub struct Counters {
     pub segments_dropped: u64,
     /// Log records the reporter refused (its buffer was full).
     pub logs_dropped: u64,
-    /// Span names, tags or log fields left out because their segment held its limit of text
-    /// (1 MiB): a span tagged in a loop, say.
+    /// Span names, tags, logs or log fields left out because their segment held its limit of
+    /// text (1 MiB) or of tags and logs (65,536): a span tagged in a loop, say.
     pub span_text_dropped: u64,
 }
 

@@ -101,6 +101,10 @@ fn outgoing(
     (sw8, correlation)
 }
 
+/// How many tags and log entries a segment keeps at most: with empty strings, which the text limit
+/// does not stop, a span tagged in a loop would otherwise still grow without bound.
+const MAX_ENTRIES: usize = 65_536;
+
 /// A segment being recorded. Spans hold it through an `Arc`; the span that ends last reports it.
 pub(crate) struct Segment {
     tracer: Tracer,
@@ -297,6 +301,11 @@ impl Segment {
             return;
         };
         match change {
+            Change::Tag(..) | Change::Log(..)
+                if records.tags.len() + records.logs.len() >= MAX_ENTRIES =>
+            {
+                text_dropped();
+            }
             Change::Tag(key, value) => {
                 if let Some((key, value)) = records.push_pair(key, value) {
                     records.tags.push(TagRecord {
@@ -445,7 +454,7 @@ impl Records {
 
 fn text_dropped() {
     let why = format_args!(
-        "a segment holds at most {} bytes of text",
+        "a segment holds at most {} bytes of text and {MAX_ENTRIES} tags and logs",
         text::MAX_TEXT_LEN
     );
     diagnostics::record(Problem::SpanTextDropped, 1, &why);

@@ -431,3 +431,15 @@ fn a_span_tagged_past_its_segments_text_limit_drops_the_excess_and_counts_it() {
     let dropped = rust2sky::diagnostics::counters().span_text_dropped - before;
     assert!(dropped >= 10, "{dropped} tags dropped");
 }
+
+#[test]
+fn empty_tags_in_a_loop_stop_at_the_segments_limit() {
+    let (service, reporter) = tracer(|config| config);
+    service.in_scope(|| {
+        let mut span = rust2sky::local_span("empty tags in a loop").entered();
+        for _ in 0..70_000 {
+            span.tag("", "");
+        }
+    });
+    assert_eq!(only_segment(&reporter).spans[0].tags.len(), 65_536);
+}
