@@ -113,6 +113,16 @@ pub(crate) fn mark_agent_thread() {
     let _ = AGENT_THREAD.try_with(|agent| agent.set(true));
 }
 
+/// A single-threaded runtime for the agent's own work (the reporter's, the test collector's),
+/// whose threads are all marked as the agent's: the one it runs on, and those of its blocking pool
+/// too (where the reporter's DNS lookups run), which the caller's `mark_agent_thread` would miss.
+pub(crate) fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_start(mark_agent_thread)
+        .build()
+}
+
 #[cfg(feature = "log")]
 pub use self::log_bridge::SkyWalkingLogger;
 
@@ -356,5 +366,13 @@ mod tests {
         });
         assert!(on_agent_thread.join().unwrap());
         assert!(!is_own("h2::codec"), "only that thread is marked");
+    }
+
+    #[test]
+    fn the_blocking_pool_of_the_agents_runtime_is_the_agents_too() {
+        let runtime = agent_runtime().unwrap();
+        let in_pool = runtime.block_on(runtime.spawn_blocking(|| is_own("h2::codec")));
+        assert!(in_pool.unwrap());
+        assert!(!is_own("h2::codec"), "the caller's thread is not marked");
     }
 }

@@ -488,9 +488,7 @@ impl CollectorBuilder {
             configuration: Mutex::new(self.configuration.clone()),
             ..State::default()
         });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let runtime = crate::logging::agent_runtime()?;
         let mut server = tonic::transport::Server::builder();
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls.clone() {

@@ -47,9 +47,7 @@ pub(super) fn spawn(shared: Arc<Shared>, settings: Settings) -> std::io::Result<
         .name("rust2sky-grpc".to_owned())
         .spawn(move || {
             crate::logging::mark_agent_thread();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
+            let runtime = crate::logging::agent_runtime();
             let runtime = match runtime {
                 Ok(runtime) => {
                     let _ = ready_tx.send(Ok(()));
