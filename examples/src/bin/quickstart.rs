@@ -24,7 +24,7 @@ use rust2sky::integrations::reqwest::RequestBuilderExt as _;
 use rust2sky::integrations::tower::EntryLayer;
 use rust2sky::reporter::GrpcReporter;
 use rust2sky::testing::{Collector, Waterfall};
-use rust2sky::{Tracer, sw_exit, sw_local};
+use rust2sky::{Tracer, sw_exit, sw_local, tags};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -147,8 +147,9 @@ async fn checkout(
     Ok(receipt(sku, &price, &stock))
 }
 
-/// The call to `backend` written by hand: `#[sw_exit]` makes the exit span, and
-/// `rust2sky::outgoing_headers()` gives its `sw8` header.
+/// The call to `backend` written by hand: `#[sw_exit]` makes the exit span,
+/// `rust2sky::outgoing_headers()` gives its `sw8` header, and `rust2sky::with_active_span` tags
+/// the span with the status the call got.
 #[sw_exit(peer = backend.address.to_string(), name = format!("GET:/stock/{sku}"), layer = Http,
           component = rust2sky::component::HTTP_CLIENT, err)]
 async fn fetch_stock(backend: &Backend, sku: u32) -> Result<String, BackendError> {
@@ -163,6 +164,9 @@ async fn fetch_stock(backend: &Backend, sku: u32) -> Result<String, BackendError
         .await
         .map_err(|error| BackendError(error.to_string()))?;
     let status = response.status();
+    rust2sky::with_active_span(|span| {
+        span.tag(tags::HTTP_STATUS_CODE, status.as_str());
+    });
     let body = response
         .text()
         .await

@@ -42,4 +42,9 @@ fn quickstart_prints_three_two_service_traces_and_exits_0() {
         stdout.contains("url=/checkout/0 http.status_code=500  ✗ error"),
         "{stdout}"
     );
+    // The `#[sw_exit]` function tags its own span with the status its call got.
+    assert!(
+        stdout.contains("http.status_code=500  ✗ BackendError: backend answered 500"),
+        "{stdout}"
+    );
 }
