@@ -94,7 +94,8 @@ pub fn sw_local(args: TokenStream, item: TokenStream) -> TokenStream {
 /// the two ends of the call. With `inject = expr` (a `&mut` to any
 /// `rust2sky::propagation::Injector`: an `http::HeaderMap`, tonic's `MetadataMap`, a
 /// `HashMap<String, String>`, ...) the span writes the `sw8` headers there before the body runs;
-/// a body that builds its own request can call `rust2sky::outgoing_headers()` instead.
+/// a body that builds its own request can call `rust2sky::outgoing_headers()` instead. The body
+/// tags its own span (the status its call got, say) through `rust2sky::with_active_span`.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -108,7 +109,11 @@ pub fn sw_local(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// #[sw_exit(peer = format!("{host}:80"), name = "GET:/status")]
 /// fn status(host: &str) -> Vec<(&'static str, String)> {
-///     rust2sky::outgoing_headers() // the headers for this call
+///     let headers = rust2sky::outgoing_headers(); // the headers for this call
+///     rust2sky::with_active_span(|span| {
+///         span.tag(rust2sky::tags::HTTP_STATUS_CODE, "200"); // the answer's status
+///     });
+///     headers
 /// }
 ///
 /// # let reporter = rust2sky::reporter::MemoryReporter::new();
@@ -122,6 +127,8 @@ pub fn sw_local(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert!(headers.contains_key("sw8"));
 /// assert_eq!(status("health")[0].0, "sw8");
 /// # });
+/// # let status_span = &reporter.segments()[1].spans[0];
+/// # assert_eq!(status_span.tags[0].value, "200");
 /// ```
 ///
 /// Arguments: `peer` (required), `inject`, and `name`, `tags`, `layer`, `component`, `err`,
