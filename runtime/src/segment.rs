@@ -136,6 +136,8 @@ struct Records {
     logs: Vec<LogRecord>,
     parent: Option<Parent>,
     size_limited: bool,
+    /// Strings left out since the last report of them (see [`report_dropped`]).
+    dropped: usize,
 }
 
 /// One span. Its id is its index in [`Records::spans`].
@@ -259,81 +261,26 @@ impl Segment {
         operation: &str,
         start_time: i64,
     ) -> Option<i32> {
-        let mut state = self.lock();
-        let state = &mut *state;
-        if state.reported {
-            return None;
-        }
-        let index = state.records.spans.len();
-        if index >= self.tracer.span_limit() {
-            state.records.size_limited = true;
-            return None;
-        }
-        let span_id = i32::try_from(index).ok()?;
-        let operation = state.records.push_text(operation);
-        state.records.spans.push(SpanRecord {
-            parent_span_id,
-            span_type,
-            layer: SpanLayer::Unknown,
-            component_id: 0,
-            is_error: false,
-            start_time,
-            end_time: 0,
-            operation,
-            peer: Text::default(),
-            ended: 0,
-        });
-        state.open_spans += 1;
-        let is_entry = span_type == SpanType::Entry;
-        match state.endpoint {
-            None => state.endpoint = Some((index, is_entry)),
-            Some((_, false)) if is_entry => state.endpoint = Some((index, true)),
-            Some(_) => {}
-        }
-        Some(span_id)
+        let span_limit = self.tracer.span_limit();
+        self.update(|state| {
+            state.open_span(parent_span_id, span_type, operation, start_time, span_limit)
+        })
     }
 
     /// Applies `change` to span `span_id`.
     pub(crate) fn change(&self, span_id: i32, change: Change<'_>) {
-        let mut state = self.lock();
-        let records = &mut state.records;
-        let Some(index) = records.index(span_id) else {
-            return;
+        self.update(|state| state.change(span_id, change));
+    }
+
+    /// Runs `f` on the locked state, then counts what it left out once the lock is released.
+    fn update<R>(&self, f: impl FnOnce(&mut SegmentState) -> R) -> R {
+        let (result, dropped) = {
+            let mut state = self.lock();
+            let result = f(&mut state);
+            (result, std::mem::take(&mut state.records.dropped))
         };
-        match change {
-            Change::Tag(..) | Change::Log(..)
-                if records.tags.len() + records.logs.len() >= MAX_ENTRIES =>
-            {
-                text_dropped();
-            }
-            Change::Tag(key, value) => {
-                if let Some((key, value)) = records.push_pair(key, value) {
-                    records.tags.push(TagRecord {
-                        span_id,
-                        key,
-                        value,
-                    });
-                }
-            }
-            Change::Log(time, fields) => {
-                let fields = fields
-                    .iter()
-                    .filter_map(|(key, value)| records.push_pair(key, value))
-                    .collect();
-                records.logs.push(LogRecord {
-                    span_id,
-                    time,
-                    fields,
-                });
-            }
-            Change::Peer(peer) => records.spans[index].peer = records.push_text(peer),
-            Change::OperationName(name) => {
-                records.spans[index].operation = records.push_text(name);
-            }
-            Change::Error(is_error) => records.spans[index].is_error = is_error,
-            Change::Layer(layer) => records.spans[index].layer = layer,
-            Change::Component(id) => records.spans[index].component_id = id,
-        }
+        report_dropped(dropped);
+        result
     }
 
     /// Records that span `span_id` ended; the last span to end reports the segment.
@@ -419,6 +366,89 @@ impl Segment {
 }
 
 impl SegmentState {
+    /// [`Segment::open_span`], with the segment locked.
+    fn open_span(
+        &mut self,
+        parent_span_id: i32,
+        span_type: SpanType,
+        operation: &str,
+        start_time: i64,
+        span_limit: usize,
+    ) -> Option<i32> {
+        if self.reported {
+            return None;
+        }
+        let index = self.records.spans.len();
+        if index >= span_limit {
+            self.records.size_limited = true;
+            return None;
+        }
+        let span_id = i32::try_from(index).ok()?;
+        let operation = self.records.push_text(operation);
+        self.records.spans.push(SpanRecord {
+            parent_span_id,
+            span_type,
+            layer: SpanLayer::Unknown,
+            component_id: 0,
+            is_error: false,
+            start_time,
+            end_time: 0,
+            operation,
+            peer: Text::default(),
+            ended: 0,
+        });
+        self.open_spans += 1;
+        let is_entry = span_type == SpanType::Entry;
+        match self.endpoint {
+            None => self.endpoint = Some((index, is_entry)),
+            Some((_, false)) if is_entry => self.endpoint = Some((index, true)),
+            Some(_) => {}
+        }
+        Some(span_id)
+    }
+
+    /// Applies `change` to span `span_id`.
+    fn change(&mut self, span_id: i32, change: Change<'_>) {
+        let records = &mut self.records;
+        let Some(index) = records.index(span_id) else {
+            return;
+        };
+        match change {
+            Change::Tag(..) | Change::Log(..)
+                if records.tags.len() + records.logs.len() >= MAX_ENTRIES =>
+            {
+                records.dropped += 1;
+            }
+            Change::Tag(key, value) => {
+                if let Some((key, value)) = records.push_pair(key, value) {
+                    records.tags.push(TagRecord {
+                        span_id,
+                        key,
+                        value,
+                    });
+                }
+            }
+            Change::Log(time, fields) => {
+                let fields = fields
+                    .iter()
+                    .filter_map(|(key, value)| records.push_pair(key, value))
+                    .collect();
+                records.logs.push(LogRecord {
+                    span_id,
+                    time,
+                    fields,
+                });
+            }
+            Change::Peer(peer) => records.spans[index].peer = records.push_text(peer),
+            Change::OperationName(name) => {
+                records.spans[index].operation = records.push_text(name);
+            }
+            Change::Error(is_error) => records.spans[index].is_error = is_error,
+            Change::Layer(layer) => records.spans[index].layer = layer,
+            Change::Component(id) => records.spans[index].component_id = id,
+        }
+    }
+
     fn endpoint_name(&self) -> &str {
         self.endpoint
             .and_then(|(index, _)| self.records.spans.get(index))
@@ -434,30 +464,35 @@ impl Records {
     }
 
     /// Keeps `value` in the text buffer; past the buffer's limit it is dropped (an empty text
-    /// stands for it), and counted.
+    /// stands for it), and counted in `dropped`.
     fn push_text(&mut self, value: &str) -> Text {
         Text::push(&mut self.text, value).unwrap_or_else(|| {
-            text_dropped();
+            self.dropped += 1;
             Text::default()
         })
     }
 
-    /// Keeps a key and its value, or neither when they do not both fit (counted).
+    /// Keeps a key and its value, or neither when they do not both fit (counted in `dropped`).
     fn push_pair(&mut self, key: &str, value: &str) -> Option<(Text, Text)> {
         if self.text.len() + key.len() + value.len() > text::MAX_TEXT_LEN {
-            text_dropped();
+            self.dropped += 1;
             return None;
         }
         Some((self.push_text(key), self.push_text(value)))
     }
 }
 
-fn text_dropped() {
+/// Counts, and may log, strings a segment left out. Called with the segment unlocked: the
+/// application's logger may ask for the current context, which locks the segment.
+fn report_dropped(dropped: usize) {
+    if dropped == 0 {
+        return;
+    }
     let why = format_args!(
         "a segment holds at most {} bytes of text and {MAX_ENTRIES} tags and logs",
         text::MAX_TEXT_LEN
     );
-    diagnostics::record(Problem::SpanTextDropped, 1, &why);
+    diagnostics::record(Problem::SpanTextDropped, dropped, &why);
 }
 
 /// A segment whose spans have all ended, as a [`Reporter`](crate::reporter::Reporter) receives
