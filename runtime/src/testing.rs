@@ -33,7 +33,7 @@ use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rust2sky_proto::v3::configuration_discovery_service_server::{
     ConfigurationDiscoveryService, ConfigurationDiscoveryServiceServer,
@@ -263,20 +263,12 @@ impl Collector {
         timeout: Duration,
         mut done: impl FnMut(&Received) -> bool,
     ) -> Received {
-        let deadline = Instant::now() + timeout;
-        let mut received = self.state.lock();
-        while !done(&received) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            received = self
-                .state
-                .arrived
-                .wait_timeout(received, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let received = self.state.lock();
+        let (received, _) = self
+            .state
+            .arrived
+            .wait_timeout_while(received, timeout, |received| !done(received))
+            .unwrap_or_else(PoisonError::into_inner);
         received.clone()
     }
 

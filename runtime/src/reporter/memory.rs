@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{FinishedSegment, Reporter, SegmentObject};
 use crate::diagnostics::{self, Problem};
@@ -124,21 +124,13 @@ impl MemoryReporter {
     /// assert!(reporter.wait_for(1, Duration::from_millis(1)).is_empty());
     /// ```
     pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<SegmentObject> {
-        let deadline = Instant::now() + timeout;
-        let mut segments = self.lock();
+        let segments = self.lock();
         self.shared.waiting.fetch_add(1, Ordering::Relaxed);
-        while segments.len() < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            segments = self
-                .shared
-                .arrived
-                .wait_timeout(segments, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let (segments, _) = self
+            .shared
+            .arrived
+            .wait_timeout_while(segments, timeout, |segments| segments.len() < count)
+            .unwrap_or_else(PoisonError::into_inner);
         self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
         segments.iter().map(FinishedSegment::to_proto).collect()
     }
