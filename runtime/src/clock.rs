@@ -51,6 +51,11 @@ pub(crate) fn epoch_ms() -> u64 {
     epoch_nanos() / 1_000_000
 }
 
+/// [`epoch_ms`] as the protocol's timestamps hold it.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(epoch_ms()).unwrap_or(i64::MAX)
+}
+
 fn epoch_nanos() -> u64 {
     let Some(clock) = CLOCK.get() else {
         return system_nanos();

@@ -54,11 +54,13 @@ impl Id {
     /// assert!(id.to_string().len() <= 74);
     /// ```
     pub fn generate() -> Id {
-        Id::generate_at(crate::clock::epoch_ms())
+        Id::generate_at(crate::clock::now_ms())
     }
 
-    /// [`Id::generate`] with the clock already read, for code that needs the time too.
-    pub(crate) fn generate_at(now_ms: u64) -> Id {
+    /// [`Id::generate`] with the clock already read (by [`crate::clock::now_ms`]), for code that
+    /// needs the time too.
+    pub(crate) fn generate_at(now_ms: i64) -> Id {
+        let now_ms = u64::try_from(now_ms).unwrap_or(0);
         THREAD_STATE
             .try_with(|state| {
                 let thread = match state.thread.get() {

@@ -72,7 +72,7 @@ pub fn log_data(
     );
     let ids = crate::active_ids();
     LogData {
-        timestamp: i64::try_from(crate::clock::epoch_ms()).unwrap_or(i64::MAX),
+        timestamp: crate::clock::now_ms(),
         endpoint: ids
             .as_ref()
             .map(|ids| ids.endpoint.clone())

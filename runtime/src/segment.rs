@@ -13,6 +13,7 @@ use rust2sky_proto::v3::{
     SpanType,
 };
 
+use crate::clock::now_ms;
 use crate::diagnostics::{self, Problem};
 use crate::id::Id;
 use crate::propagation::{
@@ -211,7 +212,7 @@ impl Segment {
         Arc::new(Segment {
             tracer,
             trace_id,
-            segment_id: Id::generate_at(u64::try_from(now).unwrap_or(0)),
+            segment_id: Id::generate_at(now),
             skip_analysis,
             state: Mutex::new(SegmentState {
                 records: Records {
@@ -680,11 +681,6 @@ impl fmt::Debug for FinishedSegment {
             .field("spans", &self.records.spans.len())
             .finish_non_exhaustive()
     }
-}
-
-/// Now, in the epoch milliseconds spans are timed in.
-pub(crate) fn now_ms() -> i64 {
-    i64::try_from(crate::clock::epoch_ms()).unwrap_or(i64::MAX)
 }
 
 /// A trace that is not recorded (not sampled or ignored), kept so that its context still

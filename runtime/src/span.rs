@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use rust2sky_proto::v3::{SpanLayer, SpanType};
 
+use crate::clock::now_ms;
 use crate::context::snapshot::Snapshot;
 use crate::context::stack::{self, Position};
 use crate::id;
 use crate::propagation::{Correlation, Extractor, Incoming, Injector, Sw8Fields};
-use crate::segment::{Change, Parent, Segment, TraceId, UnsampledTrace, now_ms};
+use crate::segment::{Change, Parent, Segment, TraceId, UnsampledTrace};
 use crate::tags;
 use crate::tracer::Tracer;
 
@@ -593,7 +594,7 @@ fn local_trace(
 ) -> Span {
     // One clock reading for the trace id, the segment id and the span's start.
     let now = now_ms();
-    let trace_id = TraceId::Local(id::Id::generate_at(u64::try_from(now).unwrap_or(0)));
+    let trace_id = TraceId::Local(id::Id::generate_at(now));
     let correlation = correlation.unwrap_or_else(|| Correlation::new(tracer.correlation_limits()));
     if !tracer.sampler().sample(operation) {
         return unsampled(tracer, trace_id, operation, false, correlation);

@@ -308,7 +308,7 @@ impl Worker {
                 "instance_rust_agent_logs",
                 self.shared.logs.stats(),
             ));
-            let timestamp = i64::try_from(crate::clock::epoch_ms()).unwrap_or(i64::MAX);
+            let timestamp = crate::clock::now_ms();
             for meter in &mut meters {
                 meter.service.clone_from(&self.settings.service);
                 meter.service_instance.clone_from(&self.settings.instance);
