@@ -28,11 +28,6 @@ fn engine_for(input: &[u8]) -> &'static base64_simd::Base64 {
     }
 }
 
-/// Appends the bytes of one Base64 field, padded or not, to `out`; checks nothing else.
-pub(super) fn decode_append(input: &str, out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
-    engine_for(input.as_bytes()).decode_append(input, out)
-}
-
 /// Why a Base64 field could not be read as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum FieldError {
@@ -44,24 +39,27 @@ pub(super) enum FieldError {
 pub(super) fn decode_text_into(input: &str, out: &mut String) -> Result<(), FieldError> {
     // Header fields are short: they decode on the stack and are checked there, so that `out`
     // only ever receives valid text and need not be checked again as a whole.
-    let mut stack = [0u8; 192];
-    if input.len() / 4 * 3 + 3 > stack.len() {
-        let mut bytes = Vec::new();
-        decode_append(input, &mut bytes).map_err(|_| FieldError::Base64)?;
-        out.push_str(std::str::from_utf8(&bytes).map_err(|_| FieldError::Utf8)?);
-        return Ok(());
-    }
     let input = input.as_bytes();
-    let decoded = engine_for(input)
-        .decode(input, base64_simd::Out::from_slice(&mut stack))
-        .map_err(|_| FieldError::Base64)?;
+    let engine = engine_for(input);
+    let mut stack = [0u8; 192];
+    let mut heap = Vec::new();
+    let decoded: &[u8] = if input.len() / 4 * 3 + 3 <= stack.len() {
+        engine
+            .decode(input, base64_simd::Out::from_slice(&mut stack))
+            .map_err(|_| FieldError::Base64)?
+    } else {
+        engine
+            .decode_append(input, &mut heap)
+            .map_err(|_| FieldError::Base64)?;
+        &heap
+    };
     out.push_str(std::str::from_utf8(decoded).map_err(|_| FieldError::Utf8)?);
     Ok(())
 }
 
 /// Decodes one Base64 field into UTF-8 text.
 pub(super) fn decode(input: &str) -> Option<String> {
-    let mut out = Vec::new();
-    decode_append(input, &mut out).ok()?;
-    String::from_utf8(out).ok()
+    let mut out = String::new();
+    decode_text_into(input, &mut out).ok()?;
+    Some(out)
 }
