@@ -77,6 +77,18 @@ impl Span {
         }
     }
 
+    /// A handle on span `span_id` of `segment`; an `owned` one ends the span when dropped.
+    fn handle(segment: &Arc<Segment>, span_id: i32, owned: bool) -> Span {
+        Span {
+            state: SpanState::Recording(Recording {
+                segment: segment.clone(),
+                span_id,
+                panic_recorded: false,
+                owned,
+            }),
+        }
+    }
+
     /// Whether this span is recorded and will be reported.
     ///
     /// ```
@@ -299,10 +311,7 @@ impl Span {
 
 impl Drop for Span {
     fn drop(&mut self) {
-        let SpanState::Recording(recording) = &self.state else {
-            return;
-        };
-        if !recording.owned {
+        if !matches!(&self.state, SpanState::Recording(recording) if recording.owned) {
             return;
         }
         if std::thread::panicking() {
@@ -407,14 +416,7 @@ impl fmt::Debug for EnteredSpan {
 pub fn with_active_span<R>(f: impl FnOnce(&mut Span) -> R) -> Option<R> {
     // The handle is made while the context is borrowed and used after: `f` is user code.
     let mut span = stack::with_current(|position| match position {
-        Some(Position::Span { segment, span_id }) => Some(Span {
-            state: SpanState::Recording(Recording {
-                segment: segment.clone(),
-                span_id: *span_id,
-                panic_recorded: false,
-                owned: false,
-            }),
-        }),
+        Some(Position::Span { segment, span_id }) => Some(Span::handle(segment, *span_id, false)),
         _ => None,
     })?;
     Some(f(&mut span))
@@ -564,14 +566,7 @@ fn start(span_type: SpanType, operation: &str, correlation: Option<Correlation>)
 /// A span of `segment` with the id `open_span` gave, or a noop when it gave none.
 fn recording(segment: &Arc<Segment>, span_id: Option<i32>) -> Span {
     match span_id {
-        Some(span_id) => Span {
-            state: SpanState::Recording(Recording {
-                segment: segment.clone(),
-                span_id,
-                panic_recorded: false,
-                owned: true,
-            }),
-        },
+        Some(span_id) => Span::handle(segment, span_id, true),
         None => Span::noop(),
     }
 }
