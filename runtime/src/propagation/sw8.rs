@@ -215,7 +215,8 @@ impl Sw8Header {
     /// # Ok::<(), rust2sky::propagation::Sw8Error>(())
     /// ```
     pub fn decode(value: &str) -> Result<Self, Sw8Error> {
-        let mut text = String::new();
+        // Decoded Base64 is shorter than its text: one allocation holds all six fields.
+        let mut text = String::with_capacity(value.len().min(MAX_SW8_LEN));
         Ok(decode_into(value, &mut text)?.to_header(&text))
     }
 
@@ -418,18 +419,6 @@ pub(crate) fn decode_into(value: &str, buffer: &mut String) -> Result<Sw8Fields,
     if value.is_empty() {
         return Err(Sw8Error::Empty);
     }
-
-    let mut parts = [""; 8];
-    let mut found = 0;
-    for part in value.split('-') {
-        if let Some(slot) = parts.get_mut(found) {
-            *slot = part;
-        }
-        found += 1;
-    }
-    if found != 8 {
-        return Err(Sw8Error::FieldCount { found });
-    }
     let [
         flag,
         trace,
@@ -439,7 +428,7 @@ pub(crate) fn decode_into(value: &str, buffer: &mut String) -> Result<Sw8Fields,
         instance,
         endpoint,
         address,
-    ] = parts;
+    ] = split_fields(value)?;
 
     let sampled = match flag {
         "1" => true,
@@ -447,38 +436,102 @@ pub(crate) fn decode_into(value: &str, buffer: &mut String) -> Result<Sw8Fields,
         _ => return Err(Sw8Error::SampleFlag),
     };
     let parent_span_id = parse_span_id(span)?;
-
-    let before = buffer.len();
-    let mut text = [Text::default(); 6];
-    let decoded = [trace, segment, service, instance, endpoint, address]
-        .into_iter()
-        .zip(Sw8Field::TEXT)
-        .zip(&mut text)
-        .try_for_each(|((encoded, field), range)| {
-            let start = buffer.len();
-            decode_text(encoded, field, buffer)?;
-            *range = Text::from_range(start, buffer.len());
-            Ok(())
-        });
-    if decoded.is_err() {
-        buffer.truncate(before);
-    }
-    decoded.map(|()| Sw8Fields {
+    let text = decode_text_fields(
+        [trace, segment, service, instance, endpoint, address],
+        buffer,
+    )?;
+    Ok(Sw8Fields {
         sampled,
         parent_span_id,
         text,
     })
 }
 
-/// Appends one decoded text field to `out`: Base64, UTF-8 and not empty.
-fn decode_text(encoded: &str, field: Sw8Field, out: &mut String) -> Result<(), Sw8Error> {
-    let start = out.len();
-    base64::decode_text_into(encoded, out).map_err(|error| match error {
-        base64::FieldError::Base64 => Sw8Error::Base64(field),
-        base64::FieldError::Utf8 => Sw8Error::Utf8(field),
-    })?;
-    if out.len() == start {
-        return Err(Sw8Error::EmptyField(field));
+/// The eight `-`-separated fields of a header.
+fn split_fields(value: &str) -> Result<[&str; 8], Sw8Error> {
+    // One SIMD scan for the separators: `str::split` searched field by field and was a third
+    // of the whole decode.
+    let separators = memchr::memchr_iter(b'-', value.as_bytes());
+    let mut parts = [""; 8];
+    let mut found = 0;
+    let mut start = 0;
+    for end in separators.chain(std::iter::once(value.len())) {
+        if let Some(slot) = parts.get_mut(found) {
+            // `-` is ASCII, so both ends are character boundaries.
+            *slot = value.get(start..end).unwrap_or_default();
+        }
+        found += 1;
+        start = end + 1;
     }
-    Ok(())
+    if found == 8 {
+        Ok(parts)
+    } else {
+        Err(Sw8Error::FieldCount { found })
+    }
+}
+
+/// Appends the six Base64 fields (in header order) to `buffer` and returns their ranges; on
+/// error `buffer` is as it was.
+fn decode_text_fields(encoded: [&str; 6], buffer: &mut String) -> Result<[Text; 6], Sw8Error> {
+    // Decoded as bytes, then checked as UTF-8 once for all six fields, which costs less than
+    // six checks of short strings. `buffer` only ever holds text: it is taken as bytes here and
+    // given back as a `String` on every path.
+    let mut bytes = std::mem::take(buffer).into_bytes();
+    let before = bytes.len();
+    let mut ends = [before; 6];
+    let decoded = Sw8Field::TEXT
+        .into_iter()
+        .zip(encoded)
+        .zip(&mut ends)
+        .try_for_each(|((field, input), end)| {
+            let start = bytes.len();
+            base64::decode_append(input, &mut bytes).map_err(|_| Sw8Error::Base64(field))?;
+            if bytes.len() == start {
+                return Err(Sw8Error::EmptyField(field));
+            }
+            *end = bytes.len();
+            Ok(())
+        });
+    if let Err(error) = decoded {
+        bytes.truncate(before);
+        *buffer = String::from_utf8(bytes).unwrap_or_default();
+        return Err(error);
+    }
+    let mut starts = [before; 6];
+    starts[1..].copy_from_slice(&ends[..5]);
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let mut bytes = error.into_bytes();
+            let field = first_non_text(&bytes, starts, ends);
+            bytes.truncate(before);
+            *buffer = String::from_utf8(bytes).unwrap_or_default();
+            return Err(Sw8Error::Utf8(field));
+        }
+    };
+    *buffer = text;
+    // The whole is text, so each field is too, up to the first that ends inside a character.
+    if let Some(split) = ends.iter().position(|&end| !buffer.is_char_boundary(end)) {
+        buffer.truncate(before);
+        return Err(Sw8Error::Utf8(Sw8Field::TEXT[split]));
+    }
+    let mut text = [Text::default(); 6];
+    for ((range, start), end) in text.iter_mut().zip(starts).zip(ends) {
+        *range = Text::from_range(start, end);
+    }
+    Ok(text)
+}
+
+/// The first field, by its decoded bytes `bytes[starts[i]..ends[i]]`, that is not UTF-8.
+fn first_non_text(bytes: &[u8], starts: [usize; 6], ends: [usize; 6]) -> Sw8Field {
+    let not_text = |(start, end): &(usize, usize)| {
+        bytes
+            .get(*start..*end)
+            .is_none_or(|field| std::str::from_utf8(field).is_err())
+    };
+    let position = starts
+        .into_iter()
+        .zip(ends)
+        .position(|range| not_text(&range));
+    Sw8Field::TEXT[position.unwrap_or(0)]
 }

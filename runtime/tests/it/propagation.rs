@@ -194,6 +194,21 @@ fn every_malformed_sw8_gets_its_own_error() {
             Sw8Error::Base64(Sw8Field::ParentService),
         ),
         (with(6, "/w=="), Sw8Error::Utf8(Sw8Field::ParentEndpoint)),
+        // "é" is C3 A9: half a character in each of two fields is not text in either
+        (
+            {
+                let mut parts = valid;
+                parts[1] = "ww==";
+                parts[2] = "qQ==";
+                parts.join("-")
+            },
+            Sw8Error::Utf8(Sw8Field::TraceId),
+        ),
+        (with(7, "ww=="), Sw8Error::Utf8(Sw8Field::TargetAddress)),
+        (
+            with(5, "qQ=="),
+            Sw8Error::Utf8(Sw8Field::ParentServiceInstance),
+        ),
         (with(2, ""), Sw8Error::EmptyField(Sw8Field::ParentSegmentId)),
         (
             with(5, ""),
