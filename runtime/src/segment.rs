@@ -129,9 +129,12 @@ struct SegmentState {
 }
 
 /// Everything a segment reports, with its strings in `text`.
-#[derive(Clone, Default)]
-struct Records {
-    text: String,
+///
+/// Dropped records give their buffers to the next segment (see [`Records::recycled`]).
+#[derive(Clone)]
+pub(crate) struct Records {
+    /// Where an entry span's `sw8` fields are decoded to, before its segment exists.
+    pub(crate) text: String,
     spans: Vec<SpanRecord>,
     tags: Vec<TagRecord>,
     logs: Vec<LogRecord>,
@@ -197,30 +200,25 @@ pub(crate) enum Change<'a> {
 }
 
 impl Segment {
-    /// A new segment, started at `now` (epoch milliseconds); `text` is the buffer its strings go
-    /// to, holding whatever `parent` refers to already.
+    /// A new segment, started at `now` (epoch milliseconds), recording into `records`: empty, or
+    /// holding in its text what `parent` refers to already.
     pub(crate) fn new(
         tracer: Tracer,
         trace_id: TraceId,
         skip_analysis: bool,
         correlation: Correlation,
-        mut text: String,
+        mut records: Records,
         parent: Option<Parent>,
         now: i64,
     ) -> Arc<Segment> {
-        text.reserve(text::INITIAL_CAPACITY);
+        records.parent = parent;
         Arc::new(Segment {
             tracer,
             trace_id,
             segment_id: Id::generate_at(now),
             skip_analysis,
             state: Mutex::new(SegmentState {
-                records: Records {
-                    text,
-                    spans: Vec::with_capacity(8),
-                    parent,
-                    ..Records::default()
-                },
+                records,
                 open_spans: 0,
                 ended: 0,
                 endpoint: None,
@@ -480,6 +478,87 @@ impl Records {
             return None;
         }
         Some((self.push_text(key), self.push_text(value)))
+    }
+}
+
+/// How many finished segments' buffers wait for new segments. With their size limits below, the
+/// spare buffers hold at most about 700 KiB, and typically a tenth of that.
+const MAX_SPARE: usize = 128;
+
+/// Buffers of reported segments, emptied, for new segments to record into: a request then takes
+/// its text, span and tag buffers from here instead of making three allocations, and the
+/// reporter's thread does not free them. Both ends only `try_lock`: when the pool is busy, a new
+/// segment allocates and a finished one frees, as they would without it.
+static SPARE: Mutex<Vec<Records>> = Mutex::new(Vec::new());
+
+impl Records {
+    /// Empty records, with the buffers of a finished segment when there are any to spare.
+    pub(crate) fn recycled() -> Records {
+        let spare = SPARE.try_lock().ok().and_then(|mut spare| spare.pop());
+        spare.unwrap_or_else(|| {
+            Records::with_buffers(
+                String::with_capacity(text::INITIAL_CAPACITY),
+                Vec::with_capacity(8),
+                Vec::new(),
+                Vec::new(),
+            )
+        })
+    }
+
+    fn with_buffers(
+        text: String,
+        spans: Vec<SpanRecord>,
+        tags: Vec<TagRecord>,
+        logs: Vec<LogRecord>,
+    ) -> Records {
+        Records {
+            text,
+            spans,
+            tags,
+            logs,
+            parent: None,
+            size_limited: false,
+            dropped: 0,
+        }
+    }
+
+    /// Whether these buffers are worth keeping: not empty, and not grown by an unusual segment
+    /// so much that keeping them would hold memory that typical segments never use.
+    fn is_worth_keeping(&self) -> bool {
+        (1..=2048).contains(&self.text.capacity())
+            && self.spans.capacity() <= 32
+            && self.tags.capacity() <= 64
+            && self.logs.capacity() <= 16
+    }
+}
+
+impl Default for Records {
+    fn default() -> Records {
+        Records::with_buffers(String::new(), Vec::new(), Vec::new(), Vec::new())
+    }
+}
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        if !self.is_worth_keeping() {
+            return;
+        }
+        let Ok(mut spare) = SPARE.try_lock() else {
+            return;
+        };
+        if spare.len() < MAX_SPARE {
+            let mut emptied = Records::with_buffers(
+                std::mem::take(&mut self.text),
+                std::mem::take(&mut self.spans),
+                std::mem::take(&mut self.tags),
+                std::mem::take(&mut self.logs),
+            );
+            emptied.text.clear();
+            emptied.spans.clear();
+            emptied.tags.clear();
+            emptied.logs.clear();
+            spare.push(emptied);
+        }
     }
 }
 
@@ -753,5 +832,45 @@ impl UnsampledTrace {
             .correlation
             .lock()
             .unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spare_buffers_come_back_empty_and_stay_bounded() {
+        let mut used = Records::recycled();
+        used.text.push_str("GET:/orders");
+        used.spans.push(SpanRecord {
+            parent_span_id: -1,
+            span_type: SpanType::Entry,
+            layer: SpanLayer::Http,
+            component_id: 0,
+            is_error: false,
+            start_time: 1,
+            end_time: 2,
+            operation: Text::from_range(0, 11),
+            peer: Text::default(),
+            ended: 1,
+        });
+        used.size_limited = true;
+        drop(used);
+
+        // Other tests run at the same time and share the pool, so every buffer is checked.
+        let taken: Vec<Records> = (0..2 * MAX_SPARE).map(|_| Records::recycled()).collect();
+        for records in &taken {
+            assert!(records.text.is_empty() && records.spans.is_empty());
+            assert!(records.tags.is_empty() && records.logs.is_empty());
+            assert!(records.parent.is_none() && !records.size_limited);
+        }
+        drop(taken);
+        assert!(SPARE.lock().map_or(0, |spare| spare.len()) <= MAX_SPARE);
+
+        // A buffer grown by an unusual segment is freed, not kept.
+        let mut big = Records::recycled();
+        big.text.reserve(1 << 20);
+        assert!(!big.is_worth_keeping());
     }
 }

@@ -10,7 +10,7 @@ use crate::context::snapshot::Snapshot;
 use crate::context::stack::{self, Position};
 use crate::id;
 use crate::propagation::{Correlation, Extractor, Incoming, Injector, Sw8Fields};
-use crate::segment::{Change, Parent, Segment, TraceId, UnsampledTrace};
+use crate::segment::{Change, Parent, Records, Segment, TraceId, UnsampledTrace};
 use crate::tags;
 use crate::tracer::Tracer;
 
@@ -452,14 +452,19 @@ pub fn entry_span(operation: impl AsRef<str>, headers: &impl Extractor) -> Span 
         return Span::noop();
     };
     let operation = operation.as_ref();
-    let incoming = Incoming::read(|name| headers.extract(name), tracer.correlation_limits());
+    let mut records = Records::recycled();
+    let incoming = Incoming::read(
+        |name| headers.extract(name),
+        tracer.correlation_limits(),
+        &mut records.text,
+    );
     let sent_at = incoming.sw8x.and_then(|x| x.send_time_ms);
     let mut span = match incoming.sw8 {
         Some(parent) => {
             let skip_analysis = incoming.sw8x.is_some_and(|x| x.skip_analysis);
             let caller = Caller {
                 parent,
-                text: incoming.text,
+                records,
                 skip_analysis,
                 correlation: incoming.correlation,
             };
@@ -599,7 +604,7 @@ fn local_trace(
         trace_id,
         false,
         correlation,
-        String::new(),
+        Records::recycled(),
         None,
         now,
     );
@@ -609,8 +614,9 @@ fn local_trace(
 /// What an entry span read from its caller's headers.
 struct Caller {
     parent: Sw8Fields,
-    /// The buffer the `sw8` fields were decoded into; the segment keeps its strings there too.
-    text: String,
+    /// The records whose text the `sw8` fields were decoded into; the segment keeps its strings
+    /// there too.
+    records: Records,
     skip_analysis: bool,
     correlation: Correlation,
 }
@@ -618,12 +624,12 @@ struct Caller {
 fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
     let Caller {
         parent,
-        text,
+        records,
         skip_analysis,
         correlation,
     } = caller;
     let [trace_id, ..] = parent.text;
-    let trace_id = TraceId::Remote(Arc::from(trace_id.get(&text)));
+    let trace_id = TraceId::Remote(Arc::from(trace_id.get(&records.text)));
     // A caller that did not sample is honoured; a caller that did is followed, as Java does,
     // unless this operation is one the ignore rules exclude.
     if !parent.sampled || !tracer.sampler().sample_followed(operation) {
@@ -636,7 +642,7 @@ fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
         trace_id,
         skip_analysis,
         correlation,
-        text,
+        records,
         parent,
         now,
     );
@@ -655,7 +661,7 @@ fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Sp
         snapshot.trace_id.clone(),
         snapshot.skip_analysis,
         snapshot.correlation.clone(),
-        String::new(),
+        Records::recycled(),
         Some(parent),
         now,
     );

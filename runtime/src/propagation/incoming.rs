@@ -59,32 +59,32 @@ impl IncomingHeaders {
         F: FnMut(&str) -> Option<V>,
         V: AsRef<str>,
     {
-        let incoming = Incoming::read(header, limits);
+        let mut text = String::new();
+        let incoming = Incoming::read(header, limits, &mut text);
         IncomingHeaders {
-            sw8: incoming.sw8.map(|fields| fields.to_header(&incoming.text)),
+            sw8: incoming.sw8.map(|fields| fields.to_header(&text)),
             correlation: incoming.correlation,
             sw8x: incoming.sw8x,
         }
     }
 }
 
-/// The headers as an entry span reads them: the `sw8` fields are left in `text`, the buffer
-/// that the span's segment goes on to keep its own strings in.
+/// The headers as an entry span reads them: the `sw8` fields are ranges of the buffer they were
+/// decoded into, which the span's segment goes on to keep its own strings in.
 pub(crate) struct Incoming {
     pub(crate) sw8: Option<Sw8Fields>,
-    pub(crate) text: String,
     pub(crate) correlation: Correlation,
     pub(crate) sw8x: Option<Sw8x>,
 }
 
 impl Incoming {
-    /// Reads the three headers as [`IncomingHeaders::extract`] documents.
-    pub(crate) fn read<F, V>(mut header: F, limits: CorrelationLimits) -> Self
+    /// Reads the three headers as [`IncomingHeaders::extract`] documents, decoding the `sw8`
+    /// fields into `text`.
+    pub(crate) fn read<F, V>(mut header: F, limits: CorrelationLimits, text: &mut String) -> Self
     where
         F: FnMut(&str) -> Option<V>,
         V: AsRef<str>,
     {
-        let mut text = String::new();
         let sw8 = header(SW8).and_then(|value| {
             let value = value.as_ref();
             if value.trim().is_empty() {
@@ -93,7 +93,7 @@ impl Incoming {
             // Decoded Base64 is shorter than its text, so the segment's own strings fit in the
             // rest of this one allocation.
             text.reserve(value.len().min(MAX_SW8_LEN) + text::INITIAL_CAPACITY);
-            sw8::decode_into(value, &mut text)
+            sw8::decode_into(value, text)
                 .map_err(|error| diagnostics::record(Problem::MalformedSw8, 1, &error))
                 .ok()
         });
@@ -125,7 +125,6 @@ impl Incoming {
 
         Incoming {
             sw8,
-            text,
             correlation,
             sw8x,
         }
