@@ -77,27 +77,25 @@ impl Outgoing {
 fn outgoing(
     span_id: Option<i32>,
     tracer: &Tracer,
-    trace_id: &TraceId,
+    trace_id: Piece<'_>,
     segment_id: Id,
     endpoint: &str,
     correlation: &Correlation,
     peer: &str,
 ) -> (String, Option<String>) {
     let segment_id = segment_id.text();
-    let sw8 = trace_id.with_str(|trace_id| {
-        encode_fields(
-            span_id.is_some(),
-            [
-                Piece::Text(trace_id),
-                Piece::Text(segment_id.as_str()),
-                Piece::Base64(tracer.encoded_service()),
-                Piece::Base64(tracer.encoded_instance()),
-                Piece::Text(endpoint),
-                Piece::Text(peer),
-            ],
-            span_id.unwrap_or(0),
-        )
-    });
+    let sw8 = encode_fields(
+        span_id.is_some(),
+        [
+            trace_id,
+            Piece::Text(segment_id.as_str()),
+            Piece::Base64(tracer.encoded_service()),
+            Piece::Base64(tracer.encoded_instance()),
+            Piece::Text(endpoint),
+            Piece::Text(peer),
+        ],
+        span_id.unwrap_or(0),
+    );
     let correlation = (!correlation.is_empty()).then(|| correlation.encode());
     (sw8, correlation)
 }
@@ -334,15 +332,21 @@ impl Segment {
         if peer.is_empty() {
             return None;
         }
-        let (sw8, correlation) = outgoing(
-            Some(span_id),
-            &self.tracer,
-            &self.trace_id,
-            self.segment_id,
-            state.endpoint_name(),
-            &state.correlation,
-            peer,
-        );
+        let encode = |trace_id: Piece<'_>| {
+            outgoing(
+                Some(span_id),
+                &self.tracer,
+                trace_id,
+                self.segment_id,
+                state.endpoint_name(),
+                &state.correlation,
+                peer,
+            )
+        };
+        let (sw8, correlation) = match records.caller_trace_id_base64() {
+            Some(encoded) => encode(Piece::Base64(encoded)),
+            None => self.trace_id.with_str(|text| encode(Piece::Text(text))),
+        };
         Some(Outgoing {
             sw8,
             correlation,
@@ -456,6 +460,14 @@ impl SegmentState {
 }
 
 impl Records {
+    /// The trace id in the Base64 the caller's `sw8` carried it in, when it can be copied as is.
+    fn caller_trace_id_base64(&self) -> Option<&str> {
+        match &self.parent {
+            Some(Parent::CrossProcess(caller)) => Some(caller.trace_id_base64?.get(&self.text)),
+            _ => None,
+        }
+    }
+
     fn index(&self, span_id: i32) -> Option<usize> {
         usize::try_from(span_id)
             .ok()
@@ -810,15 +822,17 @@ impl UnsampledTrace {
     /// The headers for a call to `peer`: the caller's decision not to sample travels with it.
     pub(crate) fn outgoing(&self, peer: &str) -> Outgoing {
         let (sw8, correlation) = self.with_correlation(|correlation| {
-            outgoing(
-                None,
-                &self.tracer,
-                &self.trace_id,
-                self.segment_id,
-                &self.endpoint,
-                correlation,
-                peer,
-            )
+            self.trace_id.with_str(|trace_id| {
+                outgoing(
+                    None,
+                    &self.tracer,
+                    Piece::Text(trace_id),
+                    self.segment_id,
+                    &self.endpoint,
+                    correlation,
+                    peer,
+                )
+            })
         });
         Outgoing {
             sw8,

@@ -383,6 +383,9 @@ pub(crate) struct Sw8Fields {
     /// Ranges of the buffer, in header order: trace id, parent segment id, parent service,
     /// parent instance, parent endpoint, target address.
     pub(crate) text: [Text; 6],
+    /// The trace id as the caller wrote it, when that is the Base64 this agent writes too: the
+    /// headers of calls onward copy it instead of encoding the id again.
+    pub(crate) trace_id_base64: Option<Text>,
 }
 
 impl Sw8Fields {
@@ -440,10 +443,18 @@ pub(crate) fn decode_into(value: &str, buffer: &mut String) -> Result<Sw8Fields,
         [trace, segment, service, instance, endpoint, address],
         buffer,
     )?;
+    // A field that decoded is canonical Base64 (the decoder refuses stray bits after the last
+    // byte); a length divisible by four means it is padded as well, as every agent writes it.
+    let trace_id_base64 = trace.len().is_multiple_of(4).then(|| {
+        let start = buffer.len();
+        buffer.push_str(trace);
+        Text::from_range(start, buffer.len())
+    });
     Ok(Sw8Fields {
         sampled,
         parent_span_id,
         text,
+        trace_id_base64,
     })
 }
 

@@ -181,6 +181,25 @@ fn a_call_between_two_services_links_their_segments() {
 }
 
 #[test]
+fn the_trace_id_goes_on_in_padded_base64_however_the_caller_wrote_it() {
+    let (tracer, _reporter) = tracer(|config| config);
+    let trace_field = |sw8: &str| sw8.split('-').nth(1).map(str::to_owned);
+    for (incoming, expected) in [
+        (CALLER_SW8, trace_field(CALLER_SW8)),
+        // Java accepts Base64 without padding; Python would refuse it unpadded.
+        ("1-dA-cw-2-c3Zj-aW5zdA-ZXA-aDox", Some("dA==".to_owned())),
+    ] {
+        let incoming = HashMap::from([("sw8".to_owned(), incoming.to_owned())]);
+        let mut outgoing = HashMap::new();
+        tracer.in_scope(|| {
+            let _handler = rust2sky::entry_span("GET:/items", &incoming).entered();
+            drop(rust2sky::exit_span("GET:/stock", "stock:80", &mut outgoing));
+        });
+        assert_eq!(trace_field(&outgoing["sw8"]), expected);
+    }
+}
+
+#[test]
 fn correlation_travels_with_the_call_within_its_limits() {
     let (service, _reporter) = tracer(|config| config);
     let mut outgoing = HashMap::new();
