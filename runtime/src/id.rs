@@ -89,14 +89,13 @@ impl Id {
 }
 
 impl Id {
-    /// The id as text in a stack buffer, for writing it without allocating.
-    pub(crate) fn text(&self) -> IdText {
+    /// The id's text after `<process uuid>.` (see [`uuid_dot_base64`]), `<thread>.<sequence>`,
+    /// in a stack buffer, for writing it without allocating.
+    pub(crate) fn text_after_uuid(&self) -> IdText {
         let mut text = IdText {
             buf: [0; ID_TEXT_MAX],
             len: 0,
         };
-        text.push(process_uuid());
-        text.push(".");
         text.push(itoa::Buffer::new().format(self.thread));
         text.push(".");
         text.push(itoa::Buffer::new().format(self.sequence));
@@ -104,10 +103,19 @@ impl Id {
     }
 }
 
-/// The longest id text: 32 hex digits, two dots and two `u64`s.
-const ID_TEXT_MAX: usize = 32 + 1 + 20 + 1 + 20;
+/// The Base64 form of the start every id shares, `<process uuid>.`, made once.
+///
+/// Those are 33 bytes, a whole number of Base64's 3-byte groups, so an id's Base64 is this
+/// followed by the Base64 of [`Id::text_after_uuid`]: `sw8` headers encode only that part.
+pub(crate) fn uuid_dot_base64() -> &'static str {
+    static ENCODED: OnceLock<String> = OnceLock::new();
+    ENCODED.get_or_init(|| crate::propagation::encode_piece(&format!("{}.", process_uuid())))
+}
 
-/// An id's text, on the stack.
+/// The longest [`Id::text_after_uuid`]: two `u64`s and a dot.
+const ID_TEXT_MAX: usize = 20 + 1 + 20;
+
+/// Part of an id's text, on the stack.
 pub(crate) struct IdText {
     buf: [u8; ID_TEXT_MAX],
     len: usize,
@@ -208,8 +216,21 @@ mod tests {
             thread: u64::MAX,
             sequence: u64::MAX,
         };
-        assert_eq!(id.text().as_str(), id.to_string());
-        assert_eq!(id.text().as_str().len(), ID_TEXT_MAX);
+        let text = id.text_after_uuid();
+        assert_eq!(
+            format!("{}.{}", process_uuid(), text.as_str()),
+            id.to_string()
+        );
+        assert_eq!(text.as_str().len(), ID_TEXT_MAX);
+    }
+
+    #[test]
+    fn base64_of_the_shared_start_then_the_rest_is_base64_of_the_id() {
+        let id = Id::generate();
+        let whole = crate::propagation::encode_piece(&id.to_string());
+        let mut parts = uuid_dot_base64().to_owned();
+        parts += &crate::propagation::encode_piece(id.text_after_uuid().as_str());
+        assert_eq!(parts, whole);
     }
 
     #[test]

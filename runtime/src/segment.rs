@@ -15,7 +15,7 @@ use rust2sky_proto::v3::{
 
 use crate::clock::now_ms;
 use crate::diagnostics::{self, Problem};
-use crate::id::Id;
+use crate::id::{self, Id};
 use crate::propagation::{
     Correlation, Injector, Piece, SW8, SW8_CORRELATION, SW8_X, Sw8Fields, Sw8x, encode_fields,
 };
@@ -39,11 +39,14 @@ impl fmt::Display for TraceId {
 }
 
 impl TraceId {
-    /// Runs `f` with the id's text, without allocating.
-    pub(crate) fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+    /// Runs `f` with the id as an `sw8` field, without allocating.
+    fn with_piece<R>(&self, f: impl FnOnce(Piece<'_>) -> R) -> R {
         match self {
-            TraceId::Local(id) => f(id.text().as_str()),
-            TraceId::Remote(id) => f(id),
+            TraceId::Local(id) => f(Piece::Base64Then(
+                id::uuid_dot_base64(),
+                id.text_after_uuid().as_str(),
+            )),
+            TraceId::Remote(id) => f(Piece::Text(id)),
         }
     }
 }
@@ -83,12 +86,12 @@ fn outgoing(
     correlation: &Correlation,
     peer: &str,
 ) -> (String, Option<String>) {
-    let segment_id = segment_id.text();
+    let segment_id = segment_id.text_after_uuid();
     let sw8 = encode_fields(
         span_id.is_some(),
         [
             trace_id,
-            Piece::Text(segment_id.as_str()),
+            Piece::Base64Then(id::uuid_dot_base64(), segment_id.as_str()),
             Piece::Base64(tracer.encoded_service()),
             Piece::Base64(tracer.encoded_instance()),
             Piece::Text(endpoint),
@@ -345,7 +348,7 @@ impl Segment {
         };
         let (sw8, correlation) = match records.caller_trace_id_base64() {
             Some(encoded) => encode(Piece::Base64(encoded)),
-            None => self.trace_id.with_str(|text| encode(Piece::Text(text))),
+            None => self.trace_id.with_piece(encode),
         };
         Some(Outgoing {
             sw8,
@@ -822,11 +825,11 @@ impl UnsampledTrace {
     /// The headers for a call to `peer`: the caller's decision not to sample travels with it.
     pub(crate) fn outgoing(&self, peer: &str) -> Outgoing {
         let (sw8, correlation) = self.with_correlation(|correlation| {
-            self.trace_id.with_str(|trace_id| {
+            self.trace_id.with_piece(|trace_id| {
                 outgoing(
                     None,
                     &self.tracer,
-                    Piece::Text(trace_id),
+                    trace_id,
                     self.segment_id,
                     &self.endpoint,
                     correlation,

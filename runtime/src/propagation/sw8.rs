@@ -309,6 +309,9 @@ impl fmt::Display for Sw8Header {
 pub(crate) enum Piece<'a> {
     Text(&'a str),
     Base64(&'a str),
+    /// Text whose start is already in Base64: the first part must decode to a whole number of
+    /// 3-byte groups, so that it ends without padding and the second part's Base64 can follow.
+    Base64Then(&'a str, &'a str),
 }
 
 impl Piece<'_> {
@@ -316,6 +319,7 @@ impl Piece<'_> {
         match self {
             Piece::Text(text) => base64::encoded_len(text.len()),
             Piece::Base64(encoded) => encoded.len(),
+            Piece::Base64Then(encoded, text) => encoded.len() + base64::encoded_len(text.len()),
         }
     }
 
@@ -323,6 +327,10 @@ impl Piece<'_> {
         match self {
             Piece::Text(text) => base64::encode_into(text, out),
             Piece::Base64(encoded) => out.push_str(encoded),
+            Piece::Base64Then(encoded, text) => {
+                out.push_str(encoded);
+                base64::encode_into(text, out);
+            }
         }
     }
 }
