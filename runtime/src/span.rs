@@ -629,7 +629,7 @@ fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
         correlation,
     } = caller;
     let [trace_id, ..] = parent.text;
-    let trace_id = TraceId::Remote(Arc::from(trace_id.get(&records.text)));
+    let trace_id = TraceId::remote(trace_id.get(&records.text));
     // A caller that did not sample is honoured; a caller that did is followed, as Java does,
     // unless this operation is one the ignore rules exclude.
     if !parent.sampled || !tracer.sampler().sample_followed(operation) {
