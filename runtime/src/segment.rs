@@ -367,6 +367,19 @@ impl Segment {
                 span.peer.get(&records.text)
             }
         };
+        self.headers(&state, span_id, peer)
+    }
+
+    /// Records `peer` as exit span `span_id`'s, and returns the headers for its call, under one
+    /// lock.
+    pub(crate) fn call(&self, span_id: i32, peer: &str) -> Option<Outgoing> {
+        self.update(|state| {
+            state.change(span_id, Change::Peer(peer));
+            self.headers(state, span_id, peer)
+        })
+    }
+
+    fn headers(&self, state: &SegmentState, span_id: i32, peer: &str) -> Option<Outgoing> {
         if peer.is_empty() {
             return None;
         }
@@ -381,7 +394,7 @@ impl Segment {
                 peer,
             )
         };
-        let (sw8, correlation) = match records.caller_trace_id_base64() {
+        let (sw8, correlation) = match state.records.caller_trace_id_base64() {
             Some(encoded) => encode(Piece::Base64(encoded)),
             None => self.trace_id.with_piece(encode),
         };

@@ -516,7 +516,6 @@ pub fn exit_span(
 ) -> Span {
     let peer = peer.as_ref();
     let mut span = start(SpanType::Exit, operation.as_ref(), None);
-    span.set_peer(peer);
     inject(&span, peer, headers);
     span.remember_peer(peer);
     span
@@ -688,15 +687,14 @@ fn unsampled(
 }
 
 /// Writes the headers that carry `span`'s context to the callee at `peer`.
+/// Records `peer` on the new exit span `span` and writes the headers of its call to `headers`.
 fn inject(span: &Span, peer: &str, headers: &mut impl Injector) {
     // Receivers reject a header with an empty address, so none is sent without a peer.
     if peer.is_empty() {
         return;
     }
     let outgoing = match &span.state {
-        SpanState::Recording(recording) => {
-            recording.segment.outgoing(recording.span_id, Some(peer))
-        }
+        SpanState::Recording(recording) => recording.segment.call(recording.span_id, peer),
         SpanState::Unsampled(trace, _) => Some(trace.outgoing(peer)),
         // Not recorded because the segment is full: the call still carries the trace, naming
         // the current span as the caller.
