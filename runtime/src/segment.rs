@@ -153,7 +153,7 @@ pub(crate) struct Segment {
 }
 
 struct SegmentState {
-    records: Records,
+    records: PooledRecords,
     open_spans: u32,
     /// How many spans have ended, to report them in the order they ended, as Java does.
     ended: u32,
@@ -165,12 +165,9 @@ struct SegmentState {
 }
 
 /// Everything a segment reports, with its strings in `text`.
-///
-/// Dropped records give their buffers to the next segment (see [`Records::recycled`]).
 #[derive(Clone)]
 pub(crate) struct Records {
-    /// Where an entry span's `sw8` fields are decoded to, before its segment exists.
-    pub(crate) text: String,
+    text: String,
     spans: Vec<SpanRecord>,
     tags: Vec<TagRecord>,
     logs: Vec<LogRecord>,
@@ -243,11 +240,13 @@ impl Segment {
         trace_id: TraceId,
         skip_analysis: bool,
         correlation: Correlation,
-        mut records: Records,
+        mut records: PooledRecords,
         parent: Option<Parent>,
         now: i64,
     ) -> Arc<Segment> {
-        records.parent = parent;
+        if let Some(records) = records.get_mut() {
+            records.parent = parent;
+        }
         Arc::new(Segment {
             tracer,
             trace_id,
@@ -312,7 +311,8 @@ impl Segment {
         let (result, dropped) = {
             let mut state = self.lock();
             let result = f(&mut state);
-            (result, std::mem::take(&mut state.records.dropped))
+            let dropped = state.records.get_mut().map(|records| &mut records.dropped);
+            (result, dropped.map_or(0, std::mem::take))
         };
         report_dropped(dropped);
         result
@@ -324,8 +324,10 @@ impl Segment {
         let finished = {
             let mut state = self.lock();
             let state = &mut *state;
-            if let Some(index) = state.records.index(span_id) {
-                let span = &mut state.records.spans[index];
+            if let Some(records) = state.records.get_mut()
+                && let Some(index) = records.index(span_id)
+            {
+                let span = &mut records.spans[index];
                 if span.ended == 0 {
                     state.ended += 1;
                     span.ended = state.ended;
@@ -356,7 +358,7 @@ impl Segment {
     /// without a peer, since receivers reject a header with an empty address.
     pub(crate) fn outgoing(&self, span_id: i32, peer: Option<&str>) -> Option<Outgoing> {
         let state = self.lock();
-        let records = &state.records;
+        let records = state.records.get();
         let peer = match peer {
             Some(peer) => peer,
             None => {
@@ -394,7 +396,7 @@ impl Segment {
                 peer,
             )
         };
-        let (sw8, correlation) = match state.records.caller_trace_id_base64() {
+        let (sw8, correlation) = match state.records.get().caller_trace_id_base64() {
             Some(encoded) => encode(Piece::Base64(encoded)),
             None => self.trace_id.with_piece(encode),
         };
@@ -432,14 +434,15 @@ impl SegmentState {
         if self.reported {
             return None;
         }
-        let index = self.records.spans.len();
+        let records = self.records.get_mut()?;
+        let index = records.spans.len();
         if index >= span_limit {
-            self.records.size_limited = true;
+            records.size_limited = true;
             return None;
         }
         let span_id = i32::try_from(index).ok()?;
-        let operation = self.records.push_text(operation);
-        self.records.spans.push(SpanRecord {
+        let operation = records.push_text(operation);
+        records.spans.push(SpanRecord {
             parent_span_id,
             span_type,
             layer: SpanLayer::Unknown,
@@ -463,7 +466,9 @@ impl SegmentState {
 
     /// Applies `change` to span `span_id`.
     fn change(&mut self, span_id: i32, change: Change<'_>) {
-        let records = &mut self.records;
+        let Some(records) = self.records.get_mut() else {
+            return;
+        };
         let Some(index) = records.index(span_id) else {
             return;
         };
@@ -504,9 +509,10 @@ impl SegmentState {
     }
 
     fn endpoint_name(&self) -> &str {
+        let records = self.records.get();
         self.endpoint
-            .and_then(|(index, _)| self.records.spans.get(index))
-            .map_or("", |span| span.operation.get(&self.records.text))
+            .and_then(|(index, _)| records.spans.get(index))
+            .map_or("", |span| span.operation.get(&records.text))
     }
 }
 
@@ -548,80 +554,107 @@ impl Records {
 /// spare buffers hold at most about 700 KiB, and typically a tenth of that.
 const MAX_SPARE: usize = 128;
 
-/// Buffers of reported segments, emptied, for new segments to record into: a request then takes
-/// its text, span and tag buffers from here instead of making three allocations, and the
+/// Records of reported segments, emptied, for new segments to record into: a request then takes
+/// its text, span and tag buffers from here instead of making four allocations, and the
 /// reporter's thread does not free them. Both ends only `try_lock`: when the pool is busy, a new
 /// segment allocates and a finished one frees, as they would without it.
-static SPARE: Mutex<Vec<Records>> = Mutex::new(Vec::new());
+#[expect(
+    clippy::vec_box,
+    reason = "the boxes are what is reused, so that records move as pointers"
+)]
+static SPARE: Mutex<Vec<Box<Records>>> = Mutex::new(Vec::new());
 
-impl Records {
-    /// Empty records, with the buffers of a finished segment when there are any to spare.
-    pub(crate) fn recycled() -> Records {
+/// What [`PooledRecords`] reads once its records have moved on: none.
+static NO_RECORDS: Records = Records {
+    text: String::new(),
+    spans: Vec::new(),
+    tags: Vec::new(),
+    logs: Vec::new(),
+    parent: None,
+    size_limited: false,
+    dropped: 0,
+};
+
+/// A segment's records, in a box of their own so that segments and reporters move a pointer
+/// rather than the records, which go back to the pool with their box when dropped. Empty once
+/// taken (`std::mem::take`) by the reporter.
+#[derive(Clone, Default)]
+pub(crate) struct PooledRecords(Option<Box<Records>>);
+
+impl PooledRecords {
+    /// Empty records, in the box of a finished segment's when there is one to spare.
+    pub(crate) fn recycled() -> PooledRecords {
         let spare = SPARE.try_lock().ok().and_then(|mut spare| spare.pop());
-        spare.unwrap_or_else(|| {
-            Records::with_buffers(
-                String::with_capacity(text::INITIAL_CAPACITY),
-                Vec::with_capacity(8),
-                Vec::new(),
-                Vec::new(),
-            )
-        })
+        PooledRecords(Some(spare.unwrap_or_else(Records::new_box)))
     }
 
-    fn with_buffers(
-        text: String,
-        spans: Vec<SpanRecord>,
-        tags: Vec<TagRecord>,
-        logs: Vec<LogRecord>,
-    ) -> Records {
-        Records {
-            text,
-            spans,
-            tags,
-            logs,
+    fn get(&self) -> &Records {
+        self.0.as_deref().unwrap_or(&NO_RECORDS)
+    }
+
+    /// The records, unless they have moved on to the reporter.
+    fn get_mut(&mut self) -> Option<&mut Records> {
+        self.0.as_deref_mut()
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.get().text
+    }
+
+    /// The text buffer, which an entry span decodes the caller's `sw8` into.
+    pub(crate) fn text_mut(&mut self) -> &mut String {
+        &mut self.0.get_or_insert_with(Records::new_box).text
+    }
+}
+
+impl Drop for PooledRecords {
+    fn drop(&mut self) {
+        let Some(mut records) = self.0.take() else {
+            return;
+        };
+        if !records.is_worth_keeping() {
+            return;
+        }
+        records.clear();
+        if let Ok(mut spare) = SPARE.try_lock()
+            && spare.len() < MAX_SPARE
+        {
+            spare.push(records);
+        }
+    }
+}
+
+impl Records {
+    fn new_box() -> Box<Records> {
+        Box::new(Records {
+            text: String::with_capacity(text::INITIAL_CAPACITY),
+            spans: Vec::with_capacity(8),
+            tags: Vec::new(),
+            logs: Vec::new(),
             parent: None,
             size_limited: false,
             dropped: 0,
-        }
+        })
     }
 
-    /// Whether these buffers are worth keeping: not empty, and not grown by an unusual segment
-    /// so much that keeping them would hold memory that typical segments never use.
+    /// Whether these buffers are worth keeping: not grown by an unusual segment so much that
+    /// keeping them would hold memory that typical segments never use.
     fn is_worth_keeping(&self) -> bool {
-        (1..=2048).contains(&self.text.capacity())
+        self.text.capacity() <= 2048
             && self.spans.capacity() <= 32
             && self.tags.capacity() <= 64
             && self.logs.capacity() <= 16
     }
-}
 
-impl Default for Records {
-    fn default() -> Records {
-        Records::with_buffers(String::new(), Vec::new(), Vec::new(), Vec::new())
-    }
-}
-
-impl Drop for Records {
-    fn drop(&mut self) {
-        if !self.is_worth_keeping() {
-            return;
-        }
-        let Ok(mut spare) = SPARE.try_lock() else {
-            return;
-        };
-        if spare.len() < MAX_SPARE {
-            let mut emptied = Records::with_buffers(
-                std::mem::take(&mut self.text),
-                std::mem::take(&mut self.spans),
-                std::mem::take(&mut self.tags),
-                std::mem::take(&mut self.logs),
-            );
-            emptied.text.clear();
-            emptied.spans.clear();
-            emptied.tags.clear();
-            emptied.logs.clear();
-            spare.push(emptied);
-        }
+    /// Empties the records, keeping their buffers.
+    fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+        self.tags.clear();
+        self.logs.clear();
+        self.parent = None;
+        self.size_limited = false;
+        self.dropped = 0;
     }
 }
 
@@ -665,7 +698,7 @@ pub struct FinishedSegment {
     service: Arc<str>,
     instance: Arc<str>,
     skip_analysis: bool,
-    records: Records,
+    records: PooledRecords,
 }
 
 impl FinishedSegment {
@@ -682,7 +715,7 @@ impl FinishedSegment {
     /// assert_eq!(segment.spans[0].operation_name, "work");
     /// ```
     pub fn to_proto(&self) -> SegmentObject {
-        let records = &self.records;
+        let records = self.records.get();
         let text = records.text.as_str();
         // Spans are recorded in the order they started and reported in the order they ended.
         let mut spans: Vec<(u32, SpanObject)> = records
@@ -756,7 +789,7 @@ impl FinishedSegment {
     }
 
     fn reference(&self, parent: &Parent) -> SegmentReference {
-        let text = self.records.text.as_str();
+        let text = self.records.get().text.as_str();
         match parent {
             Parent::CrossProcess(caller) => {
                 let [trace, segment, service, instance, endpoint, address] =
@@ -800,7 +833,7 @@ impl FinishedSegment {
     /// assert_eq!(reporter.take_finished()[0].span_count(), 1);
     /// ```
     pub fn span_count(&self) -> usize {
-        self.records.spans.len()
+        self.records.get().spans.len()
     }
 }
 
@@ -820,7 +853,7 @@ impl fmt::Debug for FinishedSegment {
         f.debug_struct("FinishedSegment")
             .field("trace_id", &self.trace_id.to_string())
             .field("segment_id", &self.segment_id.to_string())
-            .field("spans", &self.records.spans.len())
+            .field("spans", &self.records.get().spans.len())
             .finish_non_exhaustive()
     }
 }
@@ -918,10 +951,11 @@ mod tests {
     }
 
     #[test]
-    fn spare_buffers_come_back_empty_and_stay_bounded() {
-        let mut used = Records::recycled();
-        used.text.push_str("GET:/orders");
-        used.spans.push(SpanRecord {
+    fn spare_records_come_back_empty_and_stay_bounded() {
+        let mut used = PooledRecords::recycled();
+        let records = used.get_mut().expect("fresh records");
+        records.text.push_str("GET:/orders");
+        records.spans.push(SpanRecord {
             parent_span_id: -1,
             span_type: SpanType::Entry,
             layer: SpanLayer::Http,
@@ -933,12 +967,14 @@ mod tests {
             peer: Text::default(),
             ended: 1,
         });
-        used.size_limited = true;
+        records.size_limited = true;
         drop(used);
 
-        // Other tests run at the same time and share the pool, so every buffer is checked.
-        let taken: Vec<Records> = (0..2 * MAX_SPARE).map(|_| Records::recycled()).collect();
-        for records in &taken {
+        // Other tests run at the same time and share the pool, so every one is checked.
+        let taken: Vec<PooledRecords> = (0..2 * MAX_SPARE)
+            .map(|_| PooledRecords::recycled())
+            .collect();
+        for records in taken.iter().map(PooledRecords::get) {
             assert!(records.text.is_empty() && records.spans.is_empty());
             assert!(records.tags.is_empty() && records.logs.is_empty());
             assert!(records.parent.is_none() && !records.size_limited);
@@ -946,9 +982,9 @@ mod tests {
         drop(taken);
         assert!(SPARE.lock().map_or(0, |spare| spare.len()) <= MAX_SPARE);
 
-        // A buffer grown by an unusual segment is freed, not kept.
-        let mut big = Records::recycled();
-        big.text.reserve(1 << 20);
-        assert!(!big.is_worth_keeping());
+        // Records grown by an unusual segment are freed, not kept.
+        let mut big = PooledRecords::recycled();
+        big.text_mut().reserve(1 << 20);
+        assert!(!big.get().is_worth_keeping());
     }
 }

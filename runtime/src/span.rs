@@ -10,7 +10,7 @@ use crate::context::snapshot::Snapshot;
 use crate::context::stack::{self, Position};
 use crate::id;
 use crate::propagation::{Correlation, Extractor, Incoming, Injector, Sw8Fields};
-use crate::segment::{Change, Parent, Records, Segment, TraceId, UnsampledTrace};
+use crate::segment::{Change, Parent, PooledRecords, Segment, TraceId, UnsampledTrace};
 use crate::tags;
 use crate::tracer::Tracer;
 
@@ -452,11 +452,11 @@ pub fn entry_span(operation: impl AsRef<str>, headers: &impl Extractor) -> Span 
         return Span::noop();
     };
     let operation = operation.as_ref();
-    let mut records = Records::recycled();
+    let mut records = PooledRecords::recycled();
     let incoming = Incoming::read(
         |name| headers.extract(name),
         tracer.correlation_limits(),
-        &mut records.text,
+        records.text_mut(),
     );
     let sent_at = incoming.sw8x.and_then(|x| x.send_time_ms);
     let mut span = match incoming.sw8 {
@@ -603,7 +603,7 @@ fn local_trace(
         trace_id,
         false,
         correlation,
-        Records::recycled(),
+        PooledRecords::recycled(),
         None,
         now,
     );
@@ -615,7 +615,7 @@ struct Caller {
     parent: Sw8Fields,
     /// The records whose text the `sw8` fields were decoded into; the segment keeps its strings
     /// there too.
-    records: Records,
+    records: PooledRecords,
     skip_analysis: bool,
     correlation: Correlation,
 }
@@ -628,7 +628,7 @@ fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
         correlation,
     } = caller;
     let [trace_id, ..] = parent.text;
-    let trace_id = TraceId::remote(trace_id.get(&records.text));
+    let trace_id = TraceId::remote(trace_id.get(records.text()));
     // A caller that did not sample is honoured; a caller that did is followed, as Java does,
     // unless this operation is one the ignore rules exclude.
     if !parent.sampled || !tracer.sampler().sample_followed(operation) {
@@ -660,7 +660,7 @@ fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Sp
         snapshot.trace_id.clone(),
         snapshot.skip_analysis,
         snapshot.correlation.clone(),
-        Records::recycled(),
+        PooledRecords::recycled(),
         Some(parent),
         now,
     );
