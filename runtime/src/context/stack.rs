@@ -132,7 +132,12 @@ impl Drop for Entered {
         let removed = STACK.try_with(|stack| {
             let mut entries = stack.entries.try_borrow_mut().ok()?;
             let index = entries.iter().rposition(|(t, _)| *t == token)?;
-            Some(entries.remove(index).1)
+            // Guards are almost always dropped in order, so the entry is almost always the top.
+            if index + 1 == entries.len() {
+                entries.pop().map(|(_, position)| position)
+            } else {
+                Some(entries.remove(index).1)
+            }
         });
         drop(removed);
     }
