@@ -166,7 +166,7 @@ struct SegmentState {
 
 /// Everything a segment reports, with its strings in `text`.
 #[derive(Clone)]
-pub(crate) struct Records {
+struct Records {
     text: String,
     spans: Vec<SpanRecord>,
     tags: Vec<TagRecord>,
@@ -550,8 +550,9 @@ impl Records {
     }
 }
 
-/// How many finished segments' buffers wait for new segments. With their size limits below, the
-/// spare buffers hold at most about 700 KiB, and typically a tenth of that.
+/// How many finished segments' records wait for new segments. With the size limits of
+/// [`Records::is_worth_keeping`], the spare records hold at most about 750 KiB, and typically
+/// under 200 KiB (a typical segment's come to about 1.3 KiB).
 const MAX_SPARE: usize = 128;
 
 /// Records of reported segments, emptied, for new segments to record into: a request then takes
