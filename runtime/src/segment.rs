@@ -161,7 +161,6 @@ struct SegmentState {
     /// entry span; and whether it is an entry span.
     endpoint: Option<(usize, bool)>,
     correlation: Correlation,
-    reported: bool,
 }
 
 /// Everything a segment reports, with its strings in `text`.
@@ -258,7 +257,6 @@ impl Segment {
                 ended: 0,
                 endpoint: None,
                 correlation,
-                reported: false,
             }),
         })
     }
@@ -335,9 +333,9 @@ impl Segment {
                     state.open_spans = state.open_spans.saturating_sub(1);
                 }
             }
-            if state.open_spans == 0 && !state.reported {
-                state.reported = true;
-                Some(std::mem::take(&mut state.records))
+            // Taking the records reports the segment once: what comes later finds none.
+            if state.open_spans == 0 {
+                state.records.take()
             } else {
                 None
             }
@@ -431,9 +429,6 @@ impl SegmentState {
         start_time: i64,
         span_limit: usize,
     ) -> Option<i32> {
-        if self.reported {
-            return None;
-        }
         let records = self.records.get_mut()?;
         let index = records.spans.len();
         if index >= span_limit {
@@ -578,7 +573,7 @@ static NO_RECORDS: Records = Records {
 
 /// A segment's records, in a box of their own so that segments and reporters move a pointer
 /// rather than the records, which go back to the pool with their box when dropped. Empty once
-/// taken (`std::mem::take`) by the reporter.
+/// taken by the reporter, which is what marks a segment reported.
 #[derive(Clone, Default)]
 pub(crate) struct PooledRecords(Option<Box<Records>>);
 
@@ -596,6 +591,11 @@ impl PooledRecords {
     /// The records, unless they have moved on to the reporter.
     fn get_mut(&mut self) -> Option<&mut Records> {
         self.0.as_deref_mut()
+    }
+
+    /// The records, moved out for the reporter; `None` once they have been.
+    fn take(&mut self) -> Option<PooledRecords> {
+        self.0.take().map(|records| PooledRecords(Some(records)))
     }
 
     pub(crate) fn text(&self) -> &str {
