@@ -686,8 +686,8 @@ fn unsampled(
     }
 }
 
-/// Writes the headers that carry `span`'s context to the callee at `peer`.
-/// Records `peer` on the new exit span `span` and writes the headers of its call to `headers`.
+/// Records `peer` on the new exit span `span` and writes the headers that carry its context to
+/// the callee into `headers`.
 fn inject(span: &Span, peer: &str, headers: &mut impl Injector) {
     // Receivers reject a header with an empty address, so none is sent without a peer.
     if peer.is_empty() {

@@ -345,7 +345,9 @@ pub(crate) fn encode_piece(text: &str) -> String {
 /// Encodes a header from its text fields (in header order: trace id, parent segment id, parent
 /// service, parent instance, parent endpoint, target address), in one exact-size allocation.
 pub(crate) fn encode_fields(sampled: bool, text: [Piece<'_>; 6], span_id: i32) -> String {
-    let mut out = String::with_capacity(fields_len(text, span_id));
+    // `write_fields` reserves the exact length, which for an empty `String` is its one
+    // allocation.
+    let mut out = String::new();
     write_fields(&mut out, sampled, text, span_id);
     out
 }
@@ -497,6 +499,11 @@ fn decode_text_fields(encoded: [&str; 6], buffer: &mut String) -> Result<[Text; 
     // given back as a `String` on every path.
     let mut bytes = std::mem::take(buffer).into_bytes();
     let before = bytes.len();
+    // The buffer as it was: its first `before` bytes are the text it held.
+    let restore = |mut bytes: Vec<u8>| {
+        bytes.truncate(before);
+        String::from_utf8(bytes).unwrap_or_default()
+    };
     let mut ends = [before; 6];
     let decoded = Sw8Field::TEXT
         .into_iter()
@@ -512,8 +519,7 @@ fn decode_text_fields(encoded: [&str; 6], buffer: &mut String) -> Result<[Text; 
             Ok(())
         });
     if let Err(error) = decoded {
-        bytes.truncate(before);
-        *buffer = String::from_utf8(bytes).unwrap_or_default();
+        *buffer = restore(bytes);
         return Err(error);
     }
     let mut starts = [before; 6];
@@ -521,10 +527,9 @@ fn decode_text_fields(encoded: [&str; 6], buffer: &mut String) -> Result<[Text; 
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {
-            let mut bytes = error.into_bytes();
+            let bytes = error.into_bytes();
             let field = first_non_text(&bytes, starts, ends);
-            bytes.truncate(before);
-            *buffer = String::from_utf8(bytes).unwrap_or_default();
+            *buffer = restore(bytes);
             return Err(Sw8Error::Utf8(field));
         }
     };
