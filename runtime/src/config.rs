@@ -34,7 +34,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod dynamic;
 mod live;
+pub use self::dynamic::DynamicConfig;
 pub use self::live::LiveSettings;
 pub(crate) use self::live::WeakLiveSettings;
 
@@ -1362,12 +1364,12 @@ impl ConfigBuilder {
         c.span_limit = vars.positive(env::SPAN_LIMIT, "span_limit", c.span_limit)?;
 
         if let Some(value) = vars.get(env::IGNORE_SUFFIX) {
-            c.ignore_suffixes = split_list(&value);
+            c.ignore_suffixes = split_nonempty(&value);
         }
         c.ignore_suffixes.retain(|suffix| !suffix.is_empty());
 
         if let Some(value) = vars.get(env::TRACE_IGNORE_PATH) {
-            c.trace_ignore_paths = split_list(&value);
+            c.trace_ignore_paths = split_nonempty(&value);
         }
         c.trace_ignore_paths.retain(|path| !path.is_empty());
 
@@ -1554,16 +1556,22 @@ fn setting(setting: &'static str, value: &impl fmt::Debug, reason: &'static str)
     }
 }
 
-/// Splits a comma-separated list, trimming each entry (empty entries are kept here).
-fn split_list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(|entry| entry.trim().to_owned())
+/// The entries of a comma-separated list, trimmed; empty entries are kept, for callers that
+/// refuse them.
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim)
+}
+
+/// The entries of a comma-separated list, trimmed, without empty ones.
+fn split_nonempty(value: &str) -> Vec<String> {
+    split_list(value)
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_owned)
         .collect()
 }
 
 fn parse_backends(value: &str) -> Result<Vec<String>, &'static str> {
-    let backends = split_list(value);
+    let backends: Vec<String> = split_list(value).map(str::to_owned).collect();
     for backend in &backends {
         if backend.is_empty() {
             return Err("expected a comma-separated list of host:port, found an empty entry");

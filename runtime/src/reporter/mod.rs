@@ -6,7 +6,7 @@
 //! sends them to a SkyWalking OAP.
 
 mod grpc;
-pub use self::grpc::{DynamicConfig, GrpcError, GrpcReporter, GrpcReporterBuilder, ReporterStats};
+pub use self::grpc::{GrpcError, GrpcReporter, GrpcReporterBuilder, ReporterStats};
 mod log;
 mod memory;
 

@@ -31,7 +31,8 @@ use tonic::{Code, Request, Status};
 
 use super::lane::Lane;
 use super::setup::Settings;
-use super::{DynamicConfig, Shared};
+use super::Shared;
+use crate::config::DynamicConfig;
 use crate::reporter::FinishedSegment;
 
 /// The least time between two log lines of the same kind.
