@@ -46,6 +46,7 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod agent_thread;
 mod clock;
 pub mod component;
 pub mod config;

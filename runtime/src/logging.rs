@@ -92,35 +92,13 @@ pub fn log_data(
 }
 
 /// Whether a record from `target`, made on this thread, is left out: rust2sky's own records,
-/// and every record made on the reporter's or the test collector's thread. Those threads run
-/// tonic, hyper, h2 and rustls, whose debug records about sending logs would otherwise be sent
-/// as logs, which would make more records, without end.
+/// and every record made on one of the agent's threads ([`crate::agent_thread`]).
 #[cfg(any(feature = "log", feature = "tracing-log"))]
 fn is_own(target: &str) -> bool {
     let own_target = target
         .strip_prefix(OWN_TARGET)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"));
-    own_target || AGENT_THREAD.try_with(std::cell::Cell::get).unwrap_or(true)
-}
-
-thread_local! {
-    static AGENT_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Marks this thread as one of the agent's own (the reporter's, the test collector's): the log
-/// bridges leave out the records made on it.
-pub(crate) fn mark_agent_thread() {
-    let _ = AGENT_THREAD.try_with(|agent| agent.set(true));
-}
-
-/// A single-threaded runtime for the agent's own work (the reporter's, the test collector's),
-/// whose threads are all marked as the agent's: the one it runs on, and those of its blocking pool
-/// too (where the reporter's DNS lookups run), which the caller's `mark_agent_thread` would miss.
-pub(crate) fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_start(mark_agent_thread)
-        .build()
+    own_target || crate::agent_thread::is_current()
 }
 
 #[cfg(feature = "log")]
@@ -361,18 +339,10 @@ mod tests {
         assert!(!is_own("rust2sky_app"));
         assert!(!is_own("h2::codec"));
         let on_agent_thread = std::thread::spawn(|| {
-            mark_agent_thread();
+            crate::agent_thread::mark();
             is_own("h2::codec")
         });
         assert!(on_agent_thread.join().unwrap());
         assert!(!is_own("h2::codec"), "only that thread is marked");
-    }
-
-    #[test]
-    fn the_blocking_pool_of_the_agents_runtime_is_the_agents_too() {
-        let runtime = agent_runtime().unwrap();
-        let in_pool = runtime.block_on(runtime.spawn_blocking(|| is_own("h2::codec")));
-        assert!(in_pool.unwrap());
-        assert!(!is_own("h2::codec"), "the caller's thread is not marked");
     }
 }

@@ -480,7 +480,7 @@ impl CollectorBuilder {
             configuration: Mutex::new(self.configuration.clone()),
             ..State::default()
         });
-        let runtime = crate::logging::agent_runtime()?;
+        let runtime = crate::agent_thread::runtime()?;
         let mut server = tonic::transport::Server::builder();
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls.clone() {
@@ -504,7 +504,7 @@ impl CollectorBuilder {
         let thread = std::thread::Builder::new()
             .name("rust2sky-collector".to_owned())
             .spawn(move || {
-                crate::logging::mark_agent_thread();
+                crate::agent_thread::mark();
                 runtime.block_on(async move {
                     let incoming = match tokio::net::TcpListener::from_std(listener) {
                         Ok(listener) => tonic::transport::server::TcpIncoming::from(listener),

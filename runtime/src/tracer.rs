@@ -5,7 +5,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::{Config, LiveSettings};
-use crate::context::stack::{self, Position};
 use crate::propagation::{CorrelationLimits, encode_piece};
 use crate::reporter::Reporter;
 use crate::sampling::Sampler;
@@ -111,23 +110,6 @@ impl Tracer {
         &self.inner.instance
     }
 
-    /// Runs `f` with this tracer current on this thread: traces that start inside use it.
-    ///
-    /// ```
-    /// # use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
-    /// let reporter = MemoryReporter::new();
-    /// let tracer = Tracer::new(Config::default(), reporter.clone());
-    /// let answer = tracer.in_scope(|| {
-    ///     let _span = rust2sky::local_span("answer").entered();
-    ///     42
-    /// });
-    /// assert_eq!((answer, reporter.segments().len()), (42, 1));
-    /// ```
-    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _entered = stack::enter(Position::Tracer(self.clone()));
-        f()
-    }
-
     /// Asks the reporter to deliver what it still holds, waiting at most `timeout`; returns whether
     /// everything was delivered.
     ///
@@ -191,12 +173,6 @@ impl Tracer {
 
     pub(crate) fn reporter(&self) -> &dyn Reporter {
         &*self.inner.reporter
-    }
-
-    /// The tracer new traces use here: the current context's, else the global one.
-    pub(crate) fn current() -> Option<Tracer> {
-        stack::with_current(|position| position.map(|position| position.tracer().clone()))
-            .or_else(|| GLOBAL.get().cloned())
     }
 }
 

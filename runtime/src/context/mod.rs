@@ -3,5 +3,6 @@
 
 pub(crate) mod current;
 pub(crate) mod future;
+mod scope;
 pub(crate) mod snapshot;
 pub(crate) mod stack;

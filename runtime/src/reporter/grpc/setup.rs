@@ -159,6 +159,21 @@ fn ipv4_addresses() -> Vec<String> {
     addresses
 }
 
+/// An error and its sources, joined with `: `.
+pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(source) = next {
+        let part = source.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = source.source();
+    }
+    text
+}
+
 #[cfg(feature = "tls")]
 mod tls {
     use std::path::Path;
@@ -203,7 +218,7 @@ mod tls {
     pub(super) fn apply(endpoint: Endpoint, tls: &ClientTlsConfig) -> Result<Endpoint, GrpcError> {
         endpoint
             .tls_config(tls.clone())
-            .map_err(|err| GrpcError::Tls(super::super::worker::error_chain(&err)))
+            .map_err(|err| GrpcError::Tls(super::error_chain(&err)))
     }
 
     /// Reads a PEM file that must contain `marker`, so that a wrong file is an error at start

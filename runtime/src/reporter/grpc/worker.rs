@@ -29,9 +29,9 @@ use tokio::sync::{Notify, watch};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
-use super::lane::Lane;
-use super::setup::Settings;
 use super::Shared;
+use super::lane::Lane;
+use super::setup::{Settings, error_chain};
 use crate::config::DynamicConfig;
 use crate::reporter::FinishedSegment;
 
@@ -43,37 +43,20 @@ const DISCOVERY_COMMAND: &str = "ConfigurationDiscoveryCommand";
 
 /// Starts the background thread and its runtime; returns once the runtime is built.
 pub(super) fn spawn(shared: Arc<Shared>, settings: Settings) -> std::io::Result<()> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("rust2sky-grpc".to_owned())
-        .spawn(move || {
-            crate::logging::mark_agent_thread();
-            let runtime = crate::logging::agent_runtime();
-            let runtime = match runtime {
-                Ok(runtime) => {
-                    let _ = ready_tx.send(Ok(()));
-                    runtime
-                }
-                Err(err) => {
-                    let _ = ready_tx.send(Err(err));
-                    return;
-                }
-            };
-            runtime.block_on(async {
-                let worker = Worker::new(Arc::clone(&shared), settings);
-                tokio::select! {
-                    () = shared.shutdown.notified() => {}
-                    () = worker.run() => {}
-                }
-            });
-            // Dropping the runtime cancels every call still in progress.
-            drop(runtime);
-            shared.connected.store(false, Ordering::Relaxed);
-            shared.abandon_rest();
-        })?;
-    ready_rx
-        .recv()
-        .unwrap_or_else(|_| Err(std::io::Error::other("the reporter thread ended at start")))
+    crate::agent_thread::spawn("rust2sky-grpc", move |runtime| {
+        runtime.block_on(async {
+            let worker = Worker::new(Arc::clone(&shared), settings);
+            tokio::select! {
+                () = shared.shutdown.notified() => {}
+                () = worker.run() => {}
+            }
+        });
+        // Dropping the runtime cancels every call still in progress.
+        drop(runtime);
+        shared.connected.store(false, Ordering::Relaxed);
+        shared.abandon_rest();
+    })?;
+    Ok(())
 }
 
 /// A channel that answered, and which connection it belongs to.
@@ -573,21 +556,6 @@ fn describe(status: &Status) -> String {
     if let Some(source) = std::error::Error::source(status) {
         text.push_str(": ");
         text.push_str(&error_chain(source));
-    }
-    text
-}
-
-/// An error and its sources, joined with `: `.
-pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(source) = next {
-        let part = source.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        next = source.source();
     }
     text
 }

@@ -1,0 +1,32 @@
+//! Which tracer is current: the one a context entered, else the global one.
+//!
+//! This lives with the context rather than with [`Tracer`] so that the tracer does not depend
+//! on the context stack that holds it.
+
+use super::stack::{self, Position};
+use crate::tracer::Tracer;
+
+impl Tracer {
+    /// Runs `f` with this tracer current on this thread: traces that start inside use it.
+    ///
+    /// ```
+    /// # use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+    /// let reporter = MemoryReporter::new();
+    /// let tracer = Tracer::new(Config::default(), reporter.clone());
+    /// let answer = tracer.in_scope(|| {
+    ///     let _span = rust2sky::local_span("answer").entered();
+    ///     42
+    /// });
+    /// assert_eq!((answer, reporter.segments().len()), (42, 1));
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = stack::enter(Position::Tracer(self.clone()));
+        f()
+    }
+
+    /// The tracer new traces use here: the current context's, else the global one.
+    pub(crate) fn current() -> Option<Tracer> {
+        stack::with_current(|position| position.map(|position| position.tracer().clone()))
+            .or_else(|| crate::global_tracer().cloned())
+    }
+}
