@@ -13,7 +13,7 @@ use log::Log as _;
 use rounds::in_rounds;
 use rust2sky::config::Config;
 use rust2sky::logging::SkyWalkingLogger;
-use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter as _};
+use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter as _, Transport as _};
 use rust2sky::testing::Collector;
 use rust2sky::{Tracer, meter};
 
@@ -58,7 +58,7 @@ fn log_record(c: &mut Criterion) {
         });
     });
     assert_eq!(
-        reporter.log_stats().dropped_full,
+        reporter.transport_stats().logs.dropped_full,
         0,
         "every timed record was queued"
     );

@@ -56,6 +56,10 @@ pub struct Counters {
     /// Span names, tags, logs or log fields left out because their segment held its limit of
     /// text (1 MiB) or of tags and logs (65,536): a span tagged in a loop, say.
     pub span_text_dropped: u64,
+    /// Meter reports the reporter refused (its buffer was full).
+    pub meter_reports_dropped: u64,
+    /// Instance properties and keepAlive messages the reporter refused (its buffer was full).
+    pub management_dropped: u64,
 }
 
 /// Reads the counters.
@@ -74,6 +78,8 @@ pub fn counters() -> Counters {
         segments_dropped: read(Problem::SegmentDropped),
         logs_dropped: read(Problem::LogDropped),
         span_text_dropped: read(Problem::SpanTextDropped),
+        meter_reports_dropped: read(Problem::MeterReportDropped),
+        management_dropped: read(Problem::ManagementDropped),
     }
 }
 
@@ -88,6 +94,8 @@ pub(crate) enum Problem {
     SegmentDropped,
     LogDropped,
     SpanTextDropped,
+    MeterReportDropped,
+    ManagementDropped,
 }
 
 impl Problem {
@@ -103,6 +111,10 @@ impl Problem {
             Problem::SegmentDropped => "finished segments dropped by the reporter",
             Problem::LogDropped => "log records dropped by the reporter",
             Problem::SpanTextDropped => "span strings dropped because their segment was full",
+            Problem::MeterReportDropped => "meter reports dropped by the reporter",
+            Problem::ManagementDropped => {
+                "instance properties and keepAlive messages dropped by the reporter"
+            }
         }
     }
 }
@@ -126,8 +138,8 @@ impl ProblemState {
 }
 
 /// One slot per [`Problem`], indexed by its discriminant.
-static STATE: [ProblemState; Problem::SpanTextDropped as usize + 1] =
-    [const { ProblemState::new() }; Problem::SpanTextDropped as usize + 1];
+static STATE: [ProblemState; Problem::ManagementDropped as usize + 1] =
+    [const { ProblemState::new() }; Problem::ManagementDropped as usize + 1];
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();

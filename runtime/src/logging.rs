@@ -1,13 +1,14 @@
 //! Log records to the OAP, each with the trace context of the span that was current when it was
 //! made, so that the UI shows a trace's logs beside it.
 //!
-//! Two bridges hand records to a [`GrpcReporter`](crate::reporter::GrpcReporter), which sends them over
-//! `LogReportService/collect` on its connection, from its own bounded queue (full: dropped and
-//! counted, never waited for):
+//! Two bridges hand records to a [`reporter::Transport`](crate::reporter::Transport) (the
+//! [`GrpcReporter`](crate::reporter::GrpcReporter) sends them over `LogReportService/collect` on
+//! its connection, from its own bounded queue: full, dropped and counted, never waited for):
 //! - `SkyWalkingLogger` for the `log` crate (cargo feature `log`);
 //! - `SkyWalkingLayer`, a `tracing_subscriber::Layer` (cargo feature `tracing-log`).
 //!
-//! Both send records at [`Config::log_reporter_level`](crate::config::Config::log_reporter_level)
+//! Both send records at the transport's [`log_level`](crate::reporter::Transport::log_level)
+//! ([`Config::log_reporter_level`](crate::config::Config::log_reporter_level) for the gRPC reporter)
 //! and above (`SW_AGENT_LOG_REPORTER_LEVEL`, default `warn`), and leave out rust2sky's own
 //! records. Logs that stay on stdout can carry the context too: [`crate::log_context`] formats the
 //! official agents' `SW_CTX`.
@@ -32,7 +33,7 @@ use rust2sky_proto::v3::{
 };
 
 #[cfg(any(feature = "log", feature = "tracing-log"))]
-use crate::reporter::GrpcReporter;
+use crate::reporter::Transport;
 
 /// The target (and module path prefix) of rust2sky's own records, which the bridges leave out:
 /// reporting the reporter's own trouble through the reporter helps nobody.
@@ -106,10 +107,13 @@ pub use self::log_bridge::SkyWalkingLogger;
 
 #[cfg(feature = "log")]
 mod log_bridge {
-    use super::{GrpcReporter, is_own, log_data};
+    use std::sync::Arc;
 
-    /// A [`log::Log`] that sends records to the OAP through a [`GrpcReporter`], and optionally
-    /// to another logger as well (to keep writing them to stdout).
+    use super::{Transport, is_own, log_data};
+
+    /// A [`log::Log`] that sends records to the OAP through a [`Transport`] (a
+    /// [`GrpcReporter`](crate::reporter::GrpcReporter), say), and optionally to another logger as
+    /// well (to keep writing them to stdout).
     ///
     /// ```no_run
     /// use rust2sky::{config::Config, logging::SkyWalkingLogger, reporter::GrpcReporter};
@@ -122,23 +126,23 @@ mod log_bridge {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub struct SkyWalkingLogger {
-        reporter: GrpcReporter,
+        transport: Arc<dyn Transport>,
         level: log::LevelFilter,
         forward: Option<Box<dyn log::Log>>,
     }
 
     impl SkyWalkingLogger {
-        /// A logger that sends records at the reporter's [`GrpcReporter::log_level`] and above.
+        /// A logger that sends records at the transport's [`Transport::log_level`] and above.
         ///
         /// ```no_run
         /// # use rust2sky::{config::Config, logging::SkyWalkingLogger, reporter::GrpcReporter};
         /// let logger = SkyWalkingLogger::new(GrpcReporter::start(&Config::default())?);
         /// # Ok::<(), rust2sky::reporter::GrpcError>(())
         /// ```
-        pub fn new(reporter: GrpcReporter) -> Self {
+        pub fn new(transport: impl Transport) -> Self {
             SkyWalkingLogger {
-                level: reporter.log_level(),
-                reporter,
+                level: transport.log_level(),
+                transport: Arc::new(transport),
                 forward: None,
             }
         }
@@ -201,7 +205,7 @@ mod log_bridge {
 
         fn log(&self, record: &log::Record<'_>) {
             if self.sends(record.metadata()) {
-                self.reporter.report_log(log_data(
+                self.transport.report_log(log_data(
                     record.level().as_str(),
                     record.target(),
                     record.args().to_string(),
@@ -242,10 +246,13 @@ mod tracing_bridge {
     use tracing::{Event, Subscriber};
     use tracing_subscriber::layer::{Context, Layer};
 
-    use super::{GrpcReporter, is_own, log_data};
+    use std::sync::Arc;
 
-    /// A [`tracing_subscriber::Layer`] that sends events to the OAP through a
-    /// [`GrpcReporter`]: the `message` field is the text, the other fields are tags.
+    use super::{Transport, is_own, log_data};
+
+    /// A [`tracing_subscriber::Layer`] that sends events to the OAP through a [`Transport`] (a
+    /// [`GrpcReporter`](crate::reporter::GrpcReporter), say): the `message` field is the text,
+    /// the other fields are tags.
     ///
     /// ```no_run
     /// use rust2sky::{config::Config, logging::SkyWalkingLayer, reporter::GrpcReporter};
@@ -257,22 +264,30 @@ mod tracing_bridge {
     /// tracing::warn!(order = 7, "payment retried");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[derive(Debug, Clone)]
+    #[derive(Clone)]
     pub struct SkyWalkingLayer {
-        reporter: GrpcReporter,
+        transport: Arc<dyn Transport>,
         level: LevelFilter,
     }
 
+    impl std::fmt::Debug for SkyWalkingLayer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("SkyWalkingLayer")
+                .field("level", &self.level)
+                .finish_non_exhaustive()
+        }
+    }
+
     impl SkyWalkingLayer {
-        /// A layer that sends events at the reporter's [`GrpcReporter::log_level`] and above.
+        /// A layer that sends events at the transport's [`Transport::log_level`] and above.
         ///
         /// ```no_run
         /// # use rust2sky::{config::Config, logging::SkyWalkingLayer, reporter::GrpcReporter};
         /// let layer = SkyWalkingLayer::new(GrpcReporter::start(&Config::default())?);
         /// # Ok::<(), rust2sky::reporter::GrpcError>(())
         /// ```
-        pub fn new(reporter: GrpcReporter) -> Self {
-            let level = match reporter.log_level() {
+        pub fn new(transport: impl Transport) -> Self {
+            let level = match transport.log_level() {
                 log::LevelFilter::Off => LevelFilter::OFF,
                 log::LevelFilter::Error => LevelFilter::ERROR,
                 log::LevelFilter::Warn => LevelFilter::WARN,
@@ -280,7 +295,10 @@ mod tracing_bridge {
                 log::LevelFilter::Debug => LevelFilter::DEBUG,
                 log::LevelFilter::Trace => LevelFilter::TRACE,
             };
-            SkyWalkingLayer { reporter, level }
+            SkyWalkingLayer {
+                transport: Arc::new(transport),
+                level,
+            }
         }
     }
 
@@ -292,7 +310,7 @@ mod tracing_bridge {
             }
             let mut fields = Fields::default();
             event.record(&mut fields);
-            self.reporter.report_log(log_data(
+            self.transport.report_log(log_data(
                 metadata.level().as_str(),
                 metadata.target(),
                 fields.message,

@@ -59,7 +59,7 @@ impl DynamicConfig {
     /// ```
     pub const TRACE_IGNORE_PATH: &'static str = "agent.trace.ignore_path";
     /// The keys rust2sky applies live (the Java agent's names); others are kept in
-    /// [`GrpcReporter::dynamic_config`](crate::reporter::GrpcReporter::dynamic_config) and logged once.
+    /// [`Transport::dynamic_config`](crate::reporter::Transport::dynamic_config) and logged once.
     ///
     /// ```
     /// use rust2sky::config::DynamicConfig;

@@ -6,7 +6,6 @@
 //! same from plain threads, from inside any tokio runtime, or with no runtime at all.
 //! [`Reporter::flush`] waits on a condition variable, never on a future.
 
-mod lane;
 mod setup;
 mod worker;
 
@@ -16,11 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use self::lane::Lane;
-use super::{FinishedSegment, Reporter};
+use super::lane::Lane;
+use super::{FinishedSegment, Management, Reporter, ReporterStats, Transport, TransportStats};
 use crate::config::{Config, DynamicConfig, LiveSettings, WeakLiveSettings};
 use crate::diagnostics::Problem;
-use rust2sky_proto::v3::LogData;
+use rust2sky_proto::v3::{LogData, MeterData};
 
 /// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
 ///
@@ -67,10 +66,15 @@ pub struct GrpcReporter {
     _owner: Arc<Owner>,
 }
 
+/// How many meter reports, and how many management messages, wait at most.
+const TELEMETRY_CAPACITY: usize = 64;
+
 /// What the caller threads and the background thread share.
 struct Shared {
     segments: Lane<FinishedSegment>,
     logs: Lane<LogData>,
+    meters: Lane<Vec<MeterData>>,
+    management: Lane<Management>,
     /// Ends the background thread.
     shutdown: tokio::sync::Notify,
     connected: AtomicBool,
@@ -87,6 +91,18 @@ impl Shared {
         Shared {
             segments: Lane::new(capacity, Problem::SegmentDropped, "segments"),
             logs: Lane::new(capacity, Problem::LogDropped, "log records"),
+            // Reports are readings made every interval and heartbeats are periodic too: a few
+            // waiting is plenty, older ones say little once newer ones exist.
+            meters: Lane::new(
+                TELEMETRY_CAPACITY,
+                Problem::MeterReportDropped,
+                "meter reports",
+            ),
+            management: Lane::new(
+                TELEMETRY_CAPACITY,
+                Problem::ManagementDropped,
+                "management messages",
+            ),
             shutdown: tokio::sync::Notify::new(),
             connected: AtomicBool::new(false),
             dynamic_config: Mutex::new(None),
@@ -120,6 +136,17 @@ impl Shared {
     fn abandon_rest(&self) {
         self.segments.abandon_rest();
         self.logs.abandon_rest();
+        self.meters.abandon_rest();
+        self.management.abandon_rest();
+    }
+
+    fn stats(&self) -> TransportStats {
+        TransportStats {
+            segments: self.segments.stats(),
+            logs: self.logs.stats(),
+            meters: self.meters.stats(),
+            management: self.management.stats(),
+        }
     }
 }
 
@@ -233,53 +260,6 @@ impl GrpcReporter {
         self.shared.segments.stats()
     }
 
-    /// Hands a log record to the reporter (the log bridges of [`crate::logging`] call this);
-    /// like [`Reporter::report`], it never waits: when the queue is full the record is dropped
-    /// and counted. An empty `service` or `service_instance` is filled in with this reporter's.
-    ///
-    /// ```no_run
-    /// use rust2sky::proto::v3::{LogData, LogDataBody, TextLog, log_data_body::Content};
-    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
-    /// let reporter = GrpcReporter::start(&Config::default())?;
-    /// reporter.report_log(LogData {
-    ///     body: Some(LogDataBody {
-    ///         content: Some(Content::Text(TextLog { text: "cache warmed".to_owned() })),
-    ///         ..LogDataBody::default()
-    ///     }),
-    ///     ..LogData::default()
-    /// });
-    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
-    /// ```
-    pub fn report_log(&self, log: LogData) {
-        self.shared.logs.offer(log);
-    }
-
-    /// The counters of the log records given to [`GrpcReporter::report_log`], as
-    /// [`GrpcReporter::stats`] counts segments.
-    ///
-    /// ```no_run
-    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
-    /// let reporter = GrpcReporter::start(&Config::default())?;
-    /// assert_eq!(reporter.log_stats().produced, 0);
-    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
-    /// ```
-    pub fn log_stats(&self) -> ReporterStats {
-        self.shared.logs.stats()
-    }
-
-    /// The least level of the log records worth sending here
-    /// ([`Config::log_reporter_level`]); the log bridges leave out the others.
-    ///
-    /// ```no_run
-    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
-    /// let reporter = GrpcReporter::start(&Config::default())?;
-    /// assert_eq!(reporter.log_level(), log::LevelFilter::Warn);
-    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
-    /// ```
-    pub fn log_level(&self) -> log::LevelFilter {
-        self.shared.log_level
-    }
-
     /// Whether a collector answered the last call made to it: the reporter is sending rather than
     /// waiting to reconnect.
     ///
@@ -293,28 +273,6 @@ impl GrpcReporter {
     /// ```
     pub fn is_connected(&self) -> bool {
         self.shared.connected.load(Ordering::Relaxed)
-    }
-
-    /// The last dynamic configuration the collector sent (`fetchConfigurations`), if any.
-    ///
-    /// Its [`DynamicConfig::APPLIED_KEYS`] apply at once to every tracer that reports here,
-    /// through its [`LiveSettings`]; when a later configuration leaves a key out (or empty), the
-    /// configured value applies again. Other keys are kept here and logged.
-    ///
-    /// ```no_run
-    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
-    /// let reporter = GrpcReporter::start(&Config::default())?;
-    /// if let Some(rate) = reporter.dynamic_config().and_then(|config| config.sample_rate()) {
-    ///     println!("OAP asks for a sample rate of {rate}");
-    /// }
-    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
-    /// ```
-    pub fn dynamic_config(&self) -> Option<DynamicConfig> {
-        self.shared
-            .dynamic_config
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 }
 
@@ -341,15 +299,85 @@ impl Reporter for GrpcReporter {
         attached.push(settings.downgrade());
     }
 
-    /// Waits until every segment and log record reported before the call has been sent or has
-    /// failed, at most `timeout`; returns whether that happened in time with none failing
+    /// Waits until every segment, log record, meter report and management message reported
+    /// before the call has been sent or has failed, at most `timeout`; returns whether that happened in time with none failing
     /// meanwhile (those that had failed before the call are counted in
     /// [`ReporterStats::failed`]).
     fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
         let segments = self.shared.segments.flush(deadline);
         let logs = self.shared.logs.flush(deadline);
-        segments && logs
+        let meters = self.shared.meters.flush(deadline);
+        let management = self.shared.management.flush(deadline);
+        segments && logs && meters && management
+    }
+}
+
+/// Logs, meter reports and management messages wait in queues of their own, each bounded and
+/// counted ([`GrpcReporter::transport_stats`](Transport::transport_stats)), and go out on the
+/// reporter's connection: logs over `LogReportService/collect`, meters over
+/// `MeterReportService/collect`, management messages over `ManagementService`.
+///
+/// ```no_run
+/// use rust2sky::proto::v3::{LogData, LogDataBody, TextLog, log_data_body::Content};
+/// use rust2sky::reporter::{GrpcReporter, Transport};
+/// # use rust2sky::config::Config;
+/// let reporter = GrpcReporter::start(&Config::default())?;
+/// reporter.report_log(LogData {
+///     body: Some(LogDataBody {
+///         content: Some(Content::Text(TextLog { text: "cache warmed".to_owned() })),
+///         ..LogDataBody::default()
+///     }),
+///     ..LogData::default()
+/// });
+/// assert_eq!(reporter.transport_stats().logs.produced, 1);
+/// # Ok::<(), rust2sky::reporter::GrpcError>(())
+/// ```
+impl Transport for GrpcReporter {
+    /// Queues the record; an empty `service` or `service_instance` is filled in with this
+    /// reporter's when it is sent.
+    fn report_log(&self, log: LogData) {
+        self.shared.logs.offer(log);
+    }
+
+    fn report_meters(&self, meters: Vec<MeterData>) {
+        self.shared.meters.offer(meters);
+    }
+
+    /// Queues the message; it goes out besides the reporter's own heartbeats.
+    fn report_management(&self, message: Management) {
+        self.shared.management.offer(message);
+    }
+
+    /// [`Config::log_reporter_level`].
+    fn log_level(&self) -> log::LevelFilter {
+        self.shared.log_level
+    }
+
+    fn transport_stats(&self) -> TransportStats {
+        self.shared.stats()
+    }
+
+    /// The last dynamic configuration the collector sent (`fetchConfigurations`), if any.
+    ///
+    /// Its [`DynamicConfig::APPLIED_KEYS`] apply at once to every tracer that reports here,
+    /// through its [`LiveSettings`]; when a later configuration leaves a key out (or empty), the
+    /// configured value applies again. Other keys are kept here and logged.
+    ///
+    /// ```no_run
+    /// # use rust2sky::{config::Config, reporter::{GrpcReporter, Transport}};
+    /// let reporter = GrpcReporter::start(&Config::default())?;
+    /// if let Some(rate) = reporter.dynamic_config().and_then(|config| config.sample_rate()) {
+    ///     println!("OAP asks for a sample rate of {rate}");
+    /// }
+    /// # Ok::<(), rust2sky::reporter::GrpcError>(())
+    /// ```
+    fn dynamic_config(&self) -> Option<DynamicConfig> {
+        self.shared
+            .dynamic_config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -360,30 +388,6 @@ impl fmt::Debug for GrpcReporter {
             .field("connected", &self.is_connected())
             .finish_non_exhaustive()
     }
-}
-
-/// Counters of the segments a [`GrpcReporter`] was given, from [`GrpcReporter::stats`].
-///
-/// `produced == sent + dropped_full + failed + queued` at every instant.
-///
-/// ```
-/// let stats = rust2sky::reporter::ReporterStats::default();
-/// assert_eq!(stats.produced, 0);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ReporterStats {
-    /// Segments given to [`Reporter::report`].
-    pub produced: u64,
-    /// Segments the collector acknowledged (the `collect` stream they were in was answered).
-    pub sent: u64,
-    /// Segments dropped at once because the queue was full.
-    pub dropped_full: u64,
-    /// Segments lost because the stream they were in failed (or the reporter was dropped with
-    /// them still queued). They are not sent again, so the collector never gets one twice.
-    pub failed: u64,
-    /// Segments waiting in the queue or being sent now.
-    pub queued: u64,
 }
 
 /// Why a [`GrpcReporter`] could not start.

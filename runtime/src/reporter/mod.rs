@@ -1,14 +1,20 @@
-//! Where finished segments go.
+//! Where finished segments go, and what else travels to a collector.
 //!
 //! A [`Reporter`] takes each finished segment and must return at once: it runs on the request
-//! path, when the last span of a segment ends. Here are [`MemoryReporter`], which keeps segments
-//! for tests, [`LogReporter`], which writes one line per segment, and [`GrpcReporter`], which
-//! sends them to a SkyWalking OAP.
+//! path, when the last span of a segment ends. A [`Transport`] is a reporter that carries the
+//! rest too: log records, meter reports, the instance's properties and keepAlive, and the
+//! collector's dynamic configuration back. Here are [`MemoryReporter`], which keeps segments for
+//! tests, [`LogReporter`], which writes one line per segment, and [`GrpcReporter`], the transport
+//! to a SkyWalking OAP.
 
+mod commands;
 mod grpc;
-pub use self::grpc::{GrpcError, GrpcReporter, GrpcReporterBuilder, ReporterStats};
+pub use self::grpc::{GrpcError, GrpcReporter, GrpcReporterBuilder};
+mod lane;
 mod log;
 mod memory;
+mod telemetry;
+mod transport;
 
 use std::time::Duration;
 
@@ -16,6 +22,7 @@ use crate::config::LiveSettings;
 
 pub use self::log::LogReporter;
 pub use self::memory::MemoryReporter;
+pub use self::transport::{Management, ReporterStats, Transport, TransportStats};
 pub use crate::segment::FinishedSegment;
 pub use rust2sky_proto::v3::SegmentObject;
 

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use rust2sky::config::{Config, ConfigBuilder, LiveSettings};
 use rust2sky::proto::v3::{RefType, SpanLayer, SpanType};
-use rust2sky::reporter::{FinishedSegment, GrpcReporter, MemoryReporter, Reporter, SegmentObject};
+use rust2sky::reporter::{
+    FinishedSegment, GrpcReporter, MemoryReporter, Reporter, SegmentObject, Transport as _,
+};
 use rust2sky::testing::Collector;
 use rust2sky::{Tracer, component, tags};
 

@@ -8,7 +8,7 @@ use rust2sky::config::Config;
 use rust2sky::logging::{SkyWalkingLayer, SkyWalkingLogger};
 use rust2sky::proto::v3::LogData;
 use rust2sky::proto::v3::log_data_body::Content;
-use rust2sky::reporter::{GrpcReporter, Reporter as _};
+use rust2sky::reporter::{GrpcReporter, Reporter as _, Transport as _};
 use rust2sky::testing::Collector;
 use rust2sky::{Tracer, sw_entry};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -103,7 +103,7 @@ fn log_records_carry_the_trace_context_of_the_current_span() {
         logs.iter()
             .all(|log| text(log) != "below the level: not sent")
     );
-    let stats = reporter.log_stats();
+    let stats = reporter.transport_stats().logs;
     assert_eq!(stats.produced, stats.sent);
 }
 

@@ -4,3 +4,4 @@ mod grpc_reporter;
 mod logging;
 mod meters;
 mod tonic_rpc;
+mod transport;

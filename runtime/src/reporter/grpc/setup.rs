@@ -1,30 +1,26 @@
 //! Turning a [`Config`](crate::config::Config) into what the background thread needs: one
-//! endpoint per backend (with TLS if configured), the metadata and the instance properties.
+//! endpoint per backend (with TLS if configured), the metadata and the instance.
 //! Everything that can be wrong with the settings is found here, before the thread starts.
 
 use std::time::Duration;
 
-use rust2sky_proto::v3::KeyStringValuePair;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::transport::Endpoint;
 
 use super::{GrpcError, GrpcReporterBuilder};
+use crate::reporter::telemetry::Instance;
 
 /// How long the TCP connection (and TLS handshake) to a collector may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// HTTP/2 pings find a collector that went away without closing the connection.
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The Java agent reports at most this many `ipv4` properties.
-const MAX_IPV4: usize = 10;
 
 /// Everything the background thread needs, checked.
 #[derive(Debug)]
 pub(super) struct Settings {
     pub(super) backends: Vec<Backend>,
-    pub(super) service: String,
-    pub(super) instance: String,
-    pub(super) properties: Vec<KeyStringValuePair>,
+    pub(super) instance: Instance,
     pub(super) authentication: Option<AsciiMetadataValue>,
     pub(super) heartbeat_period: Duration,
     pub(super) properties_factor: u32,
@@ -62,19 +58,9 @@ pub(super) fn settings(builder: &GrpcReporterBuilder) -> Result<Settings, GrpcEr
         .map(|token| MetadataValue::try_from(token).map_err(|_| GrpcError::InvalidAuthentication))
         .transpose()?;
 
-    let mut properties = builtin_properties(config.namespace());
-    properties.extend(
-        builder
-            .properties
-            .iter()
-            .map(|(key, value)| pair(key, value)),
-    );
-
     Ok(Settings {
         backends,
-        service: config.service_name().to_owned(),
-        instance: config.instance_name().to_owned(),
-        properties,
+        instance: Instance::new(config, &builder.properties),
         authentication,
         heartbeat_period: config.heartbeat_period(),
         properties_factor: config.properties_report_period_factor().max(1),
@@ -103,60 +89,6 @@ fn endpoint(address: &str, tls: Option<&tls::ClientTls>) -> Result<Endpoint, Grp
         Some(tls) => tls::apply(endpoint, tls),
         None => Ok(endpoint),
     }
-}
-
-fn pair(key: &str, value: &str) -> KeyStringValuePair {
-    KeyStringValuePair {
-        key: key.to_owned(),
-        value: value.to_owned(),
-    }
-}
-
-/// The properties the official agents report (protocol notes §8.1).
-fn builtin_properties(namespace: Option<&str>) -> Vec<KeyStringValuePair> {
-    let mut properties = vec![pair("language", "rust"), pair("OS Name", os_name())];
-    let host = gethostname::gethostname();
-    let host = host.to_string_lossy();
-    if !host.trim().is_empty() {
-        properties.push(pair("hostname", host.trim()));
-    }
-    for ip in ipv4_addresses() {
-        properties.push(pair("ipv4", &ip));
-    }
-    properties.push(pair("Process No.", &std::process::id().to_string()));
-    properties.push(pair("agent_version", env!("CARGO_PKG_VERSION")));
-    if let Some(namespace) = namespace {
-        properties.push(pair("namespace", namespace));
-    }
-    properties
-}
-
-/// The OS names the official Rust agent reports, which are the Java agent's.
-fn os_name() -> &'static str {
-    match std::env::consts::OS {
-        "linux" => "Linux",
-        "windows" => "Windows",
-        "macos" => "Mac OS X",
-        other => other,
-    }
-}
-
-/// The machine's non-loopback IPv4 addresses, at most [`MAX_IPV4`]; none if they cannot be read.
-fn ipv4_addresses() -> Vec<String> {
-    let Ok(interfaces) = if_addrs::get_if_addrs() else {
-        return Vec::new();
-    };
-    let mut addresses: Vec<String> = interfaces
-        .iter()
-        .filter(|interface| !interface.is_loopback())
-        .filter_map(|interface| match interface.ip() {
-            std::net::IpAddr::V4(ip) => Some(ip.to_string()),
-            std::net::IpAddr::V6(_) => None,
-        })
-        .collect();
-    addresses.dedup();
-    addresses.truncate(MAX_IPV4);
-    addresses
 }
 
 /// An error and its sources, joined with `: `.
@@ -260,31 +192,5 @@ mod tls {
 
     pub(super) fn apply(_endpoint: Endpoint, tls: &ClientTls) -> Result<Endpoint, GrpcError> {
         match *tls {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builtin_properties_have_the_required_keys() {
-        let properties = builtin_properties(Some("shop"));
-        let get = |key: &str| {
-            properties
-                .iter()
-                .find(|pair| pair.key == key)
-                .map(|pair| pair.value.as_str())
-        };
-        assert_eq!(get("language"), Some("rust"));
-        assert_eq!(get("Process No."), Some(&*std::process::id().to_string()));
-        assert_eq!(get("namespace"), Some("shop"));
-        assert!(get("OS Name").is_some());
-        assert!(
-            properties
-                .iter()
-                .filter(|pair| pair.key == "ipv4")
-                .all(|pair| pair.value.parse::<std::net::Ipv4Addr>().is_ok())
-        );
     }
 }

@@ -1,16 +1,15 @@
-//! The background thread: one current-thread tokio runtime running six loops on one task.
+//! The background thread: one current-thread tokio runtime running eight loops on one task.
 //!
 //! - the link loop connects to a collector (the first call on a new connection reports the
 //!   instance properties), publishes the live channel, and when a call on it fails moves to the
 //!   next backend, waiting with exponential backoff once every backend has failed;
-//! - the segment and log loops take batches off their queues and stream them while the link is
-//!   up;
-//! - the heartbeat loop sends `keepAlive`, and the instance properties every few heartbeats;
-//! - the discovery loop fetches the dynamic configuration;
-//! - the meter loop reports the meters, the process figures and the agent's counts.
+//! - the segment, log, meter and management loops take batches off their queues and send them
+//!   while the link is up;
+//! - the heartbeat loop queues a `keepAlive`, or the instance properties every few heartbeats;
+//! - the meter sample loop queues the meters, the process figures and the agent's counts;
+//! - the discovery loop fetches the dynamic configuration.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -22,24 +21,20 @@ use rust2sky_proto::v3::log_report_service_client::LogReportServiceClient;
 use rust2sky_proto::v3::management_service_client::ManagementServiceClient;
 use rust2sky_proto::v3::meter_report_service_client::MeterReportServiceClient;
 use rust2sky_proto::v3::trace_segment_report_service_client::TraceSegmentReportServiceClient;
-use rust2sky_proto::v3::{
-    Command, Commands, ConfigurationSyncRequest, InstancePingPkg, InstanceProperties,
-};
+use rust2sky_proto::v3::{Commands, ConfigurationSyncRequest, LogData, MeterData};
 use tokio::sync::{Notify, watch};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use super::Shared;
-use super::lane::Lane;
 use super::setup::{Settings, error_chain};
-use crate::config::DynamicConfig;
-use crate::reporter::FinishedSegment;
+use crate::reporter::commands::CommandInbox;
+use crate::reporter::lane::Lane;
+use crate::reporter::telemetry::{Heartbeat, MeterSampler};
+use crate::reporter::{FinishedSegment, Management};
 
 /// The least time between two log lines of the same kind.
 const LOG_INTERVAL: Duration = Duration::from_secs(30);
-/// How many command serial numbers are remembered to ignore repeated commands.
-const SEEN_SERIALS: usize = 64;
-const DISCOVERY_COMMAND: &str = "ConfigurationDiscoveryCommand";
 
 /// Starts the background thread and its runtime; returns once the runtime is built.
 pub(super) fn spawn(shared: Arc<Shared>, settings: Settings) -> std::io::Result<()> {
@@ -74,14 +69,7 @@ struct Worker {
     /// Wakes the link loop when a call on the live link failed.
     broken: Notify,
     log: Throttle,
-    commands: RefCell<CommandState>,
-}
-
-#[derive(Default)]
-struct CommandState {
-    seen_serials: VecDeque<String>,
-    config_uuid: String,
-    logged_unknown_keys: Vec<String>,
+    commands: RefCell<CommandInbox>,
 }
 
 impl Worker {
@@ -92,7 +80,7 @@ impl Worker {
             link: watch::Sender::new(None),
             broken: Notify::new(),
             log: Throttle::default(),
-            commands: RefCell::new(CommandState::default()),
+            commands: RefCell::new(CommandInbox::default()),
         }
     }
 
@@ -102,7 +90,9 @@ impl Worker {
             self.segment_loop(),
             self.log_loop(),
             self.meter_loop(),
+            self.meter_sample_loop(),
             self.heartbeat_loop(),
+            self.management_loop(),
             self.discovery_loop()
         );
     }
@@ -193,10 +183,10 @@ impl Worker {
         }
     }
 
-    // ---------------------------------------------------------------- segments
+    // ---------------------------------------------------------------- segments, logs, meters
 
     async fn segment_loop(&self) {
-        self.stream_loop(&self.shared.segments, "segment", |channel, batch| {
+        let send = |channel, batch: Vec<FinishedSegment>| {
             // Each segment becomes its protobuf as the stream takes it, on this thread, off the
             // request path.
             let segments = batch.into_iter().map(FinishedSegment::into_proto);
@@ -206,31 +196,72 @@ impl Worker {
                     .collect(request)
                     .await
             }
-        })
-        .await;
+        };
+        let failed = |_: &Status| Outcome::BreaksLink;
+        self.stream_loop(&self.shared.segments, "segment", send, failed)
+            .await;
     }
 
     async fn log_loop(&self) {
-        self.stream_loop(&self.shared.logs, "log record", |channel, mut batch| {
-            // Filled here, off the request path: the OAP needs the service on the first record
-            // of a stream, and each record names its instance.
+        let send = |channel, mut batch: Vec<LogData>| {
+            // Filled here, off the request path.
             for log in &mut batch {
-                if log.service.is_empty() {
-                    log.service.clone_from(&self.settings.service);
-                }
-                if log.service_instance.is_empty() {
-                    log.service_instance.clone_from(&self.settings.instance);
-                }
+                self.settings.instance.fill_log(log);
             }
             let request = self.request(tokio_stream::iter(batch));
             async move { LogReportServiceClient::new(channel).collect(request).await }
-        })
-        .await;
+        };
+        let failed = |_: &Status| Outcome::BreaksLink;
+        self.stream_loop(&self.shared.logs, "log record", send, failed)
+            .await;
     }
 
-    /// Streams what `lane` holds, a batch per `collect` stream, while the link is up.
-    async fn stream_loop<T, SendBatch, Sending>(&self, lane: &Lane<T>, items: &str, send: SendBatch)
-    where
+    /// Sends the meter reports queued, those of [`Worker::meter_sample_loop`] and those handed to
+    /// [`Transport::report_meters`](crate::reporter::Transport::report_meters), in one
+    /// `collect` stream per batch.
+    async fn meter_loop(&self) {
+        let send = |channel, batch: Vec<Vec<MeterData>>| {
+            let request = self.request(tokio_stream::iter(batch.into_iter().flatten()));
+            async move {
+                MeterReportServiceClient::new(channel)
+                    .collect(request)
+                    .await
+            }
+        };
+        self.stream_loop(&self.shared.meters, "meter report", send, link_outcome)
+            .await;
+    }
+
+    /// Every interval, while connected: the registered meters, the process figures and the
+    /// agent's own counts, read at one instant. Meters are readings, not events: a period
+    /// without a connection is skipped, not queued.
+    async fn meter_sample_loop(&self) {
+        let Some(interval) = self.settings.meter_report_interval else {
+            return;
+        };
+        let mut sampler = MeterSampler::default();
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await; // the first tick is immediate
+        loop {
+            ticks.tick().await;
+            if self.link.borrow().is_none() {
+                continue;
+            }
+            let report = sampler.sample(&self.settings.instance, &self.shared.stats());
+            self.shared.meters.offer(report);
+        }
+    }
+
+    /// Streams what `lane` holds, a batch per `collect` stream, while the link is up; `failed`
+    /// says whether an error breaks the link.
+    async fn stream_loop<T, SendBatch, Sending>(
+        &self,
+        lane: &Lane<T>,
+        items: &str,
+        send: SendBatch,
+        failed: impl Fn(&Status) -> Outcome,
+    ) where
         SendBatch: Fn(Channel, Vec<T>) -> Sending,
         Sending: Future<Output = Result<tonic::Response<Commands>, Status>>,
     {
@@ -258,57 +289,7 @@ impl Worker {
                             describe(&status)
                         ),
                     );
-                    self.link_broken(&link);
-                }
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- meters
-
-    /// Every interval, while connected: the registered meters, the process figures and the
-    /// agent's own counts, in one `collect` stream. Meters are readings, not events: a period
-    /// without a connection is skipped, not queued.
-    async fn meter_loop(&self) {
-        let Some(interval) = self.settings.meter_report_interval else {
-            return;
-        };
-        let mut process = crate::meter::ProcessMeters::default();
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await; // the first tick is immediate
-        loop {
-            ticks.tick().await;
-            let Some(link) = self.link.borrow().clone() else {
-                continue;
-            };
-            let mut meters = crate::meter::collect();
-            meters.extend(process.collect());
-            meters.extend(agent_meters(
-                "instance_rust_agent_segments",
-                self.shared.segments.stats(),
-            ));
-            meters.extend(agent_meters(
-                "instance_rust_agent_logs",
-                self.shared.logs.stats(),
-            ));
-            let timestamp = crate::clock::now_ms();
-            for meter in &mut meters {
-                meter.service.clone_from(&self.settings.service);
-                meter.service_instance.clone_from(&self.settings.instance);
-                meter.timestamp = timestamp;
-            }
-            let result = MeterReportServiceClient::new(link.channel.clone())
-                .collect(self.request(tokio_stream::iter(meters)))
-                .await;
-            match result {
-                Ok(response) => self.handle_commands(response.into_inner()),
-                Err(status) => {
-                    self.log.warn(
-                        Kind::Meter,
-                        format_args!("reporting the meters failed: {}", describe(&status)),
-                    );
-                    if is_transport(&status) {
+                    if failed(&status) == Outcome::BreaksLink {
                         self.link_broken(&link);
                     }
                 }
@@ -318,64 +299,63 @@ impl Worker {
 
     // ---------------------------------------------------------------- management
 
+    /// Every heartbeat period, while connected: a keepAlive, or the properties every few beats.
     async fn heartbeat_loop(&self) {
+        let mut heartbeat = Heartbeat::new(self.settings.properties_factor);
         let mut ticks = tokio::time::interval(self.settings.heartbeat_period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await; // the first tick is immediate
-        let mut generation = 0;
-        let mut beat: u64 = 0;
         loop {
             ticks.tick().await;
             // Only while connected, as the Java agent: the link loop reconnects.
-            let Some(link) = self.link.borrow().clone() else {
+            let Some(generation) = self.link.borrow().as_ref().map(|link| link.generation) else {
                 continue;
             };
-            if link.generation != generation {
-                // The properties went out when this connection was made: that was beat 0.
-                generation = link.generation;
-                beat = 0;
+            let message = heartbeat.next(generation, &self.settings.instance);
+            self.shared.management.offer(message);
+        }
+    }
+
+    /// Sends the management messages queued, the heartbeats' and those handed to
+    /// [`Transport::report_management`](crate::reporter::Transport::report_management).
+    async fn management_loop(&self) {
+        let lane = &self.shared.management;
+        loop {
+            while !lane.has_queued() {
+                lane.wake.notified().await;
             }
-            beat += 1;
-            let result = if beat.is_multiple_of(u64::from(self.settings.properties_factor)) {
-                self.report_properties(&link.channel).await
-            } else {
-                self.keep_alive(&link.channel).await
-            };
-            if let Err(status) = result {
-                self.log.warn(
-                    Kind::Heartbeat,
-                    format_args!("heartbeat to the collector failed: {}", describe(&status)),
-                );
-                if is_transport(&status) {
-                    self.link_broken(&link);
+            let link = self.link_up().await;
+            for message in lane.take_batch(self.settings.batch_size) {
+                let result = self.send_management(&link.channel, message).await;
+                lane.finish(1, result.is_ok());
+                if let Err(status) = result {
+                    self.log.warn(
+                        Kind::Heartbeat,
+                        format_args!("heartbeat to the collector failed: {}", describe(&status)),
+                    );
+                    if link_outcome(&status) == Outcome::BreaksLink {
+                        self.link_broken(&link);
+                    }
                 }
             }
         }
     }
 
     async fn report_properties(&self, channel: &Channel) -> Result<(), Status> {
-        let properties = InstanceProperties {
-            service: self.settings.service.clone(),
-            service_instance: self.settings.instance.clone(),
-            properties: self.settings.properties.clone(),
-            layer: String::new(),
-        };
-        let response = ManagementServiceClient::new(channel.clone())
-            .report_instance_properties(self.request(properties))
-            .await?;
-        self.handle_commands(response.into_inner());
-        Ok(())
+        let properties = Management::Properties(self.settings.instance.properties());
+        self.send_management(channel, properties).await
     }
 
-    async fn keep_alive(&self, channel: &Channel) -> Result<(), Status> {
-        let ping = InstancePingPkg {
-            service: self.settings.service.clone(),
-            service_instance: self.settings.instance.clone(),
-            layer: String::new(),
+    async fn send_management(&self, channel: &Channel, message: Management) -> Result<(), Status> {
+        let mut client = ManagementServiceClient::new(channel.clone());
+        let response = match message {
+            Management::Properties(properties) => {
+                client
+                    .report_instance_properties(self.request(properties))
+                    .await?
+            }
+            Management::KeepAlive(ping) => client.keep_alive(self.request(ping)).await?,
         };
-        let response = ManagementServiceClient::new(channel.clone())
-            .keep_alive(self.request(ping))
-            .await?;
         self.handle_commands(response.into_inner());
         Ok(())
     }
@@ -388,9 +368,9 @@ impl Worker {
         };
         loop {
             let link = self.link_up().await;
-            let uuid = self.commands.borrow().config_uuid.clone();
+            let uuid = self.commands.borrow().config_uuid().to_owned();
             let request = ConfigurationSyncRequest {
-                service: self.settings.service.clone(),
+                service: self.settings.instance.service().to_owned(),
                 uuid,
             };
             let result = ConfigurationDiscoveryServiceClient::new(link.channel.clone())
@@ -416,82 +396,15 @@ impl Worker {
     }
 
     fn handle_commands(&self, commands: Commands) {
-        for command in commands.commands {
-            let mut state = self.commands.borrow_mut();
-            if let Some(serial) = argument(&command, "SerialNumber") {
-                if state.seen_serials.iter().any(|seen| seen == serial) {
-                    continue;
-                }
-                if state.seen_serials.len() == SEEN_SERIALS {
-                    state.seen_serials.pop_front();
-                }
-                state.seen_serials.push_back(serial.to_owned());
-            }
-            if command.command == DISCOVERY_COMMAND {
-                self.apply_configuration(&mut state, &command);
-            } else {
-                self.log.warn(
-                    Kind::UnknownCommand,
-                    format_args!(
-                        "ignored a command rust2sky does not know: {}",
-                        command.command
-                    ),
-                );
-            }
+        let config = self.commands.borrow_mut().receive(commands, |command| {
+            self.log.warn(
+                Kind::UnknownCommand,
+                format_args!("ignored a command rust2sky does not know: {command}"),
+            );
+        });
+        if let Some(config) = config {
+            self.shared.set_dynamic_config(config);
         }
-    }
-
-    fn apply_configuration(&self, state: &mut CommandState, command: &Command) {
-        let uuid = argument(command, "UUID").unwrap_or_default();
-        if uuid == state.config_uuid && !uuid.is_empty() {
-            return;
-        }
-        let config = DynamicConfig::new(
-            uuid,
-            command
-                .args
-                .iter()
-                .filter(|arg| arg.key != "SerialNumber" && arg.key != "UUID")
-                .map(|arg| (arg.key.as_str(), arg.value.as_str())),
-        );
-        for key in config.values().keys() {
-            if !DynamicConfig::APPLIED_KEYS.contains(&key.as_str())
-                && !state.logged_unknown_keys.contains(key)
-            {
-                log::warn!(
-                    target: "rust2sky",
-                    "the collector's dynamic configuration has key {key:?}, which rust2sky does not apply; it is kept, not applied"
-                );
-                state.logged_unknown_keys.push(key.clone());
-            }
-        }
-        let invalid = [
-            (
-                DynamicConfig::SAMPLE_RATE,
-                config.sample_rate().is_none(),
-                "a number from 0 to 1",
-            ),
-            (
-                DynamicConfig::SPAN_LIMIT,
-                config.span_limit().is_none(),
-                "a positive integer",
-            ),
-        ];
-        for (key, unusable, expected) in invalid {
-            if let Some(value) = config.get(key).filter(|_| unusable) {
-                log::warn!(
-                    target: "rust2sky",
-                    "the collector's dynamic configuration sets {key}={value:?}, which is not {expected}; the local setting applies"
-                );
-            }
-        }
-        log::info!(
-            target: "rust2sky",
-            "dynamic configuration {uuid:?} received: {:?}",
-            config.values()
-        );
-        state.config_uuid = uuid.to_owned();
-        self.shared.set_dynamic_config(config);
     }
 
     // ---------------------------------------------------------------- calls
@@ -509,32 +422,21 @@ impl Worker {
     }
 }
 
-fn argument<'a>(command: &'a Command, key: &str) -> Option<&'a str> {
-    command
-        .args
-        .iter()
-        .find(|arg| arg.key == key)
-        .map(|arg| arg.value.as_str())
+/// What a failed call means for the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    BreaksLink,
+    KeepsLink,
 }
 
-/// The reporter's counts as meters of one name, labelled by outcome.
-fn agent_meters(name: &str, stats: super::ReporterStats) -> Vec<rust2sky_proto::v3::MeterData> {
-    [
-        ("produced", stats.produced),
-        ("sent", stats.sent),
-        ("dropped", stats.dropped_full),
-        ("failed", stats.failed),
-        ("queued", stats.queued),
-    ]
-    .into_iter()
-    .map(|(outcome, count)| {
-        crate::meter::single(
-            name,
-            &[crate::meter::label("outcome", outcome)],
-            count as f64,
-        )
-    })
-    .collect()
+/// [`Outcome::BreaksLink`] for a transport error, [`Outcome::KeepsLink`] for a call the
+/// collector refused.
+fn link_outcome(status: &Status) -> Outcome {
+    if is_transport(status) {
+        Outcome::BreaksLink
+    } else {
+        Outcome::KeepsLink
+    }
 }
 
 /// Whether a failed call says the connection is bad, rather than that the collector refused this
@@ -595,7 +497,6 @@ enum Kind {
     Heartbeat,
     Discovery,
     UnknownCommand,
-    Meter,
 }
 
 #[derive(Default)]

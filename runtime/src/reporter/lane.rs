@@ -1,5 +1,9 @@
-//! A bounded queue of what waits to be sent (segments, or log records), with counters that always
-//! add up: the request path puts items in, the background thread takes batches out.
+//! A bounded queue of what waits to be sent (segments, log records, meters...), with counters
+//! that always add up: the request path puts items in, a transport's thread takes batches out.
+//!
+//! Hand-written rather than a channel crate's: a transport needs exact counts of what was
+//! queued, in flight, sent, failed and dropped, read at one instant, and a flush that waits for
+//! the items queued before it; channels count none of that.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -8,12 +12,12 @@ use std::time::{Duration, Instant};
 use super::ReporterStats;
 use crate::diagnostics::{self, Problem};
 
-pub(super) struct Lane<T> {
+pub(crate) struct Lane<T> {
     state: Mutex<LaneState<T>>,
     /// Signalled whenever items leave the queue for good (sent or failed).
     finished: Condvar,
     /// Wakes the sender when the queue gets its first item.
-    pub(super) wake: tokio::sync::Notify,
+    pub(crate) wake: tokio::sync::Notify,
     capacity: usize,
     /// What a drop is counted as, and the items' name for the log line.
     dropped: Problem,
@@ -32,7 +36,7 @@ struct LaneState<T> {
 }
 
 impl<T> Lane<T> {
-    pub(super) fn new(capacity: usize, dropped: Problem, items: &'static str) -> Self {
+    pub(crate) fn new(capacity: usize, dropped: Problem, items: &'static str) -> Self {
         Lane {
             state: Mutex::new(LaneState {
                 queue: VecDeque::new(),
@@ -55,13 +59,13 @@ impl<T> Lane<T> {
     }
 
     /// Queues `item`, or drops and counts it when the queue is full. Never waits.
-    pub(super) fn offer(&self, item: T) {
+    pub(crate) fn offer(&self, item: T) {
         let mut state = self.lock();
         if state.queue.len() + state.in_flight >= self.capacity {
             state.dropped_full += 1;
             drop(state);
             let why = format_args!(
-                "the gRPC reporter's queue of {} {} is full",
+                "the reporter's queue of {} {} is full",
                 self.capacity, self.items
             );
             diagnostics::record(self.dropped, 1, &why);
@@ -76,13 +80,13 @@ impl<T> Lane<T> {
         }
     }
 
-    pub(super) fn has_queued(&self) -> bool {
+    pub(crate) fn has_queued(&self) -> bool {
         !self.lock().queue.is_empty()
     }
 
     /// Takes up to `max` items off the queue; they stay counted as queued until
     /// [`Lane::finish`].
-    pub(super) fn take_batch(&self, max: usize) -> Vec<T> {
+    pub(crate) fn take_batch(&self, max: usize) -> Vec<T> {
         let mut state = self.lock();
         // Moving the items out happens after the lock is released: the callers that report
         // meanwhile wait for a pointer swap, not for a thousand records to be copied.
@@ -98,7 +102,7 @@ impl<T> Lane<T> {
     }
 
     /// Records the outcome of a batch taken with [`Lane::take_batch`].
-    pub(super) fn finish(&self, count: usize, sent: bool) {
+    pub(crate) fn finish(&self, count: usize, sent: bool) {
         let mut state = self.lock();
         state.in_flight -= count;
         if sent {
@@ -111,7 +115,7 @@ impl<T> Lane<T> {
     }
 
     /// Counts everything still queued or in flight as failed: the background thread is gone.
-    pub(super) fn abandon_rest(&self) {
+    pub(crate) fn abandon_rest(&self) {
         let mut state = self.lock();
         let rest = state.queue.len() + state.in_flight;
         state.queue.clear();
@@ -122,7 +126,7 @@ impl<T> Lane<T> {
     }
 
     /// The counters, read at one instant.
-    pub(super) fn stats(&self) -> ReporterStats {
+    pub(crate) fn stats(&self) -> ReporterStats {
         let state = self.lock();
         ReporterStats {
             produced: state.accepted + state.dropped_full,
@@ -136,7 +140,7 @@ impl<T> Lane<T> {
     /// Waits until every item queued before the call has been sent or has failed, at most until
     /// `deadline` (`None`: no deadline); returns whether that happened with no item failing
     /// meanwhile.
-    pub(super) fn flush(&self, deadline: Option<Instant>) -> bool {
+    pub(crate) fn flush(&self, deadline: Option<Instant>) -> bool {
         let mut state = self.lock();
         let target = state.accepted;
         let failed_before = state.failed;
