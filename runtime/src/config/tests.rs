@@ -3,6 +3,7 @@
 use super::*;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
 /// Builds `builder` with the given variables as the whole environment.
 fn build(builder: ConfigBuilder, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
