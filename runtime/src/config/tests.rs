@@ -467,3 +467,15 @@ fn variables_table_is_complete() {
         );
     }
 }
+
+#[test]
+fn the_defaults_the_table_shows_are_the_defaults() {
+    // Given back as the variables' values, the shown defaults must change nothing; "(unset)"
+    // and the generated instance name stand for no value, so they are left out.
+    let shown: Vec<(&str, &str)> = env::variables()
+        .iter()
+        .filter(|var| var.default != "(unset)" && var.name != env::INSTANCE_NAME)
+        .map(|var| (var.name, var.default))
+        .collect();
+    assert_eq!(build_env(&shown).unwrap(), Config::default());
+}
