@@ -1,0 +1,278 @@
+//! The table of settings: one row a setting, from which `generate.rs` makes everything the
+//! configuration has of it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::generate::settings;
+use super::kinds::{Backends, Count, File, Flag, Level, List, Name, Positive, Rate, Secret};
+use super::kinds::{Seconds, SecondsOrOff, Text};
+
+/// The default service name, used when neither the code nor [`env::SERVICE_NAME`] sets one.
+///
+/// Every real service should set its own name.
+///
+/// ```
+/// assert_eq!(rust2sky::config::DEFAULT_SERVICE_NAME, "rust-service");
+/// ```
+///
+/// [`env::SERVICE_NAME`]: super::env::SERVICE_NAME
+pub const DEFAULT_SERVICE_NAME: &str = "rust-service";
+
+/// The default OAP address: a collector on this machine.
+///
+/// ```
+/// assert_eq!(rust2sky::config::DEFAULT_BACKEND, "127.0.0.1:11800");
+/// ```
+pub const DEFAULT_BACKEND: &str = "127.0.0.1:11800";
+
+/// The default ignored suffixes, the Java agent's list.
+///
+/// ```
+/// assert!(rust2sky::config::DEFAULT_IGNORE_SUFFIXES.contains(&".css"));
+/// ```
+pub const DEFAULT_IGNORE_SUFFIXES: &[&str] = &[
+    ".jpg", ".jpeg", ".js", ".css", ".png", ".bmp", ".gif", ".ico", ".mp3", ".mp4", ".html", ".svg",
+];
+
+/// The default instance name, `<uuid-v4-hex>@<hostname>`, made once per process; the uuid is the
+/// one that starts this process's ids, so an id names the instance that made it.
+fn default_instance_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let host = gethostname::gethostname();
+        let host = host.to_string_lossy();
+        let host = host.trim();
+        let host = if host.is_empty() { "localhost" } else { host };
+        format!("{}@{host}", crate::id::process_uuid())
+    })
+}
+
+// To add a setting, add one row here and a test of it in `tests.rs`, then its line in the
+// README's configuration table (`tests/it/readme.rs` fails until the two agree):
+//
+// - `field(arg: Type)`: the getter and setter are named `field`; `Type` is what `Config` stores,
+//   and `generate.rs` derives the getter's and the setter's signatures from it.
+// - `env`: the constant in `env` and the variable's name.
+// - `kind`: how the variable is parsed and a code value checked, from `kinds.rs` (a new kind is
+//   a `Kind` impl there; a stored type the API has no form for yet is an arm of `getter!` and
+//   `setter!` in `generate.rs`).
+// - `default`: the value, then `shown as` the text the table of variables and the README show
+//   (`tests.rs` checks that the variable set to that text gives the value).
+// - `meaning`: one sentence, the README's; it starts the docs of the constant, getter and setter.
+// - `example`: a code value, a variable's value, and what the getter returns for either; it
+//   becomes the doctests. `with` names a setting the example needs too.
+// - `///` lines: what else the docs should say (the Java agent's name, limits).
+//
+// The order of the rows is that of `env::variables()` and of the README.
+settings! {
+    /// `agent.service_name` in the Java agent. A blank name set in code is refused.
+    service_name(name: String) {
+        env: SERVICE_NAME = "SW_AGENT_NAME",
+        kind: Name,
+        default: DEFAULT_SERVICE_NAME.to_owned(), shown as "rust-service",
+        meaning: "Service name shown in the UI",
+        example: "checkout", env "checkout" => "checkout",
+    }
+
+    /// `agent.instance_name`. The default is `<uuid-hex>@<hostname>`, with the UUID that starts
+    /// this process's ids, so every default `Config` of a process agrees. A blank name set in
+    /// code is refused.
+    instance_name(name: String) {
+        env: INSTANCE_NAME = "SW_AGENT_INSTANCE_NAME",
+        kind: Name,
+        default: default_instance_name().to_owned(), shown as "<uuid-hex>@<hostname>",
+        meaning: "Instance name; the default is generated once per process",
+        example: "checkout-7f9c", env "checkout-7f9c" => "checkout-7f9c",
+    }
+
+    /// `agent.namespace`.
+    namespace(namespace: Option<String>) {
+        env: NAMESPACE = "SW_AGENT_NAMESPACE",
+        kind: Text,
+        default: None, shown as "(unset)",
+        meaning: "Namespace of the service",
+        example: "staging", env "staging" => Some("staging"),
+    }
+
+    /// `collector.backend_service`. There is at least one, each with a port from 1 to 65535.
+    backends(backends: Vec<String>) {
+        env: BACKEND_SERVICES = "SW_AGENT_COLLECTOR_BACKEND_SERVICES",
+        kind: Backends,
+        default: vec![DEFAULT_BACKEND.to_owned()], shown as "127.0.0.1:11800",
+        meaning: "Comma-separated OAP gRPC addresses, each `host:port` (IPv6 as `[::1]:11800`)",
+        example: ["oap-1:11800", "[::1]:11800"], env "oap-1:11800, [::1]:11800"
+            => ["oap-1:11800", "[::1]:11800"],
+    }
+
+    /// `agent.authentication`. `Debug` shows `<redacted>` in its place.
+    authentication(token: Option<String>) {
+        env: AUTHENTICATION = "SW_AGENT_AUTHENTICATION",
+        kind: Secret,
+        default: None, shown as "(unset)",
+        meaning: "Token sent to OAP in the `authentication` gRPC metadata",
+        example: "s3cr3t", env "s3cr3t" => Some("s3cr3t"),
+    }
+
+    /// The Java agent reads the same variable as a number of traces per 3 seconds.
+    sample_rate(rate: f64) {
+        env: SAMPLE = "SW_AGENT_SAMPLE",
+        kind: Rate,
+        default: 1.0, shown as "1",
+        meaning: "Share of new traces that are sampled, from 0 to 1 (go2sky's meaning, not Java's per-3-seconds count)",
+        example: 0.1, env "0.1" => 0.1,
+    }
+
+    /// `agent.span_limit_per_segment`. At least 1.
+    span_limit(limit: usize) {
+        env: SPAN_LIMIT = "SW_AGENT_SPAN_LIMIT",
+        kind: Positive,
+        default: 300, shown as "300",
+        meaning: "Maximum number of spans in one segment",
+        example: 500, env "500" => 500,
+    }
+
+    /// `agent.ignore_suffix`. Setting them replaces the defaults, [`DEFAULT_IGNORE_SUFFIXES`];
+    /// empty entries are dropped.
+    ///
+    /// [`DEFAULT_IGNORE_SUFFIXES`]: crate::config::DEFAULT_IGNORE_SUFFIXES
+    ignore_suffixes(suffixes: Vec<String>) {
+        env: IGNORE_SUFFIX = "SW_AGENT_IGNORE_SUFFIX",
+        kind: List,
+        default: DEFAULT_IGNORE_SUFFIXES.iter().map(|&suffix| suffix.to_owned()).collect(),
+        shown as ".jpg,.jpeg,.js,.css,.png,.bmp,.gif,.ico,.mp3,.mp4,.html,.svg",
+        meaning: "Comma-separated suffixes; a trace whose first span's operation name ends with one is not sampled",
+        example: [".jpg", ".css"], env ".jpg,.css" => [".jpg", ".css"],
+    }
+
+    /// `trace.ignore_path` of the Java agent's trace-ignore plugin. The patterns are kept as
+    /// given, matching them is the tracer's business; empty entries are dropped.
+    trace_ignore_paths(patterns: Vec<String>) {
+        env: TRACE_IGNORE_PATH = "SW_AGENT_TRACE_IGNORE_PATH",
+        kind: List,
+        default: Vec::new(), shown as "(unset)",
+        meaning: "Comma-separated Ant-style patterns (`/health`, `/static/**`) of endpoints that are not traced",
+        example: ["/health", "/static/**"], env "/health,/static/**" => ["/health", "/static/**"],
+    }
+
+    /// `collector.heartbeat_period`. Never zero; the variable is in whole seconds.
+    heartbeat_period(period: Duration) {
+        env: HEARTBEAT_PERIOD = "SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD",
+        kind: Seconds,
+        default: Duration::from_secs(30), shown as "30",
+        meaning: "Seconds between two heartbeats (keepAlive) to OAP",
+        example: Duration::from_secs(10), env "10" => Duration::from_secs(10),
+    }
+
+    /// `collector.properties_report_period_factor`. At least 1; see
+    /// [`Config::properties_report_period`](crate::config::Config::properties_report_period).
+    properties_report_period_factor(factor: u32) {
+        env: PROPERTIES_REPORT_PERIOD_FACTOR = "SW_AGENT_COLLECTOR_PROPERTIES_REPORT_PERIOD_FACTOR",
+        kind: Positive,
+        default: 10, shown as "10",
+        meaning: "Instance properties are reported every this many heartbeats",
+        example: 5, env "5" => 5,
+    }
+
+    /// As in go2sky. At least 1.
+    max_send_queue_size(size: usize) {
+        env: MAX_SEND_QUEUE_SIZE = "SW_AGENT_COLLECTOR_MAX_SEND_QUEUE_SIZE",
+        kind: Positive,
+        default: 30_000, shown as "30000",
+        meaning: "Capacity of the queue of data waiting to be sent; more is dropped",
+        example: 50_000, env "50000" => 50_000,
+    }
+
+    /// `agent.force_tls`.
+    force_tls(force: bool) {
+        env: FORCE_TLS = "SW_AGENT_FORCE_TLS",
+        kind: Flag,
+        default: false, shown as "false",
+        meaning: "Use TLS even without a trusted CA file (`true`/`false`/`1`/`0`)",
+        example: true, env "TRUE" => true,
+    }
+
+    /// `agent.ssl_trusted_ca_path`.
+    ssl_trusted_ca_path(path: Option<PathBuf>) {
+        env: SSL_TRUSTED_CA_PATH = "SW_AGENT_SSL_TRUSTED_CA_PATH",
+        kind: File,
+        default: None, shown as "(unset)",
+        meaning: "Trusted CA certificate file (PEM); setting it enables TLS",
+        example: "/etc/oap/ca.pem", env "/etc/oap/ca.pem" => Some(Path::new("/etc/oap/ca.pem")),
+    }
+
+    /// `agent.ssl_key_path`. Set if and only if the certificate chain is: one without the other
+    /// is [`ConfigError::TlsClientIdentityIncomplete`].
+    ///
+    /// [`ConfigError::TlsClientIdentityIncomplete`]: crate::config::ConfigError::TlsClientIdentityIncomplete
+    ssl_key_path(path: Option<PathBuf>) {
+        env: SSL_KEY_PATH = "SW_AGENT_SSL_KEY_PATH",
+        kind: File,
+        default: None, shown as "(unset)",
+        meaning: "Client private key file (PEM) for mutual TLS; needs the certificate chain too",
+        example: "/etc/agent/client.key", env "/etc/agent/client.key"
+            => Some(Path::new("/etc/agent/client.key")),
+        with ssl_cert_chain_path("/etc/agent/client.pem"),
+            env SSL_CERT_CHAIN_PATH = "/etc/agent/client.pem",
+    }
+
+    /// `agent.ssl_cert_chain_path`. Set if and only if the key is: one without the other is
+    /// [`ConfigError::TlsClientIdentityIncomplete`].
+    ///
+    /// [`ConfigError::TlsClientIdentityIncomplete`]: crate::config::ConfigError::TlsClientIdentityIncomplete
+    ssl_cert_chain_path(path: Option<PathBuf>) {
+        env: SSL_CERT_CHAIN_PATH = "SW_AGENT_SSL_CERT_CHAIN_PATH",
+        kind: File,
+        default: None, shown as "(unset)",
+        meaning: "Client certificate chain file (PEM) for mutual TLS; needs the key too",
+        example: "/etc/agent/client.pem", env "/etc/agent/client.pem"
+            => Some(Path::new("/etc/agent/client.pem")),
+        with ssl_key_path("/etc/agent/client.key"), env SSL_KEY_PATH = "/etc/agent/client.key",
+    }
+
+    /// `correlation.element_max_number`. 0 disables correlation.
+    correlation_max_keys(keys: usize) {
+        env: CORRELATION_ELEMENT_MAX_NUMBER = "SW_CORRELATION_ELEMENT_MAX_NUMBER",
+        kind: Count,
+        default: 3, shown as "3",
+        meaning: "Maximum number of keys in the correlation context",
+        example: 0, env "0" => 0,
+    }
+
+    /// `correlation.value_max_length`. At least 1.
+    correlation_max_value_length(length: usize) {
+        env: CORRELATION_VALUE_MAX_LENGTH = "SW_CORRELATION_VALUE_MAX_LENGTH",
+        kind: Positive,
+        default: 128, shown as "128",
+        meaning: "Maximum length of one correlation value, in UTF-16 code units as Java counts it",
+        example: 64, env "64" => 64,
+    }
+
+    /// `collector.get_agent_dynamic_config_interval`. The variable is in whole seconds.
+    config_discovery_interval(interval: Option<Duration>) {
+        env: GET_AGENT_DYNAMIC_CONFIG_INTERVAL = "SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL",
+        kind: SecondsOrOff("expected a whole number of seconds (0 disables)"),
+        default: Some(Duration::from_secs(20)), shown as "20",
+        meaning: "Seconds between two dynamic-configuration fetches; `0` disables them",
+        example: Duration::ZERO, env "0" => None,
+    }
+
+    /// Records below it are not sent; the level names are those of the `log` crate.
+    log_reporter_level(level: log::LevelFilter) {
+        env: LOG_REPORTER_LEVEL = "SW_AGENT_LOG_REPORTER_LEVEL",
+        kind: Level,
+        default: log::LevelFilter::Warn, shown as "warn",
+        meaning: "Least level of the log records the `log` and `tracing` bridges send to OAP: `off`, `error`, `warn`, `info`, `debug` or `trace`",
+        example: log::LevelFilter::Info, env "info" => log::LevelFilter::Info,
+    }
+
+    /// `meter.report_interval`: the meters of [`crate::meter`]. The variable is in whole seconds.
+    meter_report_interval(interval: Option<Duration>) {
+        env: METER_REPORT_INTERVAL = "SW_METER_REPORT_INTERVAL",
+        kind: SecondsOrOff("expected a whole number of seconds (0 turns meters off)"),
+        default: Some(Duration::from_secs(20)), shown as "20",
+        meaning: "Seconds between two reports of the meters and the process figures; `0` turns them off",
+        example: Duration::from_secs(60), env "60" => Some(Duration::from_secs(60)),
+    }
+}
