@@ -13,6 +13,7 @@ mod base64;
 mod carrier;
 mod correlation;
 mod incoming;
+mod outgoing;
 mod sw8;
 mod sw8x;
 
@@ -20,8 +21,9 @@ pub use carrier::{Extractor, Injector};
 pub use correlation::{Correlation, CorrelationError, CorrelationLimits, DecodedCorrelation};
 pub(crate) use incoming::Incoming;
 pub use incoming::IncomingHeaders;
+pub(crate) use outgoing::{Outgoing, outgoing};
 pub use sw8::{MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};
-pub(crate) use sw8::{Piece, Sw8Fields, encode_fields, encode_piece};
+pub(crate) use sw8::{Piece, Sw8Fields, encode_piece};
 pub use sw8x::{Sw8x, Sw8xError};
 
 /// Name of the `sw8` header: the parent's trace context.
