@@ -1,8 +1,5 @@
 //! Which new traces are recorded: the sample rate and the ignore rules.
 
-use std::cell::Cell;
-use std::hash::{BuildHasher, Hasher};
-
 use crate::config::{Config, LiveSettings};
 
 /// Decides, once per new trace, whether it is recorded.
@@ -127,27 +124,9 @@ fn threshold(rate: f64) -> u64 {
     (rate * u64::MAX as f64) as u64
 }
 
-/// A uniform random `u64` from a per-thread xorshift generator seeded from std's random hasher
-/// keys; sampling needs speed and spread, not secrecy.
+/// A uniform random `u64`; sampling needs speed and spread, not secrecy.
 fn random_u64() -> u64 {
-    thread_local! {
-        static STATE: Cell<u64> = const { Cell::new(0) };
-    }
-    STATE
-        .try_with(|state| {
-            let mut x = state.get();
-            if x == 0 {
-                let mut hasher = std::hash::RandomState::new().build_hasher();
-                hasher.write_usize(state as *const Cell<u64> as usize);
-                x = hasher.finish() | 1;
-            }
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            state.set(x);
-            x
-        })
-        .unwrap_or(0)
+    fastrand::u64(..)
 }
 
 /// An Ant-style path pattern: `?` is one character, `*` any characters within a path segment, and

@@ -101,7 +101,6 @@ impl Worker {
 
     async fn link_loop(&self) {
         let backends = self.settings.backends.len();
-        let mut random = Random::new();
         // Failed attempts since the last call that succeeded.
         let mut failures: u32 = 0;
         let mut index = 0;
@@ -113,7 +112,7 @@ impl Worker {
                     self.settings.initial_backoff,
                     self.settings.max_backoff,
                     round,
-                    random.next_unit(),
+                    fastrand::f64(),
                 );
                 tokio::time::sleep(delay).await;
             }
@@ -471,24 +470,6 @@ pub(super) fn backoff_delay(initial: Duration, max: Duration, round: u32, unit: 
     nominal.mul_f64(0.8 + 0.4 * unit.clamp(0.0, 1.0)).min(max)
 }
 
-/// A small xorshift generator for the jitter; seeded from a random uuid.
-struct Random(u64);
-
-impl Random {
-    fn new() -> Self {
-        let seed = uuid::Uuid::new_v4().as_u64_pair();
-        Random((seed.0 ^ seed.1) | 1)
-    }
-
-    /// A number in `[0, 1)`.
-    fn next_unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Kinds of log lines, each written at most once per [`LOG_INTERVAL`].
 #[derive(Clone, Copy)]
 enum Kind {
@@ -558,11 +539,6 @@ mod tests {
             Duration::from_millis(120)
         );
         assert_eq!(backoff_delay(initial, max, u32::MAX, 1.0), max);
-        let mut random = Random::new();
-        for _ in 0..1000 {
-            let unit = random.next_unit();
-            assert!((0.0..1.0).contains(&unit), "{unit}");
-        }
     }
 
     #[test]
