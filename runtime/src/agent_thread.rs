@@ -28,7 +28,7 @@ pub(crate) fn is_current() -> bool {
 /// A single-threaded runtime for the agent's own work, whose threads are all marked as the
 /// agent's: the one it runs on, and those of its blocking pool too (where the reporter's DNS
 /// lookups run), which marking only the caller's thread would miss.
-pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .on_thread_start(mark)

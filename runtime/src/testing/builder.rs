@@ -183,7 +183,6 @@ impl CollectorBuilder {
             configuration: Mutex::new(self.configuration.clone()),
             ..State::default()
         });
-        let runtime = crate::agent_thread::runtime()?;
         let mut server = tonic::transport::Server::builder();
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls.clone() {
@@ -204,30 +203,27 @@ impl CollectorBuilder {
             .add_service(MeterReportServiceServer::new(service.clone()))
             .add_service(ConfigurationDiscoveryServiceServer::new(service));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("rust2sky-collector".to_owned())
-            .spawn(move || {
-                crate::agent_thread::mark();
-                runtime.block_on(async move {
-                    let incoming = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => tonic::transport::server::TcpIncoming::from(listener),
-                        Err(err) => {
-                            log::error!(target: "rust2sky", "the test collector cannot listen: {err}");
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        _ = stopped => {}
-                        result = router.serve_with_incoming(incoming) => {
-                            if let Err(err) = result {
-                                log::error!(target: "rust2sky", "the test collector failed: {err}");
-                            }
+        let thread = crate::agent_thread::spawn("rust2sky-collector", move |runtime| {
+            runtime.block_on(async move {
+                let incoming = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => tonic::transport::server::TcpIncoming::from(listener),
+                    Err(err) => {
+                        log::error!(target: "rust2sky", "the test collector cannot listen: {err}");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    _ = stopped => {}
+                    result = router.serve_with_incoming(incoming) => {
+                        if let Err(err) = result {
+                            log::error!(target: "rust2sky", "the test collector failed: {err}");
                         }
                     }
-                });
-                // Dropping the runtime here drops every connection task: a crash, not a goodbye.
-                drop(runtime);
-            })?;
+                }
+            });
+            // Dropping the runtime here drops every connection task: a crash, not a goodbye.
+            drop(runtime);
+        })?;
         Ok(Collector {
             address,
             state,

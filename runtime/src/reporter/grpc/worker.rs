@@ -196,9 +196,13 @@ impl Worker {
                     .await
             }
         };
-        let failed = |_: &Status| Outcome::BreaksLink;
-        self.stream_loop(&self.shared.segments, "segment", send, failed)
-            .await;
+        self.stream_loop(
+            &self.shared.segments,
+            "segment",
+            send,
+            any_error_breaks_link,
+        )
+        .await;
     }
 
     async fn log_loop(&self) {
@@ -210,8 +214,7 @@ impl Worker {
             let request = self.request(tokio_stream::iter(batch));
             async move { LogReportServiceClient::new(channel).collect(request).await }
         };
-        let failed = |_: &Status| Outcome::BreaksLink;
-        self.stream_loop(&self.shared.logs, "log record", send, failed)
+        self.stream_loop(&self.shared.logs, "log record", send, any_error_breaks_link)
             .await;
     }
 
@@ -426,6 +429,11 @@ impl Worker {
 enum Outcome {
     BreaksLink,
     KeepsLink,
+}
+
+/// [`Outcome::BreaksLink`] whatever the error: how segment and log streams treat a failure.
+fn any_error_breaks_link(_: &Status) -> Outcome {
+    Outcome::BreaksLink
 }
 
 /// [`Outcome::BreaksLink`] for a transport error, [`Outcome::KeepsLink`] for a call the
