@@ -73,7 +73,7 @@ fn start_span(
                 Some(expr) => {
                     quote_spanned!(span_of(expr)=> &#krate::__private::extractor(&(#expr)))
                 }
-                None => quote!(&()),
+                None => quote!(&#krate::__private::NoHeaders),
             };
             quote!(#krate::__private::entry_span(#name, #headers))
         }
@@ -88,7 +88,7 @@ fn start_span(
                 Some(expr) => {
                     quote_spanned!(span_of(expr)=> #krate::__private::injector(&mut *(#expr)))
                 }
-                None => quote!(()),
+                None => quote!(#krate::__private::NoHeaders),
             };
             quote!(#krate::__private::exit_span(#name, #peer, &mut #headers))
         }

@@ -12,6 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 mod rounds;
 use rounds::in_rounds;
 use rust2sky::config::Config;
+use rust2sky::propagation::NoHeaders;
 use rust2sky::reporter::{FinishedSegment, GrpcReporter, MemoryReporter, Reporter};
 use rust2sky::testing::Collector;
 use rust2sky::{Tracer, tags};
@@ -25,11 +26,11 @@ fn request_segment() -> FinishedSegment {
     let memory = MemoryReporter::new();
     let tracer = Tracer::new(Config::default(), memory.clone());
     tracer.in_scope(|| {
-        let mut entry = rust2sky::entry_span("GET:/users/{id}", &()).entered();
+        let mut entry = rust2sky::entry_span("GET:/users/{id}", &NoHeaders).entered();
         entry
             .tag(tags::HTTP_METHOD, "GET")
             .tag(tags::URL, "http://users:8080/users/7");
-        let _exit = rust2sky::exit_span("SELECT users", "db:5432", &mut ());
+        let _exit = rust2sky::exit_span("SELECT users", "db:5432", &mut NoHeaders);
     });
     memory.take_finished().remove(0)
 }

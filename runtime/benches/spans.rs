@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rust2sky::config::Config;
+use rust2sky::propagation::NoHeaders;
 use rust2sky::reporter::MemoryReporter;
 use rust2sky::{Tracer, tags};
 
@@ -123,7 +124,7 @@ fn unsampled(c: &mut Criterion) {
         .expect("valid");
     let tracer = Tracer::new(config, reporter.clone());
     tracer.in_scope(|| {
-        let _request = rust2sky::entry_span("GET:/", &()).entered();
+        let _request = rust2sky::entry_span("GET:/", &NoHeaders).entered();
         let before = allocations();
         drop(rust2sky::local_span("work").entered());
         let after = allocations();

@@ -13,6 +13,7 @@ use log::Log as _;
 use rounds::in_rounds;
 use rust2sky::config::Config;
 use rust2sky::logging::SkyWalkingLogger;
+use rust2sky::propagation::NoHeaders;
 use rust2sky::reporter::{GrpcReporter, MemoryReporter, Reporter as _, Transport as _};
 use rust2sky::testing::Collector;
 use rust2sky::{Tracer, meter};
@@ -32,7 +33,7 @@ fn log_record(c: &mut Criterion) {
     let logger = SkyWalkingLogger::new(reporter.clone());
     let tracer = Tracer::new(Config::default(), MemoryReporter::new());
     tracer.in_scope(|| {
-        let _request = rust2sky::entry_span("GET:/cart", &()).entered();
+        let _request = rust2sky::entry_span("GET:/cart", &NoHeaders).entered();
         c.bench_function("log/warn_in_a_span", |b| {
             b.iter_custom(|iters| {
                 in_rounds(iters, ROUND, |calls| {

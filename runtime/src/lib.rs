@@ -71,7 +71,8 @@ pub use context::current::{
     ActiveIds, LogContext, active_ids, correlation, log_context, outgoing_headers, set_correlation,
     trace_id,
 };
-pub use context::future::{FutureExt, InContext, Instrumented, NoOutcome, OnReady, spawn};
+pub use context::future;
+pub use context::future::{FutureExt, spawn};
 pub use context::snapshot::{ContextSnapshot, capture};
 pub use rust2sky_macros::{sw_entry, sw_exit, sw_local};
 pub use rust2sky_proto as proto;

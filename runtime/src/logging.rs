@@ -19,7 +19,7 @@
 //!
 //! let tracer = Tracer::new(Config::default(), MemoryReporter::new());
 //! let record = tracer.in_scope(|| {
-//!     let _span = rust2sky::entry_span("GET:/cart", &()).entered();
+//!     let _span = rust2sky::entry_span("GET:/cart", &rust2sky::propagation::NoHeaders).entered();
 //!     rust2sky::logging::log_data("WARN", "cart", "cart is empty".to_owned(), [])
 //! });
 //! let context = record.trace_context.unwrap();

@@ -33,9 +33,10 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use parking_lot::Mutex;
 use rust2sky_proto::v3::meter_data::Metric;
 use rust2sky_proto::v3::{Label, MeterBucketValue, MeterData, MeterHistogram, MeterSingleValue};
 
@@ -424,8 +425,8 @@ impl Registered {
 }
 
 impl Registry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Registered>> {
-        self.meters.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Vec<Registered>> {
+        self.meters.lock()
     }
 
     /// The meter registered under `name` and `labels`, or `make()` registered there.

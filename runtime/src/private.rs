@@ -3,7 +3,7 @@
 use std::fmt::{Debug, Display};
 
 pub use crate::context::future::Instrumented;
-pub use crate::propagation::{Extractor, Injector};
+pub use crate::propagation::{Extractor, Injector, NoHeaders};
 pub use crate::span::{EnteredSpan, Span, entry_span, exit_span, local_span};
 pub use rust2sky_proto::v3::SpanLayer;
 use std::borrow::Cow;

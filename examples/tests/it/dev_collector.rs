@@ -7,6 +7,7 @@ use rust2sky::reporter::GrpcReporter;
 use rust2sky::{Tracer, exit_span};
 
 use crate::process::{DEADLINE, Running};
+use rust2sky::propagation::NoHeaders;
 
 #[test]
 fn it_prints_each_trace_it_receives_as_a_waterfall_and_stops_on_ctrl_c() {
@@ -22,9 +23,9 @@ fn it_prints_each_trace_it_receives_as_a_waterfall_and_stops_on_ctrl_c() {
         .unwrap();
     let tracer = Tracer::new(config.clone(), GrpcReporter::start(&config).unwrap());
     let trace_id = tracer.in_scope(|| {
-        let mut request = rust2sky::entry_span("GET:/cart", &()).entered();
+        let mut request = rust2sky::entry_span("GET:/cart", &NoHeaders).entered();
         request.tag("http.method", "GET");
-        let _call = exit_span("GET:/stock", "stock:8080", &mut ()).entered();
+        let _call = exit_span("GET:/stock", "stock:8080", &mut NoHeaders).entered();
         rust2sky::trace_id().unwrap()
     });
     assert!(tracer.flush(DEADLINE), "the agent delivered the segment");

@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::RwLock;
 
 use super::Config;
 use crate::sampling::IgnoreRules;
@@ -23,11 +25,11 @@ use crate::sampling::IgnoreRules;
 /// let reporter = MemoryReporter::new();
 /// let tracer = Tracer::new(Config::default(), reporter.clone());
 /// tracer.live_settings().set_sample_rate(Some(0.0));
-/// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/", &())));
+/// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/", &rust2sky::propagation::NoHeaders)));
 /// assert!(reporter.segments().is_empty());
 ///
 /// tracer.live_settings().set_sample_rate(None); // back to the configured rate, 1
-/// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/", &())));
+/// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/", &rust2sky::propagation::NoHeaders)));
 /// assert_eq!(reporter.segments().len(), 1);
 /// ```
 #[derive(Clone)]
@@ -137,7 +139,7 @@ impl LiveSettings {
     /// let reporter = MemoryReporter::new();
     /// let tracer = Tracer::new(Config::default(), reporter.clone());
     /// tracer.live_settings().set_ignore_suffixes(Some(vec![".txt".to_owned()]));
-    /// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/robots.txt", &())));
+    /// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/robots.txt", &rust2sky::propagation::NoHeaders)));
     /// assert!(reporter.segments().is_empty());
     /// ```
     pub fn set_ignore_suffixes(&self, suffixes: Option<Vec<String>>) {
@@ -152,7 +154,7 @@ impl LiveSettings {
     /// let reporter = MemoryReporter::new();
     /// let tracer = Tracer::new(Config::default(), reporter.clone());
     /// tracer.live_settings().set_trace_ignore_paths(Some(vec!["/health".to_owned()]));
-    /// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/health", &())));
+    /// tracer.in_scope(|| drop(rust2sky::entry_span("GET:/health", &rust2sky::propagation::NoHeaders)));
     /// assert!(reporter.segments().is_empty());
     /// ```
     pub fn set_trace_ignore_paths(&self, patterns: Option<Vec<String>>) {
@@ -169,20 +171,11 @@ impl LiveSettings {
         if !self.inner.ignore_overridden.load(Ordering::Acquire) {
             return None;
         }
-        self.inner
-            .ignore
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .rules
-            .clone()
+        self.inner.ignore.read().rules.clone()
     }
 
     fn change_ignore(&self, change: impl FnOnce(&mut Ignore)) {
-        let mut ignore = self
-            .inner
-            .ignore
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut ignore = self.inner.ignore.write();
         change(&mut ignore);
         ignore.rules = (ignore.suffixes.is_some() || ignore.paths.is_some()).then(|| {
             Arc::new(IgnoreRules::new(
@@ -215,11 +208,7 @@ impl WeakLiveSettings {
 
 impl fmt::Debug for LiveSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ignore = self
-            .inner
-            .ignore
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let ignore = self.inner.ignore.read();
         f.debug_struct("LiveSettings")
             .field("sample_rate", &self.sample_rate())
             .field("span_limit", &self.span_limit())

@@ -50,14 +50,14 @@ pub fn active_ids() -> Option<ActiveIds> {
         Position::Span {
             segment, span_id, ..
         } => Some(ActiveIds {
-            trace_id: segment.trace_id().to_string(),
-            segment_id: segment.segment_id().to_string(),
+            trace_id: segment.trace_id.to_string(),
+            segment_id: segment.segment_id.to_string(),
             span_id: *span_id,
             endpoint: segment.endpoint(),
         }),
         Position::Unsampled(trace, _) => Some(ActiveIds {
-            trace_id: trace.trace_id().to_string(),
-            segment_id: trace.segment_id().to_string(),
+            trace_id: trace.trace_id.to_string(),
+            segment_id: trace.segment_id.to_string(),
             span_id: -1,
             endpoint: trace.endpoint().to_owned(),
         }),
@@ -199,7 +199,7 @@ pub fn correlation(key: &str) -> Option<String> {
 ///
 /// let tracer = Tracer::new(Config::default(), MemoryReporter::new());
 /// tracer.in_scope(|| {
-///     let _call = rust2sky::exit_span("GET:/users", "users:8080", &mut ()).entered();
+///     let _call = rust2sky::exit_span("GET:/users", "users:8080", &mut rust2sky::propagation::NoHeaders).entered();
 ///     let headers = rust2sky::outgoing_headers();
 ///     assert_eq!(headers[0].0, "sw8");
 /// });

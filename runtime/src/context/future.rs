@@ -106,7 +106,7 @@ impl<F: Future> FutureExt for F {}
 /// `Err` as an error.
 ///
 /// ```
-/// use rust2sky::{FutureExt as _, Instrumented};
+/// use rust2sky::future::{FutureExt as _, Instrumented};
 ///
 /// async fn load_cart() -> u32 {
 ///     3
@@ -129,7 +129,7 @@ pub struct Instrumented<F, O = NoOutcome> {
 ///
 /// ```
 /// use std::future::Future;
-/// use rust2sky::{FutureExt as _, Instrumented, OnReady};
+/// use rust2sky::future::{FutureExt as _, Instrumented, OnReady};
 ///
 /// // Generic code over the futures rust2sky instruments names the bound.
 /// async fn run<F: Future, O: OnReady<F::Output>>(future: Instrumented<F, O>) -> F::Output {
@@ -147,7 +147,8 @@ pub trait OnReady<T> {
 /// Does nothing with the output: what [`FutureExt::instrument`] uses.
 ///
 /// ```
-/// use rust2sky::{FutureExt as _, Instrumented, NoOutcome, Tracer};
+/// use rust2sky::Tracer;
+/// use rust2sky::future::{FutureExt as _, Instrumented, NoOutcome};
 /// use rust2sky::{config::Config, reporter::MemoryReporter};
 ///
 /// let reporter = MemoryReporter::new();
@@ -251,7 +252,8 @@ impl Drop for PanicMark<'_> {
 /// [`FutureExt::in_context`] and [`FutureExt::with_tracer`].
 ///
 /// ```
-/// use rust2sky::{FutureExt as _, InContext, Tracer, config::Config, reporter::MemoryReporter};
+/// use rust2sky::future::{FutureExt as _, InContext};
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
 ///
 /// let reporter = MemoryReporter::new();
 /// let tracer = Tracer::new(Config::default(), reporter.clone());

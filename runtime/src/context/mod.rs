@@ -2,7 +2,7 @@
 //! `.await`, into spawned tasks and onto other threads.
 
 pub(crate) mod current;
-pub(crate) mod future;
+pub mod future;
 mod scope;
 pub(crate) mod snapshot;
 pub(crate) mod stack;

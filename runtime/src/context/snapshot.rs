@@ -119,12 +119,12 @@ pub fn capture() -> ContextSnapshot {
             Position::Span {
                 segment, span_id, ..
             } => Position::Continuation(Arc::new(Snapshot {
-                tracer: segment.tracer().clone(),
-                trace_id: segment.trace_id().clone(),
-                segment_id: segment.segment_id(),
+                tracer: segment.tracer.clone(),
+                trace_id: segment.trace_id.clone(),
+                segment_id: segment.segment_id,
                 span_id: *span_id,
                 endpoint: segment.endpoint(),
-                skip_analysis: segment.skip_analysis(),
+                skip_analysis: segment.skip_analysis,
                 correlation: segment.correlation(),
             })),
             other => other.clone(),

@@ -42,8 +42,8 @@ impl Position {
     pub(crate) fn tracer(&self) -> &Tracer {
         match self {
             Position::Tracer(tracer) => tracer,
-            Position::Span { segment, .. } => segment.tracer(),
-            Position::Unsampled(trace, _) => trace.tracer(),
+            Position::Span { segment, .. } => &segment.tracer,
+            Position::Unsampled(trace, _) => &trace.tracer,
             Position::Continuation(snapshot) => snapshot.tracer(),
         }
     }

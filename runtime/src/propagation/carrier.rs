@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 /// Reads request headers by name, for an entry span.
 ///
 /// Implemented for `http::HeaderMap` (hyper, axum, reqwest...), tonic's `MetadataMap`, a
-/// `HashMap<String, String>`, `()` (no headers), and any closure `Fn(&str) -> Option<String>`.
+/// `HashMap<String, String>`, [`NoHeaders`], and any closure `Fn(&str) -> Option<String>`.
 /// Names are asked for in lowercase (`sw8`, `sw8-correlation`, `sw8-x`).
 ///
 /// ```
@@ -32,7 +32,7 @@ pub trait Extractor {
 /// Writes request headers, for an exit span.
 ///
 /// Implemented for `http::HeaderMap`, tonic's `MetadataMap`, a `HashMap<String, String>`, a
-/// `Vec<(String, String)>` or `Vec<(&'static str, String)>`, `()` (headers not wanted), and any closure
+/// `Vec<(String, String)>` or `Vec<(&'static str, String)>`, [`NoHeaders`] (headers not wanted), and any closure
 /// `FnMut(&'static str, String)`.
 ///
 /// ```
@@ -52,7 +52,20 @@ pub trait Injector {
     fn inject(&mut self, name: &'static str, value: String);
 }
 
-impl Extractor for () {
+/// The carrier of a span with no headers to read or write: an entry span that continues no
+/// caller (a job started by a timer, a message without context), or an exit span to a peer that
+/// is not told the context.
+///
+/// ```
+/// use rust2sky::propagation::NoHeaders;
+///
+/// let _job = rust2sky::entry_span("cron:cleanup", &NoHeaders);
+/// let _call = rust2sky::exit_span("SELECT", "db:5432", &mut NoHeaders);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoHeaders;
+
+impl Extractor for NoHeaders {
     fn extract(&self, _name: &str) -> Option<Cow<'_, str>> {
         None
     }
@@ -102,7 +115,7 @@ impl Extractor for &tonic::metadata::MetadataMap {
     }
 }
 
-impl Injector for () {
+impl Injector for NoHeaders {
     fn inject(&mut self, _name: &'static str, _value: String) {}
 }
 

@@ -17,7 +17,7 @@ mod outgoing;
 mod sw8;
 mod sw8x;
 
-pub use carrier::{Extractor, Injector};
+pub use carrier::{Extractor, Injector, NoHeaders};
 pub use correlation::{Correlation, CorrelationError, CorrelationLimits, DecodedCorrelation};
 pub(crate) use incoming::Incoming;
 pub use incoming::IncomingHeaders;

@@ -11,9 +11,11 @@ mod worker;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use super::lane::Lane;
 use super::{FinishedSegment, Management, Reporter, ReporterStats, Transport, TransportStats};
@@ -116,14 +118,10 @@ impl Shared {
     fn set_dynamic_config(&self, config: DynamicConfig) {
         // The configuration lock is held while applying, so that a tracer attaching meanwhile
         // gets either this configuration or the next, never a stale one.
-        let mut current = self
-            .dynamic_config
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut current = self.dynamic_config.lock();
         for settings in self
             .attached
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter_map(WeakLiveSettings::upgrade)
         {
@@ -282,19 +280,11 @@ impl Reporter for GrpcReporter {
     }
 
     fn attach(&self, settings: &LiveSettings) {
-        let current = self
-            .shared
-            .dynamic_config
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.shared.dynamic_config.lock();
         if let Some(config) = &*current {
             config.apply_to(settings);
         }
-        let mut attached = self
-            .shared
-            .attached
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut attached = self.shared.attached.lock();
         attached.retain(|attached| !attached.is_gone());
         attached.push(settings.downgrade());
     }
@@ -373,11 +363,7 @@ impl Transport for GrpcReporter {
     /// # Ok::<(), rust2sky::reporter::GrpcError>(())
     /// ```
     fn dynamic_config(&self) -> Option<DynamicConfig> {
-        self.shared
-            .dynamic_config
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.dynamic_config.lock().clone()
     }
 }
 
@@ -550,7 +536,7 @@ mod tests {
         for _ in 0..1000 {
             drop(crate::Tracer::new(config.clone(), reporter.clone()));
         }
-        assert!(reporter.shared.attached.lock().unwrap().len() <= 2);
+        assert!(reporter.shared.attached.lock().len() <= 2);
         reporter
             .shared
             .set_dynamic_config(DynamicConfig::new("v", [("agent.sample_rate", "0.5")]));

@@ -6,8 +6,9 @@
 //! the items queued before it; channels count none of that.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::ReporterStats;
 use crate::diagnostics::{self, Problem};
@@ -55,7 +56,7 @@ impl<T> Lane<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, LaneState<T>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// Queues `item`, or drops and counts it when the queue is full. Never waits.
@@ -152,11 +153,7 @@ impl<T> Lane<T> {
             if left.is_zero() {
                 return false;
             }
-            state = self
-                .finished
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            self.finished.wait_for(&mut state, left);
         }
         state.failed == failed_before
     }

@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::{FinishedSegment, Reporter, SegmentObject};
-use rust2sky_proto::v3::{SpanObject, SpanType};
+use rust2sky_proto::v3::{SegmentObject, SpanObject, SpanType};
+
+use super::{FinishedSegment, Reporter};
 
 /// Writes each finished segment as one readable line through the `log` crate (target
 /// `rust2sky::segment`, level info), like go2sky's log reporter: handy in development, or to see
@@ -40,7 +41,8 @@ impl LogReporter {
     /// The line this reporter writes for `segment`.
     ///
     /// ```
-    /// use rust2sky::reporter::{LogReporter, SegmentObject};
+    /// use rust2sky::proto::v3::SegmentObject;
+    /// use rust2sky::reporter::LogReporter;
     ///
     /// let line = LogReporter::format(&SegmentObject { trace_id: "t1".into(), ..Default::default() });
     /// assert!(line.starts_with("segment trace=t1 "));

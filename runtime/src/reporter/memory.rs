@@ -1,10 +1,13 @@
 //! A reporter that keeps segments in memory, for tests.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::{FinishedSegment, Reporter, SegmentObject};
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use rust2sky_proto::v3::SegmentObject;
+
+use super::{FinishedSegment, Reporter};
 use crate::diagnostics::{self, Problem};
 
 /// Keeps finished segments in memory so that a test can look at them, field by field.
@@ -124,22 +127,19 @@ impl MemoryReporter {
     /// assert!(reporter.wait_for(1, Duration::from_millis(1)).is_empty());
     /// ```
     pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<SegmentObject> {
-        let segments = self.lock();
+        let mut segments = self.lock();
         self.shared.waiting.fetch_add(1, Ordering::Relaxed);
-        let (segments, _) = self
-            .shared
-            .arrived
-            .wait_timeout_while(segments, timeout, |segments| segments.len() < count)
-            .unwrap_or_else(PoisonError::into_inner);
+        self.shared.arrived.wait_while_for(
+            &mut segments,
+            |segments| segments.len() < count,
+            timeout,
+        );
         self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
         segments.iter().map(FinishedSegment::to_proto).collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<FinishedSegment>> {
-        self.shared
-            .segments
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.segments.lock()
     }
 }
 

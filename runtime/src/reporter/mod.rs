@@ -24,7 +24,6 @@ pub use self::log::LogReporter;
 pub use self::memory::MemoryReporter;
 pub use self::transport::{Management, ReporterStats, Transport, TransportStats};
 pub use crate::segment::FinishedSegment;
-pub use rust2sky_proto::v3::SegmentObject;
 
 /// Receives finished segments.
 ///

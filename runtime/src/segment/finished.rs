@@ -115,21 +115,6 @@ impl FinishedSegment {
         }
     }
 
-    /// [`FinishedSegment::to_proto`], consuming the segment.
-    ///
-    /// ```
-    /// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
-    ///
-    /// let reporter = MemoryReporter::new();
-    /// let tracer = Tracer::new(Config::default(), reporter.clone());
-    /// tracer.in_scope(|| drop(rust2sky::local_span("work")));
-    /// let segment = reporter.take_finished().remove(0).into_proto();
-    /// assert_eq!(segment.spans.len(), 1);
-    /// ```
-    pub fn into_proto(self) -> SegmentObject {
-        self.to_proto()
-    }
-
     fn reference(&self, parent: &Parent) -> SegmentReference {
         let text = self.records.get().text.as_str();
         match parent {
@@ -182,12 +167,6 @@ impl FinishedSegment {
 fn span_mut(spans: &mut [(u32, SpanObject)], span_id: i32) -> Option<&mut SpanObject> {
     let index = usize::try_from(span_id).ok()?;
     spans.get_mut(index).map(|(_, span)| span)
-}
-
-impl From<FinishedSegment> for SegmentObject {
-    fn from(segment: FinishedSegment) -> SegmentObject {
-        segment.into_proto()
-    }
 }
 
 impl fmt::Debug for FinishedSegment {

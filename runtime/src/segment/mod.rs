@@ -13,8 +13,9 @@ mod records;
 mod trace_id;
 mod unsampled;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
+use parking_lot::{Mutex, MutexGuard};
 use rust2sky_proto::v3::{SpanLayer, SpanType};
 
 pub use self::finished::FinishedSegment;
@@ -36,11 +37,12 @@ const MAX_ENTRIES: usize = 65_536;
 
 /// A segment being recorded. Spans hold it through an `Arc`; the span that ends last reports it.
 pub(crate) struct Segment {
-    tracer: Tracer,
-    trace_id: TraceId,
-    segment_id: Id,
+    // Fixed at creation, read by the context on every span: plain fields, no lock.
+    pub(crate) tracer: Tracer,
+    pub(crate) trace_id: TraceId,
+    pub(crate) segment_id: Id,
     /// Tracing mode `1` from `sw8-x`: every span asks OAP to skip analysis.
-    skip_analysis: bool,
+    pub(crate) skip_analysis: bool,
     state: Mutex<SegmentState>,
 }
 
@@ -96,26 +98,8 @@ impl Segment {
         })
     }
 
-    pub(crate) fn tracer(&self) -> &Tracer {
-        &self.tracer
-    }
-
-    pub(crate) fn trace_id(&self) -> &TraceId {
-        &self.trace_id
-    }
-
-    pub(crate) fn segment_id(&self) -> Id {
-        self.segment_id
-    }
-
-    pub(crate) fn skip_analysis(&self) -> bool {
-        self.skip_analysis
-    }
-
     fn lock(&self) -> MutexGuard<'_, SegmentState> {
-        // Nothing panics while holding this lock; should something ever, the state is still
-        // consistent, so a poisoned lock is used as it is rather than failing the host.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// Starts recording a span named `operation` at `start_time`, a child of `parent_span_id`

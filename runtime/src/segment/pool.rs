@@ -1,6 +1,6 @@
 //! The pool of finished segments' records that new segments record into.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 
 use super::records::Records;
 use crate::text;
@@ -40,7 +40,7 @@ pub(crate) struct PooledRecords(Option<Box<Records>>);
 impl PooledRecords {
     /// Empty records, in the box of a finished segment's when there is one to spare.
     pub(crate) fn recycled() -> PooledRecords {
-        let spare = SPARE.try_lock().ok().and_then(|mut spare| spare.pop());
+        let spare = SPARE.try_lock().and_then(|mut spare| spare.pop());
         PooledRecords(Some(spare.unwrap_or_else(Records::new_box)))
     }
 
@@ -77,7 +77,7 @@ impl Drop for PooledRecords {
             return;
         }
         records.clear();
-        if let Ok(mut spare) = SPARE.try_lock()
+        if let Some(mut spare) = SPARE.try_lock()
             && spare.len() < MAX_SPARE
         {
             spare.push(records);
@@ -157,7 +157,7 @@ mod tests {
             assert!(records.parent.is_none() && !records.size_limited);
         }
         drop(taken);
-        assert!(SPARE.lock().map_or(0, |spare| spare.len()) <= MAX_SPARE);
+        assert!(SPARE.lock().len() <= MAX_SPARE);
 
         // Records grown by an unusual segment are freed, not kept.
         let mut big = PooledRecords::recycled();

@@ -1,6 +1,8 @@
 //! A trace that is not recorded, whose context still goes with the calls it makes.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::trace_id::TraceId;
 use crate::id::Id;
@@ -10,9 +12,9 @@ use crate::tracer::Tracer;
 /// A trace that is not recorded (not sampled or ignored), kept so that its context still
 /// propagates, with the sample flag `0`.
 pub(crate) struct UnsampledTrace {
-    tracer: Tracer,
-    trace_id: TraceId,
-    segment_id: Id,
+    pub(crate) tracer: Tracer,
+    pub(crate) trace_id: TraceId,
+    pub(crate) segment_id: Id,
     endpoint: String,
     skip_analysis: bool,
     correlation: Mutex<Correlation>,
@@ -34,18 +36,6 @@ impl UnsampledTrace {
             skip_analysis,
             correlation: Mutex::new(correlation),
         })
-    }
-
-    pub(crate) fn tracer(&self) -> &Tracer {
-        &self.tracer
-    }
-
-    pub(crate) fn trace_id(&self) -> &TraceId {
-        &self.trace_id
-    }
-
-    pub(crate) fn segment_id(&self) -> Id {
-        self.segment_id
     }
 
     pub(crate) fn endpoint(&self) -> &str {
@@ -75,9 +65,6 @@ impl UnsampledTrace {
     }
 
     pub(crate) fn with_correlation<R>(&self, f: impl FnOnce(&mut Correlation) -> R) -> R {
-        f(&mut self
-            .correlation
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner))
+        f(&mut self.correlation.lock())
     }
 }

@@ -34,7 +34,7 @@ use crate::segment::{Change, Segment, UnsampledTrace};
 /// let reporter = MemoryReporter::new();
 /// let tracer = Tracer::new(Config::default(), reporter.clone());
 /// tracer.in_scope(|| {
-///     let mut request = rust2sky::entry_span("GET:/orders", &()).entered();
+///     let mut request = rust2sky::entry_span("GET:/orders", &rust2sky::propagation::NoHeaders).entered();
 ///     request.tag(tags::HTTP_METHOD, "GET");
 ///     {
 ///         let _query = rust2sky::local_span("load orders").entered();
@@ -210,7 +210,7 @@ impl Span {
     /// calls made from now on name, as the Java agent does.
     ///
     /// ```
-    /// let mut span = rust2sky::entry_span("GET", &());
+    /// let mut span = rust2sky::entry_span("GET", &rust2sky::propagation::NoHeaders);
     /// span.set_operation_name("GET:/users/{id}");
     /// ```
     pub fn set_operation_name(&mut self, name: impl AsRef<str>) -> &mut Self {

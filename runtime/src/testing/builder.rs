@@ -1,8 +1,10 @@
 //! How a collector starts: its address, token, TLS, speed and configuration, then its thread.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use rust2sky_proto::v3::configuration_discovery_service_server::ConfigurationDiscoveryServiceServer;
 use rust2sky_proto::v3::log_report_service_server::LogReportServiceServer;

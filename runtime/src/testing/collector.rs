@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -110,12 +110,10 @@ impl Collector {
         timeout: Duration,
         mut done: impl FnMut(&Received) -> bool,
     ) -> Received {
-        let received = self.state.lock();
-        let (received, _) = self
-            .state
+        let mut received = self.state.lock();
+        self.state
             .arrived
-            .wait_timeout_while(received, timeout, |received| !done(received))
-            .unwrap_or_else(PoisonError::into_inner);
+            .wait_while_for(&mut received, |received| !done(received), timeout);
         received.clone()
     }
 
@@ -159,12 +157,7 @@ impl Collector {
         uuid: impl Into<String>,
         values: impl IntoIterator<Item = (K, V)>,
     ) {
-        *self
-            .state
-            .configuration
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) =
-            Some(DynamicConfiguration::new(uuid, values));
+        *self.state.configuration.lock() = Some(DynamicConfiguration::new(uuid, values));
     }
 
     /// Closes the port and every connection at once, like a crash; what was received stays

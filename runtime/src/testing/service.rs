@@ -1,6 +1,6 @@
 //! The gRPC services a collector serves, as the OAP does, recording every call.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust2sky_proto::v3::configuration_discovery_service_server::ConfigurationDiscoveryService;
@@ -173,12 +173,7 @@ impl ConfigurationDiscoveryService for Service {
     ) -> Result<Response<Commands>, Status> {
         self.admit(&request)?;
         let sync = request.into_inner();
-        let configuration = self
-            .state
-            .configuration
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let configuration = self.state.configuration.lock().clone();
         let commands = match configuration {
             // As the OAP: nothing when the agent has this version already.
             Some(configuration) if configuration.uuid != sync.uuid => {

@@ -1,6 +1,6 @@
 //! What a collector's services record and serve, shared with the handle that reads it.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::Received;
 
@@ -19,7 +19,7 @@ pub(super) struct State {
 
 impl State {
     pub(super) fn lock(&self) -> MutexGuard<'_, Received> {
-        self.received.lock().unwrap_or_else(PoisonError::into_inner)
+        self.received.lock()
     }
 
     pub(super) fn record(&self, change: impl FnOnce(&mut Received)) {

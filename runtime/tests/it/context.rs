@@ -9,6 +9,7 @@ use rust2sky::proto::v3::{RefType, SegmentObject};
 use rust2sky::reporter::{MemoryReporter, Reporter};
 
 use crate::spans::{spans, tracer};
+use rust2sky::propagation::NoHeaders;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -68,7 +69,7 @@ fn spawned_tasks_and_threads_continue_the_trace_in_new_segments() {
             .instrument(inner)
             .await;
         }
-        .instrument(rust2sky::entry_span("POST:/jobs", &()))
+        .instrument(rust2sky::entry_span("POST:/jobs", &NoHeaders))
     });
     runtime().block_on(request);
 
@@ -172,7 +173,7 @@ fn two_thousand_concurrent_requests_never_mix_their_spans() {
                 // Each request's entry span starts on first poll, on whichever worker runs it.
                 tokio::spawn(
                     async move {
-                        let entry = rust2sky::entry_span(format!("{request}/GET"), &());
+                        let entry = rust2sky::entry_span(format!("{request}/GET"), &NoHeaders);
                         async move {
                             for _ in 0..first {
                                 tokio::task::yield_now().await;

@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 
 use rust2sky::config::{Config, ConfigBuilder};
+use rust2sky::propagation::NoHeaders;
 use rust2sky::propagation::{Sw8Header, Sw8x};
+use rust2sky::proto::v3::SegmentObject;
 use rust2sky::proto::v3::{RefType, SpanObject, SpanType};
-use rust2sky::reporter::{MemoryReporter, SegmentObject};
+use rust2sky::reporter::MemoryReporter;
 use rust2sky::{SpanLayer, Tracer, component, tags};
 
 /// A tracer for one test, with the reporter it reports to.
@@ -275,7 +277,7 @@ fn an_unsampled_trace_reports_nothing_and_propagates_flag_0() {
     let mut second_hop = HashMap::new();
 
     edge.in_scope(|| {
-        let mut request = rust2sky::entry_span("GET:/", &()).entered();
+        let mut request = rust2sky::entry_span("GET:/", &NoHeaders).entered();
         assert!(!request.is_recording());
         request.tag("ignored", "because unsampled");
         let _work = rust2sky::local_span("work").entered();
@@ -304,7 +306,7 @@ fn past_the_span_limit_spans_are_noops_and_the_segment_says_so() {
     let (service, reporter) = tracer(|config| config.span_limit(3));
     let mut outgoing = HashMap::new();
     service.in_scope(|| {
-        let _request = rust2sky::entry_span("GET:/big", &()).entered();
+        let _request = rust2sky::entry_span("GET:/big", &NoHeaders).entered();
         let _a = rust2sky::local_span("a").entered();
         let _b = rust2sky::local_span("b").entered();
         let mut c = rust2sky::local_span("c").entered();
@@ -328,9 +330,9 @@ fn ignored_endpoints_are_not_traced_even_when_the_caller_samples() {
     let incoming = HashMap::from([("sw8".to_owned(), CALLER_SW8.to_owned())]);
     service.in_scope(|| {
         drop(rust2sky::entry_span("GET:/health", &incoming));
-        drop(rust2sky::entry_span("GET:/static/css/site.css", &()));
-        drop(rust2sky::entry_span("GET:/favicon.ico", &())); // a default ignored suffix
-        drop(rust2sky::entry_span("GET:/orders", &()));
+        drop(rust2sky::entry_span("GET:/static/css/site.css", &NoHeaders));
+        drop(rust2sky::entry_span("GET:/favicon.ico", &NoHeaders)); // a default ignored suffix
+        drop(rust2sky::entry_span("GET:/orders", &NoHeaders));
     });
     let segments = reporter.segments();
     assert_eq!(segments.len(), 1);
@@ -392,7 +394,7 @@ fn code_that_did_not_start_the_current_span_can_still_tag_it() {
     let mut outgoing = HashMap::new();
     service.in_scope(|| {
         assert_eq!(record_status(200), None, "no span yet");
-        let _request = rust2sky::entry_span("GET:/orders", &()).entered();
+        let _request = rust2sky::entry_span("GET:/orders", &NoHeaders).entered();
         {
             let _call = rust2sky::exit_span("GET:/stock", "stock:80", &mut outgoing).entered();
             assert_eq!(record_status(503), Some(()));
@@ -422,7 +424,7 @@ fn code_that_did_not_start_the_current_span_can_still_tag_it() {
 
     let (unsampled, reporter) = tracer(|config| config.sample_rate(0.0));
     unsampled.in_scope(|| {
-        let _request = rust2sky::entry_span("GET:/orders", &()).entered();
+        let _request = rust2sky::entry_span("GET:/orders", &NoHeaders).entered();
         assert_eq!(record_status(200), None, "nothing recorded to add to");
     });
     assert!(reporter.segments().is_empty());

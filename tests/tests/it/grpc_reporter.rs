@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rust2sky::config::{Config, ConfigBuilder, LiveSettings};
-use rust2sky::proto::v3::{RefType, SpanLayer, SpanType};
-use rust2sky::reporter::{
-    FinishedSegment, GrpcReporter, MemoryReporter, Reporter, SegmentObject, Transport as _,
-};
+use rust2sky::propagation::NoHeaders;
+use rust2sky::proto::v3::{RefType, SegmentObject, SpanLayer, SpanType};
+use rust2sky::reporter::{FinishedSegment, GrpcReporter, MemoryReporter, Reporter, Transport as _};
 use rust2sky::testing::Collector;
 use rust2sky::{Tracer, component, tags};
 
@@ -53,18 +52,18 @@ fn segments(count: usize) -> Vec<FinishedSegment> {
     let tracer = Tracer::new(config, memory.clone());
     tracer.in_scope(|| {
         for _ in 0..count {
-            let mut entry = rust2sky::entry_span("GET:/pay", &()).entered();
+            let mut entry = rust2sky::entry_span("GET:/pay", &NoHeaders).entered();
             entry.tag(tags::HTTP_METHOD, "GET");
-            let _exit = rust2sky::exit_span("SELECT", "db:5432", &mut ());
+            let _exit = rust2sky::exit_span("SELECT", "db:5432", &mut NoHeaders);
         }
     });
     memory.take_finished()
 }
 
-fn segment_ids<S: Into<SegmentObject>>(segments: impl IntoIterator<Item = S>) -> HashSet<String> {
+fn segment_ids(segments: impl IntoIterator<Item = SegmentObject>) -> HashSet<String> {
     segments
         .into_iter()
-        .map(|segment| segment.into().trace_segment_id)
+        .map(|segment| segment.trace_segment_id)
         .collect()
 }
 
@@ -429,7 +428,10 @@ fn a_collector_that_starts_late_gets_everything_queued() {
 
     let collector = Collector::builder().address(address).start().unwrap();
     assert!(reporter.flush(PATIENCE));
-    assert_eq!(segment_ids(collector.segments()), segment_ids(made.clone()));
+    assert_eq!(
+        segment_ids(collector.segments()),
+        segment_ids(made.iter().map(FinishedSegment::to_proto))
+    );
     let stats = reporter.stats();
     assert_eq!((stats.sent, stats.failed, stats.dropped_full), (100, 0, 0));
 }
@@ -476,7 +478,7 @@ fn reporting_resumes_after_the_collector_is_killed_and_restarted() {
     assert!(!after_restart.is_empty());
     let mut arrived = segment_ids(before_kill);
     arrived.extend(segment_ids(after_restart));
-    assert!(arrived.is_subset(&segment_ids(made.clone())));
+    assert!(arrived.is_subset(&segment_ids(made.iter().map(FinishedSegment::to_proto))));
     assert!(
         arrived.len() as u64 >= stats.sent,
         "every acknowledged segment arrived: {} < {stats:?}",
@@ -543,7 +545,7 @@ fn a_burst_within_the_queue_loses_nothing() {
     });
     let reporter = start_reporter(&config);
     let made = segments(50_000);
-    let ids = segment_ids(made.clone());
+    let ids = segment_ids(made.iter().map(FinishedSegment::to_proto));
     for segment in made {
         reporter.report(segment);
     }
@@ -562,7 +564,7 @@ fn flush_delivers_everything_queued_before_it_returns() {
     let config = service_config(&[collector.backend()], |config| config);
     let reporter = start_reporter(&config);
     let made = segments(10_000);
-    let ids = segment_ids(made.clone());
+    let ids = segment_ids(made.iter().map(FinishedSegment::to_proto));
     for segment in made {
         reporter.report(segment);
     }
@@ -691,7 +693,7 @@ fn the_collectors_dynamic_configuration_applies_live() {
     let tracer = Tracer::new(config, reporter.clone());
     let request = |operation: &str, locals: usize| {
         tracer.in_scope(|| {
-            let _entry = rust2sky::entry_span(operation, &()).entered();
+            let _entry = rust2sky::entry_span(operation, &NoHeaders).entered();
             for _ in 0..locals {
                 let _local = rust2sky::local_span("step").entered();
             }

@@ -188,7 +188,7 @@ impl Worker {
         let send = |channel, batch: Vec<FinishedSegment>| {
             // Each segment becomes its protobuf as the stream takes it, on this thread, off the
             // request path.
-            let segments = batch.into_iter().map(FinishedSegment::into_proto);
+            let segments = batch.into_iter().map(|segment| segment.to_proto());
             let request = self.request(tokio_stream::iter(segments));
             async move {
                 TraceSegmentReportServiceClient::new(channel)

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use rust2sky::config::Config;
+use rust2sky::propagation::NoHeaders;
 use rust2sky::reporter::MemoryReporter;
 use rust2sky::{Tracer, sw_entry, sw_exit};
 
@@ -34,7 +35,7 @@ fn from_fn_param(lookup: impl Fn(&str) -> Option<String>) {
     let _ = lookup("x");
 }
 
-#[sw_entry(extract = ())]
+#[sw_entry(extract = NoHeaders)]
 fn from_nothing() {}
 
 #[sw_entry(extract = request.headers())]
@@ -72,7 +73,7 @@ fn into_request(request: &mut http::Request<()>) {
     let _ = request;
 }
 
-#[sw_exit(peer = "users:8080", inject = &mut ())]
+#[sw_exit(peer = "users:8080", inject = &mut NoHeaders)]
 fn into_nothing() {}
 
 fn main() {
