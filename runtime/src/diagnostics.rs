@@ -49,6 +49,10 @@ pub struct Counters {
     pub malformed_sw8x: u64,
     /// Contexts not entered because a thread already had too many nested ones.
     pub context_overflow: u64,
+    /// Contexts not entered because the thread's context stack could not be used: the thread was
+    /// exiting and had destroyed it already, or it was being changed at that instant (a context
+    /// entered from a destructor that ran during a change).
+    pub context_unavailable: u64,
     /// Finished segments the reporter refused (its buffer was full or it was gone).
     pub segments_dropped: u64,
     /// Log records the reporter refused (its buffer was full).
@@ -75,6 +79,7 @@ pub fn counters() -> Counters {
         correlation_over_limit: read(Problem::CorrelationOverLimit),
         malformed_sw8x: read(Problem::MalformedSw8x),
         context_overflow: read(Problem::ContextOverflow),
+        context_unavailable: read(Problem::ContextUnavailable),
         segments_dropped: read(Problem::SegmentDropped),
         logs_dropped: read(Problem::LogDropped),
         span_text_dropped: read(Problem::SpanTextDropped),
@@ -91,6 +96,7 @@ pub(crate) enum Problem {
     CorrelationOverLimit,
     MalformedSw8x,
     ContextOverflow,
+    ContextUnavailable,
     SegmentDropped,
     LogDropped,
     SpanTextDropped,
@@ -107,6 +113,9 @@ impl Problem {
             Problem::MalformedSw8x => "malformed sw8-x headers ignored",
             Problem::ContextOverflow => {
                 "contexts not entered because the thread had too many nested ones"
+            }
+            Problem::ContextUnavailable => {
+                "contexts not entered because the thread's context stack was destroyed or busy"
             }
             Problem::SegmentDropped => "finished segments dropped by the reporter",
             Problem::LogDropped => "log records dropped by the reporter",
@@ -144,6 +153,15 @@ static STATE: [ProblemState; Problem::ManagementDropped as usize + 1] =
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
+}
+
+/// Counts `count` occurrences of `problem` without a warning: for where the log may not be
+/// usable, such as a thread's exit, when loggers' own thread-locals may be gone.
+pub(crate) fn count_quietly(problem: Problem, count: usize) {
+    let count = count as u64;
+    STATE[problem as usize]
+        .total
+        .fetch_add(count, Ordering::Relaxed);
 }
 
 /// Counts `count` occurrences of `problem` and warns about it if none was logged in the last

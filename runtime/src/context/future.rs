@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use pin_project::{pin_project, pinned_drop};
 
 use crate::context::snapshot::{ContextSnapshot, capture};
+use crate::context::stack::{Parked, poll_parked};
 use crate::span::Span;
 use crate::tracer::Tracer;
 
@@ -39,11 +40,7 @@ pub trait FutureExt: Future + Sized {
     /// # });
     /// ```
     fn instrument(self, span: Span) -> Instrumented<Self> {
-        Instrumented {
-            inner: Some(self),
-            span: Some(span),
-            on_ready: Some(NoOutcome),
-        }
+        Instrumented::with_outcome(self, span, NoOutcome)
     }
 
     /// Captures the current context now, and enters it whenever this future is polled: spans the
@@ -76,6 +73,7 @@ pub trait FutureExt: Future + Sized {
         InContext {
             inner: Some(self),
             snapshot,
+            parked: Parked::default(),
         }
     }
 
@@ -123,6 +121,7 @@ pub struct Instrumented<F, O = NoOutcome> {
     inner: Option<F>,
     span: Option<Span>,
     on_ready: Option<O>,
+    parked: Parked,
 }
 
 /// Looks at a future's output with its span, just before the span ends.
@@ -181,6 +180,7 @@ impl<F, O> Instrumented<F, O> {
             inner: Some(inner),
             span: Some(span),
             on_ready: Some(on_ready),
+            parked: Parked::default(),
         }
     }
 }
@@ -198,7 +198,7 @@ impl<F: Future, O: OnReady<F::Output>> Future for Instrumented<F, O> {
         let poll = {
             let _entered = this.span.as_ref().map(Span::enter);
             let mut panic_mark = PanicMark(this.span.as_mut());
-            let poll = inner.poll(cx);
+            let poll = poll_parked(this.parked, || inner.poll(cx));
             panic_mark.0 = None;
             poll
         };
@@ -206,7 +206,7 @@ impl<F: Future, O: OnReady<F::Output>> Future for Instrumented<F, O> {
             // The inner future is dropped inside the span, then the span ends: its end time is
             // the completion time.
             let _entered = this.span.as_ref().map(Span::enter);
-            this.inner.set(None);
+            poll_parked(this.parked, || this.inner.set(None));
             drop(_entered);
             if let (Some(span), Some(on_ready)) = (this.span.as_mut(), this.on_ready.take()) {
                 on_ready.on_ready(span, output);
@@ -226,7 +226,7 @@ impl<F, O> PinnedDrop for Instrumented<F, O> {
         };
         if this.inner.is_some() {
             let _entered = span.enter();
-            this.inner.set(None);
+            poll_parked(this.parked, || this.inner.set(None));
             drop(_entered);
             if !std::thread::panicking() {
                 span.record_cancelled();
@@ -273,6 +273,7 @@ pub struct InContext<F> {
     #[pin]
     inner: Option<F>,
     snapshot: ContextSnapshot,
+    parked: Parked,
 }
 
 impl<F: Future> Future for InContext<F> {
@@ -280,13 +281,13 @@ impl<F: Future> Future for InContext<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        let _entered = this.snapshot.enter();
-        let poll = match this.inner.as_mut().as_pin_mut() {
-            Some(inner) => inner.poll(cx),
-            None => return Poll::Pending,
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            return Poll::Pending;
         };
+        let _entered = this.snapshot.enter();
+        let poll = poll_parked(this.parked, || inner.poll(cx));
         if poll.is_ready() {
-            this.inner.set(None);
+            poll_parked(this.parked, || this.inner.set(None));
         }
         poll
     }
@@ -298,7 +299,7 @@ impl<F> PinnedDrop for InContext<F> {
         let mut this = self.project();
         if this.inner.is_some() {
             let _entered = this.snapshot.enter();
-            this.inner.set(None);
+            poll_parked(this.parked, || this.inner.set(None));
         }
     }
 }

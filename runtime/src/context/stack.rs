@@ -3,7 +3,10 @@
 //! Each thread keeps a small stack of [`Position`]s; the top one is "where the code is now" in the
 //! trace. Sync code pushes with an [`Entered`] guard; futures push around each poll (see
 //! [`super::future`]), so nothing lives here between polls and a task can move between worker
-//! threads freely.
+//! threads freely. A guard held across an `.await` (possible where futures need not be `Send`:
+//! current-thread runtimes, `LocalSet`) would outlive its poll and be seen by every other task
+//! polled on the thread; an instrumented future therefore parks what its poll left behind and
+//! puts it back at its next poll ([`poll_parked`]).
 //!
 //! The stack cannot hurt the host: the `RefCell` is borrowed only for an instant and never while
 //! user code or a `Drop` runs, guards dropped out of order remove their own entry, depth is bounded
@@ -74,29 +77,94 @@ pub(crate) fn with_current<R: Default>(f: impl FnOnce(Option<&Position>) -> R) -
         .unwrap_or_default()
 }
 
+/// Entries that a future's poll pushed and did not pop, kept with the future until its next poll.
+#[derive(Default)]
+pub(crate) struct Parked(Vec<(u64, Position)>);
+
+impl std::fmt::Debug for Parked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parked")
+            .field("entries", &self.0.len())
+            .finish()
+    }
+}
+
+/// Runs `poll` with the entries `parked` holds back on the stack, then parks again whatever the
+/// poll left above where it started, so that the thread's stack is as `poll` found it, even when
+/// `poll` panics.
+pub(crate) fn poll_parked<R>(parked: &mut Parked, poll: impl FnOnce() -> R) -> R {
+    let mark = STACK
+        .try_with(|stack| {
+            let mut entries = stack.entries.try_borrow_mut().ok()?;
+            let mark = entries.len();
+            entries.append(&mut parked.0);
+            Some(mark)
+        })
+        .ok()
+        .flatten();
+    let _park = ParkOnExit { parked, mark };
+    poll()
+}
+
+struct ParkOnExit<'a> {
+    parked: &'a mut Parked,
+    /// The stack's depth when the poll started; `None` when the stack could not be read.
+    mark: Option<usize>,
+}
+
+impl Drop for ParkOnExit<'_> {
+    fn drop(&mut self) {
+        let Some(mark) = self.mark else {
+            return;
+        };
+        let _ = STACK.try_with(|stack| {
+            if let Ok(mut entries) = stack.entries.try_borrow_mut()
+                && entries.len() > mark
+            {
+                self.parked.0.extend(entries.drain(mark..));
+            }
+        });
+    }
+}
+
 /// Makes `position` current until the guard is dropped.
 pub(crate) fn enter(position: Position) -> Entered {
     let token = STACK.try_with(|stack| {
         let token = stack.next_token.get();
-        let mut entries = stack.entries.try_borrow_mut().ok()?;
+        let mut entries = stack.entries.try_borrow_mut().map_err(|_| Refused::Busy)?;
         if entries.len() >= MAX_DEPTH {
-            return None;
+            return Err(Refused::TooDeep);
         }
         stack.next_token.set(token.wrapping_add(1));
         entries.push((token, position));
-        Some(token)
+        Ok(token)
     });
-    match token {
-        Ok(Some(token)) => Entered::new(token),
-        _ => {
-            diagnostics::record(
-                Problem::ContextOverflow,
-                1,
-                &format_args!("the limit is {MAX_DEPTH} levels"),
-            );
-            Entered::new(0)
-        }
+    let refused = match token {
+        Ok(Ok(token)) => return Entered::new(token),
+        Ok(Err(refused)) => refused,
+        Err(_) => Refused::Destroyed,
+    };
+    match refused {
+        Refused::TooDeep => diagnostics::record(
+            Problem::ContextOverflow,
+            1,
+            &format_args!("the limit is {MAX_DEPTH} levels"),
+        ),
+        Refused::Busy => diagnostics::record(
+            Problem::ContextUnavailable,
+            1,
+            &format_args!("it was being changed"),
+        ),
+        Refused::Destroyed => diagnostics::count_quietly(Problem::ContextUnavailable, 1),
     }
+    Entered::new(0)
+}
+
+/// Why [`enter`] could not push.
+enum Refused {
+    TooDeep,
+    Busy,
+    Destroyed,
 }
 
 /// Keeps a position current on this thread; dropping it restores the previous one.

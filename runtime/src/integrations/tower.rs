@@ -36,7 +36,9 @@ use crate::{SpanLayer, component, tags};
 ///
 /// The caller's `sw8` headers are read from the request, and the span is current while the inner
 /// service runs, so `#[sw_local]` and `#[sw_exit]` functions called by the handler are its
-/// children.
+/// children. Each request starts from a clean context: its entry span continues the caller's
+/// trace or starts a new one, and is never the child of a span that happens to be current where
+/// the server runs.
 ///
 /// Spans are recorded by the global tracer ([`crate::init`]), or by the one given to
 /// [`EntryLayer::with_tracer`].
@@ -172,7 +174,10 @@ where
 
     fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
         let grpc = is_grpc(&request);
-        let span = match &self.tracer {
+        // Each request starts a trace of its own (or continues its caller's): whatever the
+        // server's task has current, such as a span the code that started the server holds
+        // across `.await` on a current-thread runtime, is not its parent.
+        let span = match self.tracer.as_ref().cloned().or_else(Tracer::current) {
             Some(tracer) => tracer.in_scope(|| server_span(&request, grpc)),
             None => server_span(&request, grpc),
         };

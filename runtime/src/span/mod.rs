@@ -345,6 +345,18 @@ impl fmt::Debug for Span {
 /// Returned by [`Span::entered`]. It is `!Send`: a context entered on one thread must be left on
 /// that thread, so holding one across an `.await` in a spawned task does not compile.
 ///
+/// Where futures need not be `Send` (a current-thread runtime, `LocalSet`, `block_on`), holding
+/// one across an `.await` compiles. Then:
+/// - inside a future made by [`FutureExt::instrument`](crate::FutureExt::instrument), an
+///   `async fn` with an `sw_*` attribute, or [`crate::spawn`]: the span stays with that future.
+///   Between its polls it is not current, so other tasks on the thread do not see it;
+/// - in any other future (an `async fn main` or a plain `tokio::spawn`ed block), it stays
+///   current on the thread until dropped, and tasks that carry no context of their own and run
+///   meanwhile see it as their parent. The server layers (`integrations::tower::EntryLayer`)
+///   start each request from a clean context, so requests never become its children.
+///
+/// Prefer [`FutureExt::instrument`](crate::FutureExt::instrument) for a span around async work.
+///
 /// ```compile_fail
 /// fn assert_send<T: Send>(_: T) {}
 /// assert_send(rust2sky::local_span("work").entered());

@@ -304,3 +304,115 @@ fn log_lines_carry_the_current_ids() {
         );
     });
 }
+
+/// A span held across `.await` compiles wherever the future need not be `Send`; it must stay
+/// with its own task, not become the parent of whatever else the thread polls meanwhile.
+#[test]
+#[allow(clippy::await_holding_invalid_type)] // the misuse under test
+fn a_span_held_across_an_await_stays_with_its_task_on_a_local_set() {
+    let (service, reporter) = tracer(|config| config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let tasks = tokio::task::LocalSet::new();
+    service.in_scope(|| {
+        tasks.block_on(&runtime, async {
+            let holder = tokio::task::spawn_local(
+                async {
+                    let _held = rust2sky::local_span("held").entered();
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
+                    drop(rust2sky::local_span("after the awaits"));
+                }
+                .instrument(rust2sky::local_span("holder")),
+            );
+            let bystander = tokio::task::spawn_local(
+                async {
+                    tokio::task::yield_now().await;
+                    drop(rust2sky::local_span("bystander"));
+                }
+                .in_current_context(),
+            );
+            holder.await.unwrap();
+            bystander.await.unwrap();
+        });
+    });
+
+    let segments = reporter.segments();
+    let holder = by_first_operation(&segments, "holder");
+    let names: Vec<(&str, i32)> = spans(holder)
+        .iter()
+        .map(|span| (span.operation_name.as_str(), span.parent_span_id))
+        .collect();
+    assert_eq!(
+        names,
+        [("holder", -1), ("held", 0), ("after the awaits", 1)]
+    );
+    let bystander = by_first_operation(&segments, "bystander");
+    assert_eq!(spans(bystander).len(), 1);
+    assert_ne!(bystander.trace_id, holder.trace_id);
+    assert_eq!(segments.len(), 2);
+}
+
+/// The same on a current-thread runtime with tasks that carry no context of their own: once a
+/// poll of an instrumented future is over, the thread has no span current.
+#[test]
+#[allow(clippy::await_holding_invalid_type)] // the misuse under test
+fn an_instrumented_future_leaves_the_thread_as_it_found_it() {
+    let (service, reporter) = tracer(|config| config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    service.in_scope(|| {
+        runtime.block_on(async {
+            let mut job = std::pin::pin!(
+                async {
+                    let _held = rust2sky::local_span("held").entered();
+                    tokio::task::yield_now().await;
+                }
+                .instrument(rust2sky::local_span("job"))
+            );
+            // One poll: the job is now waiting inside `held`.
+            assert!(poll_once(job.as_mut()).await.is_pending());
+            assert_eq!(rust2sky::active_ids(), None);
+            drop(rust2sky::local_span("between polls"));
+            job.await;
+        });
+    });
+    let segments = reporter.segments();
+    assert_eq!(segments.len(), 2);
+    assert_eq!(
+        spans(by_first_operation(&segments, "between polls")).len(),
+        1
+    );
+    assert_eq!(spans(by_first_operation(&segments, "job")).len(), 2);
+}
+
+/// Polls `future` once, as an executor would.
+async fn poll_once<F: std::future::Future + Unpin>(mut future: F) -> std::task::Poll<()> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::pin::Pin::new(&mut future).poll(cx).map(drop))
+    })
+    .await
+}
+
+#[test]
+fn contexts_nested_past_the_depth_limit_are_refused_and_counted() {
+    fn nest(tracer: &rust2sky::Tracer, levels: usize) {
+        if levels == 0 {
+            drop(rust2sky::local_span("deepest"));
+        } else {
+            tracer.in_scope(|| nest(tracer, levels - 1));
+        }
+    }
+    let (service, reporter) = tracer(|config| config);
+    let before = rust2sky::diagnostics::counters();
+    // The limit is 1024 levels a thread; these 76 are refused, and the span is still recorded.
+    nest(&service, 1100);
+    let after = rust2sky::diagnostics::counters();
+    assert!(after.context_overflow >= before.context_overflow + 76);
+    let segments = reporter.segments();
+    assert_eq!(segments.len(), 1);
+    assert_eq!(segments[0].spans[0].operation_name, "deepest");
+    assert_eq!(rust2sky::active_ids(), None);
+}

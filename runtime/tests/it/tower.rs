@@ -160,3 +160,53 @@ fn each_server_records_with_the_tracer_its_layer_was_given() {
         );
     }
 }
+
+/// `let _boot = local_span("boot").entered(); serve(...).await` in a current-thread `main`: the
+/// requests the server's tasks handle meanwhile are traces of their own, not children of `boot`.
+#[test]
+#[allow(clippy::await_holding_invalid_type)] // the misuse under test
+fn requests_do_not_become_children_of_a_span_the_server_holds() {
+    let (service, reporter) = tracer(|config| config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    service.in_scope(|| {
+        runtime.block_on(async {
+            let _boot = rust2sky::local_span("boot").entered();
+            let requests: Vec<_> = (1..=3)
+                .map(|id| {
+                    let request = Request::get(format!("/users/{id}"))
+                        .body(axum::body::Body::empty())
+                        .unwrap();
+                    tokio::spawn(app().oneshot(request))
+                })
+                .collect();
+            for request in requests {
+                assert_eq!(request.await.unwrap().unwrap().status(), StatusCode::OK);
+            }
+        });
+    });
+
+    let segments = reporter.segments();
+    assert_eq!(segments.len(), 4, "{segments:#?}");
+    let boot: Vec<_> = segments
+        .iter()
+        .filter(|segment| {
+            segment
+                .spans
+                .iter()
+                .any(|span| span.operation_name == "boot")
+        })
+        .collect();
+    assert_eq!(boot.len(), 1);
+    assert_eq!(boot[0].spans.len(), 1);
+    for request in segments
+        .iter()
+        .filter(|segment| segment.trace_id != boot[0].trace_id)
+    {
+        let spans = spans(request);
+        assert_eq!(spans[0].operation_name, "GET:/users/{id}");
+        assert_eq!(spans[0].parent_span_id, -1);
+        assert_eq!(spans[1].operation_name, "load user");
+    }
+}
