@@ -251,15 +251,71 @@ fn boxed_body(
         // `shape_of` only gives `BoxedAsync` for a body that ends in such a call.
         return sync_body(args, function, krate, names, start);
     };
-    let Some(block) = call.args.pop().map(|pair| pair.into_value()) else {
+    let Some(mut block) = call.args.pop().map(|pair| pair.into_value()) else {
         return sync_body(args, function, krate, names, start);
     };
+    if let Expr::Async(future) = &mut block {
+        mark_used_in_attribute(&mut future.block, start);
+    }
     let instrumented = instrumented(args, krate, names, &quote!(#block));
     call.args.push(syn::parse_quote!(#instrumented));
     quote! {
         #(#stmts)*
         #start
         #call
+    }
+}
+
+/// `#[async_trait]` moves each argument into its `async` block (`let meta = meta;`); an argument
+/// that only the attribute reads (`extract = &meta`, evaluated before the block) would then be
+/// reported as an unused variable there. A `let _ = &meta;` after those moves uses it.
+fn mark_used_in_attribute(block: &mut syn::Block, attribute: &TokenStream) {
+    let mut named = std::collections::HashSet::new();
+    collect_idents(attribute.clone(), &mut named);
+    // The moves come first, after `#[async_trait]`'s return-type check (`if let .. { return }`).
+    let mut moves_end = 0;
+    let mut used = Vec::new();
+    for (index, stmt) in block.stmts.iter().enumerate() {
+        match stmt {
+            Stmt::Expr(Expr::If(_), _) if index == 0 => {}
+            Stmt::Local(local) => match moved_argument(local) {
+                Some(ident) => {
+                    if named.contains(&ident.to_string()) {
+                        used.push(ident.clone());
+                    }
+                }
+                None => break,
+            },
+            _ => break,
+        }
+        moves_end = index + 1;
+    }
+    let uses = used
+        .into_iter()
+        .map(|ident| syn::parse_quote!(let _ = &#ident;));
+    block.stmts.splice(moves_end..moves_end, uses);
+}
+
+/// `x` of a `let x = x;`, `let mut x = x;` or `let __self = self;`.
+fn moved_argument(local: &syn::Local) -> Option<&syn::Ident> {
+    let syn::Pat::Ident(pattern) = &local.pat else {
+        return None;
+    };
+    let Some(Expr::Path(init)) = local.init.as_ref().map(|init| &*init.expr) else {
+        return None;
+    };
+    init.path.get_ident().map(|_| &pattern.ident)
+}
+
+fn collect_idents(tokens: TokenStream, into: &mut std::collections::HashSet<String>) {
+    for token in tokens {
+        match token {
+            proc_macro2::TokenTree::Ident(ident) => {
+                into.insert(ident.to_string());
+            }
+            proc_macro2::TokenTree::Group(group) => collect_idents(group.stream(), into),
+            _ => {}
+        }
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Counters {
     /// exiting and had destroyed it already, or it was being changed at that instant (a context
     /// entered from a destructor that ran during a change).
     pub context_unavailable: u64,
+    /// Outgoing headers an [`Injector`](crate::propagation::Injector) skipped because the carrier
+    /// refused their name or value (an invalid header name, a `-bin` gRPC metadata key).
+    pub headers_not_written: u64,
     /// Finished segments the reporter refused (its buffer was full or it was gone).
     pub segments_dropped: u64,
     /// Log records the reporter refused (its buffer was full).
@@ -80,6 +83,7 @@ pub fn counters() -> Counters {
         malformed_sw8x: read(Problem::MalformedSw8x),
         context_overflow: read(Problem::ContextOverflow),
         context_unavailable: read(Problem::ContextUnavailable),
+        headers_not_written: read(Problem::HeaderNotWritten),
         segments_dropped: read(Problem::SegmentDropped),
         logs_dropped: read(Problem::LogDropped),
         span_text_dropped: read(Problem::SpanTextDropped),
@@ -97,6 +101,7 @@ pub(crate) enum Problem {
     MalformedSw8x,
     ContextOverflow,
     ContextUnavailable,
+    HeaderNotWritten,
     SegmentDropped,
     LogDropped,
     SpanTextDropped,
@@ -116,6 +121,9 @@ impl Problem {
             }
             Problem::ContextUnavailable => {
                 "contexts not entered because the thread's context stack was destroyed or busy"
+            }
+            Problem::HeaderNotWritten => {
+                "outgoing headers not written because their carrier refused the name or value"
             }
             Problem::SegmentDropped => "finished segments dropped by the reporter",
             Problem::LogDropped => "log records dropped by the reporter",

@@ -52,6 +52,7 @@ pub mod component;
 pub mod config;
 mod context;
 pub mod diagnostics;
+mod escape;
 pub mod id;
 pub mod integrations;
 pub mod logging;

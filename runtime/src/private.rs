@@ -15,9 +15,45 @@ pub fn extractor<E: Extractor>(carrier: &E) -> DynExtractor<'_> {
     DynExtractor(carrier)
 }
 
-/// As [`extractor`], for `inject`.
-pub fn injector<I: Injector>(carrier: &mut I) -> DynInjector<'_> {
-    DynInjector(carrier)
+/// As [`extractor`], for `inject`. Closures behind `&mut dyn FnMut(..)` are carriers too, though
+/// they can't be made a `dyn Injector`.
+pub fn injector<I: InjectCarrier + ?Sized>(carrier: &mut I) -> DynInjector<'_> {
+    carrier.as_carrier()
+}
+
+/// A carrier that [`injector`] accepts.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't take request headers: it is not an `Injector`",
+    label = "not an `Injector`",
+    note = "pass `&mut` to an `http::HeaderMap`, tonic's `MetadataMap`, a `HashMap<String, String>` or a `Vec<(String, String)>`, or a closure `FnMut(&'static str, String)`, or one of those behind `&mut dyn`"
+)]
+pub trait InjectCarrier {
+    /// The carrier as one type, whatever its own.
+    fn as_carrier(&mut self) -> DynInjector<'_>;
+}
+
+impl<I: Injector> InjectCarrier for I {
+    fn as_carrier(&mut self) -> DynInjector<'_> {
+        DynInjector::Carrier(self)
+    }
+}
+
+impl InjectCarrier for dyn Injector + '_ {
+    fn as_carrier(&mut self) -> DynInjector<'_> {
+        DynInjector::Carrier(self)
+    }
+}
+
+impl InjectCarrier for dyn FnMut(&'static str, String) + '_ {
+    fn as_carrier(&mut self) -> DynInjector<'_> {
+        DynInjector::Closure(self)
+    }
+}
+
+impl InjectCarrier for dyn FnMut(&'static str, String) + Send + '_ {
+    fn as_carrier(&mut self) -> DynInjector<'_> {
+        DynInjector::Closure(self)
+    }
 }
 
 /// A checked `extract` carrier.
@@ -32,11 +68,19 @@ impl Extractor for DynExtractor<'_> {
 
 /// A checked `inject` carrier.
 #[allow(missing_debug_implementations)] // a carrier of any type; nothing to show
-pub struct DynInjector<'a>(&'a mut dyn Injector);
+pub enum DynInjector<'a> {
+    /// A sized carrier, or one already behind `dyn Injector`.
+    Carrier(&'a mut dyn Injector),
+    /// A closure behind `dyn FnMut`.
+    Closure(&'a mut dyn FnMut(&'static str, String)),
+}
 
 impl Injector for DynInjector<'_> {
     fn inject(&mut self, name: &'static str, value: String) {
-        self.0.inject(name, value);
+        match self {
+            DynInjector::Carrier(carrier) => carrier.inject(name, value),
+            DynInjector::Closure(closure) => closure(name, value),
+        }
     }
 }
 

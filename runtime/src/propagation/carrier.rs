@@ -4,6 +4,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
+use crate::diagnostics::{self, Problem};
+
 /// Reads request headers by name, for an entry span.
 ///
 /// Implemented for `http::HeaderMap` (hyper, axum, reqwest...), tonic's `MetadataMap`, a
@@ -32,8 +34,8 @@ pub trait Extractor {
 /// Writes request headers, for an exit span.
 ///
 /// Implemented for `http::HeaderMap`, tonic's `MetadataMap`, a `HashMap<String, String>`, a
-/// `Vec<(String, String)>` or `Vec<(&'static str, String)>`, [`NoHeaders`] (headers not wanted), and any closure
-/// `FnMut(&'static str, String)`.
+/// `Vec<(String, String)>` or `Vec<(&'static str, String)>`, [`NoHeaders`] (headers not wanted),
+/// and any closure `FnMut(&'static str, String)`, also behind `&mut dyn FnMut(..)`.
 ///
 /// ```
 /// use rust2sky::propagation::Injector;
@@ -119,7 +121,8 @@ impl Injector for NoHeaders {
     fn inject(&mut self, _name: &'static str, _value: String) {}
 }
 
-impl<F: FnMut(&'static str, String)> Injector for F {
+// `?Sized`, so that `&mut dyn FnMut(..)` is a carrier too.
+impl<F: FnMut(&'static str, String) + ?Sized> Injector for F {
     fn inject(&mut self, name: &'static str, value: String) {
         self(name, value);
     }
@@ -149,20 +152,42 @@ impl Injector for Vec<(&'static str, String)> {
     }
 }
 
+// rust2sky's own names and values (Base64, digits and `-`) are always valid; a name or value a
+// map refuses, from a caller of the public trait, is skipped and counted rather than failing the
+// request (`HeaderName::from_static` and `MetadataMap::insert` would panic on it).
 impl Injector for http::HeaderMap {
     fn inject(&mut self, name: &'static str, value: String) {
-        // Our values are Base64, digits and `-`, always valid header values; anything else is
-        // skipped rather than failing the request.
-        if let Ok(value) = http::HeaderValue::try_from(value) {
-            self.insert(http::HeaderName::from_static(name), value);
+        match (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::try_from(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                self.insert(name, value);
+            }
+            _ => not_written(name),
         }
     }
 }
 
 impl Injector for tonic::metadata::MetadataMap {
     fn inject(&mut self, name: &'static str, value: String) {
-        if let Ok(value) = tonic::metadata::MetadataValue::try_from(value) {
-            self.insert(name, value);
+        // An ASCII key: `from_bytes` refuses a `-bin` one, which would need binary values.
+        match (
+            tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value),
+        ) {
+            (Ok(key), Ok(value)) => {
+                self.insert(key, value);
+            }
+            _ => not_written(name),
         }
     }
+}
+
+fn not_written(name: &str) {
+    diagnostics::record(
+        Problem::HeaderNotWritten,
+        1,
+        &format_args!("the name was {}", crate::escape::escaped(name)),
+    );
 }

@@ -14,7 +14,7 @@ pub(crate) struct Outgoing {
 
 impl Outgoing {
     /// Writes the headers into `headers`.
-    pub(crate) fn write_to(self, headers: &mut impl Injector) {
+    pub(crate) fn write_to(self, headers: &mut (impl Injector + ?Sized)) {
         headers.inject(SW8, self.sw8);
         if let Some(correlation) = self.correlation {
             headers.inject(SW8_CORRELATION, correlation);

@@ -28,7 +28,7 @@ use crate::propagation::Injector;
 pub fn exit_span(
     operation: impl AsRef<str>,
     peer: impl AsRef<str>,
-    headers: &mut impl Injector,
+    headers: &mut (impl Injector + ?Sized),
 ) -> Span {
     let peer = peer.as_ref();
     let mut span = start(SpanType::Exit, operation.as_ref(), None);
@@ -39,7 +39,7 @@ pub fn exit_span(
 
 /// Records `peer` on the new exit span `span` and writes the headers that carry its context to
 /// the callee into `headers`.
-fn inject(span: &Span, peer: &str, headers: &mut impl Injector) {
+fn inject(span: &Span, peer: &str, headers: &mut (impl Injector + ?Sized)) {
     // Receivers reject a header with an empty address, so none is sent without a peer.
     if peer.is_empty() {
         return;

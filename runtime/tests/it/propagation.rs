@@ -355,6 +355,45 @@ fn a_request_with_bad_headers_goes_on_and_the_agent_counts_them() {
     assert_eq!(quiet.sw8, None);
 }
 
+#[test]
+fn carriers_skip_and_count_names_and_values_they_cannot_hold() {
+    use rust2sky::propagation::Injector as _;
+    let before = rust2sky::diagnostics::counters().headers_not_written;
+
+    let mut headers = http::HeaderMap::new();
+    headers.inject("Not A Header", "1".to_owned()); // spaces: no header name
+    headers.inject("X-Upper", "1".to_owned()); // names are case-insensitive: stored lowercase
+    headers.inject("x-value", "line\nbreak".to_owned()); // not a header value
+    assert_eq!(headers.len(), 1);
+    assert_eq!(headers["x-upper"], "1");
+
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    metadata.inject("trace-bin", "1".to_owned()); // a binary key takes binary values only
+    metadata.inject("Upper", "1".to_owned()); // stored lowercase, as gRPC keys are
+    metadata.inject("bad key", "1".to_owned());
+    metadata.inject("x-value", "line\nbreak".to_owned());
+    assert_eq!(metadata.len(), 1);
+    assert_eq!(metadata.get("upper").unwrap(), "1");
+
+    let after = rust2sky::diagnostics::counters().headers_not_written;
+    assert!(after >= before + 5, "{before} -> {after}");
+}
+
+#[test]
+fn of_two_sw8_headers_the_first_is_continued() {
+    let (service, reporter) = crate::spans::tracer(|config| config);
+    let first = "1-dHJhY2UtMQ==-c2VnbWVudA==-3-b3JkZXJz-b3JkZXJzLTE=-R0VUOi9vcmRlcnM=-Y2FydDo4MA==";
+    let second =
+        "1-dHJhY2UtMg==-c2VnbWVudA==-3-b3JkZXJz-b3JkZXJzLTE=-R0VUOi9vcmRlcnM=-Y2FydDo4MA==";
+    let mut headers = http::HeaderMap::new();
+    headers.append("sw8", first.parse().unwrap());
+    headers.append("sw8", second.parse().unwrap());
+    service.in_scope(|| drop(rust2sky::entry_span("GET:/", &headers)));
+    let segment = reporter.take().remove(0);
+    assert_eq!(segment.trace_id, "trace-1");
+    assert_eq!(segment.spans[0].refs.len(), 1);
+}
+
 /// Any non-empty text, including non-ASCII, `-`, `:`, `,` and `=`.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![

@@ -68,6 +68,21 @@ fn into_closure(sink: &mut impl FnMut(&'static str, String)) {
     let _ = sink;
 }
 
+#[sw_exit(peer = "users:8080", inject = sink)]
+fn into_dyn_closure(sink: &mut dyn FnMut(&'static str, String)) {
+    let _ = sink;
+}
+
+#[sw_exit(peer = "users:8080", inject = sink)]
+fn into_dyn_send_closure(sink: &mut (dyn FnMut(&'static str, String) + Send)) {
+    let _ = sink;
+}
+
+#[sw_exit(peer = "users:8080", inject = carrier)]
+fn into_dyn_injector(carrier: &mut dyn rust2sky::propagation::Injector) {
+    let _ = carrier;
+}
+
 #[sw_exit(peer = "users:8080", inject = request.headers_mut())]
 fn into_request(request: &mut http::Request<()>) {
     let _ = request;
@@ -84,6 +99,10 @@ fn main() {
     let mut header_map = http::HeaderMap::new();
     let mut metadata = tonic::metadata::MetadataMap::new();
     let mut sunk = Vec::new();
+    let mut dyn_sunk = Vec::new();
+    let mut dyn_send_sunk = Vec::new();
+    let mut dyn_map = HashMap::new();
+    let mut manual_sunk = Vec::new();
     let mut request = http::Request::new(());
     tracer.in_scope(|| {
         let parent = HashMap::from([("sw8".to_owned(), PARENT.to_owned())]);
@@ -101,6 +120,12 @@ fn main() {
         into_header_map(&mut header_map);
         into_metadata(&mut metadata);
         into_closure(&mut |key, _| sunk.push(key));
+        into_dyn_closure(&mut |key, _| dyn_sunk.push(key));
+        into_dyn_send_closure(&mut |key, _| dyn_send_sunk.push(key));
+        into_dyn_injector(&mut dyn_map);
+        // The manual API takes the same unsized carriers.
+        let closure: &mut dyn FnMut(&'static str, String) = &mut |key, _| manual_sunk.push(key);
+        drop(rust2sky::exit_span("GET:/", "users:8080", closure));
         into_request(&mut request);
         into_nothing();
     });
@@ -109,10 +134,14 @@ fn main() {
     assert!(header_map.contains_key("sw8"));
     assert!(metadata.get("sw8").is_some());
     assert!(sunk.contains(&"sw8"));
+    assert!(dyn_sunk.contains(&"sw8"));
+    assert!(dyn_send_sunk.contains(&"sw8"));
+    assert!(dyn_map.contains_key("sw8"));
+    assert!(manual_sunk.contains(&"sw8"));
     assert!(request.headers().contains_key("sw8"));
 
     let segments = reporter.segments();
-    assert_eq!(segments.len(), 15);
+    assert_eq!(segments.len(), 19);
     // The entries that got an sw8 header continue the caller's trace.
     for index in [0, 1, 4] {
         assert_eq!(segments[index].trace_id, "trace", "segment {index}");
