@@ -53,6 +53,10 @@ struct TracerInner {
     encoded_instance: String,
     span_limit: usize,
     correlation_limits: CorrelationLimits,
+    ignore_incoming_context: bool,
+    // Read by the HTTP integrations only.
+    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
+    http_url_query: bool,
     sampler: Sampler,
     live: LiveSettings,
     reporter: Box<dyn Reporter>,
@@ -79,6 +83,8 @@ impl Tracer {
                 encoded_instance: encode_piece(config.instance_name()),
                 span_limit: config.span_limit(),
                 correlation_limits: config.correlation_limits(),
+                ignore_incoming_context: config.ignore_incoming_context(),
+                http_url_query: config.http_url_query(),
                 sampler: Sampler::new(&config, live.clone()),
                 live,
                 reporter: Box::new(reporter),
@@ -165,6 +171,15 @@ impl Tracer {
 
     pub(crate) fn correlation_limits(&self) -> CorrelationLimits {
         self.inner.correlation_limits
+    }
+
+    pub(crate) fn ignores_incoming_context(&self) -> bool {
+        self.inner.ignore_incoming_context
+    }
+
+    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
+    pub(crate) fn records_url_query(&self) -> bool {
+        self.inner.http_url_query
     }
 
     pub(crate) fn sampler(&self) -> &Sampler {

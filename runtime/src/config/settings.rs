@@ -156,6 +156,26 @@ settings! {
         example: ["/health", "/static/**"], env "/health,/static/**" => ["/health", "/static/**"],
     }
 
+    /// For a service that takes requests from outside: `sw8` comes from the caller and would
+    /// decide the sampling (flag `1` forces a trace, `0` refuses one) and the trace id.
+    ignore_incoming_context(ignore: bool) {
+        env: IGNORE_INCOMING_CONTEXT = "SW_AGENT_IGNORE_INCOMING_CONTEXT",
+        kind: Flag,
+        default: false, shown as "false",
+        meaning: "Entry spans ignore callers' `sw8`, `sw8-correlation` and `sw8-x` and start new traces (for edge services)",
+        example: true, env "true" => true,
+    }
+
+    /// A query string often carries tokens and signatures (`?token=...`, presigned URLs), so it
+    /// is left out unless this is set. Credentials (`user:password@`) are never recorded.
+    http_url_query(record: bool) {
+        env: HTTP_URL_QUERY = "SW_AGENT_HTTP_URL_QUERY",
+        kind: Flag,
+        default: false, shown as "false",
+        meaning: "Keep the query string in the `url` tag of HTTP spans",
+        example: true, env "1" => true,
+    }
+
     /// `collector.heartbeat_period`. Never zero; the variable is in whole seconds.
     heartbeat_period(period: Duration) {
         env: HEARTBEAT_PERIOD = "SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD",

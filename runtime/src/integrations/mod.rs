@@ -5,3 +5,6 @@ pub mod tower;
 
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+mod url;

@@ -95,16 +95,15 @@ fn client_span(request: &mut Request) -> Span {
         (None, _) => String::new(),
     };
     let operation = format!("{}:{}", request.method(), url.path());
-    let mut shown = url.clone();
-    // Credentials in a URL are secrets; they stay out of the trace.
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
     let method = request.method().clone();
     let mut span = exit_span(operation, peer, request.headers_mut());
+    let shown = super::url::url_tag(&span, request.url());
     span.set_layer(SpanLayer::Http)
         .set_component(component::HTTP_CLIENT)
-        .tag(tags::HTTP_METHOD, method.as_str())
-        .tag(tags::URL, shown.as_str());
+        .tag(tags::HTTP_METHOD, method.as_str());
+    if let Some(shown) = shown {
+        span.tag(tags::URL, shown);
+    }
     span
 }
 

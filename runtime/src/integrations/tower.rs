@@ -290,12 +290,14 @@ where
         } else {
             let operation = format!("{}:{}", request.method(), request.uri().path());
             let method = request.method().clone();
-            let url = request.uri().to_string();
             let mut span = exit_span(operation, peer, request.headers_mut());
+            let url = super::url::uri_tag(&span, request.uri());
             span.set_layer(SpanLayer::Http)
                 .set_component(component::HTTP_CLIENT)
-                .tag(tags::HTTP_METHOD, method.as_str())
-                .tag(tags::URL, url);
+                .tag(tags::HTTP_METHOD, method.as_str());
+            if let Some(url) = url {
+                span.tag(tags::URL, url);
+            }
             span
         };
         let future = span.in_scope(|| self.inner.call(request));
@@ -322,8 +324,10 @@ fn server_span<B>(request: &Request<B>, grpc: bool) -> Span {
         let mut span = entry_span(operation, request.headers());
         span.set_layer(SpanLayer::Http)
             .set_component(component::HTTP)
-            .tag(tags::HTTP_METHOD, request.method().as_str())
-            .tag(tags::URL, request.uri().to_string());
+            .tag(tags::HTTP_METHOD, request.method().as_str());
+        if let Some(url) = super::url::uri_tag(&span, request.uri()) {
+            span.tag(tags::URL, url);
+        }
         span
     }
 }

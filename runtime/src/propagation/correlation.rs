@@ -33,6 +33,23 @@ impl Default for CorrelationLimits {
     }
 }
 
+/// The longest correlation key, in UTF-16 code units as values are counted. Java sets no limit
+/// on keys; a key is a name (`tenant`, `scene`), and this bounds what a caller can make every
+/// downstream service hold and forward.
+///
+/// ```
+/// assert_eq!(rust2sky::propagation::MAX_CORRELATION_KEY_LEN, 128);
+/// ```
+pub const MAX_CORRELATION_KEY_LEN: usize = 128;
+
+/// The longest `sw8-correlation` header read; a longer one is ignored whole (and counted as
+/// over the limits) without being decoded. The default limits fit in a tenth of it.
+///
+/// ```
+/// assert_eq!(rust2sky::propagation::MAX_CORRELATION_HEADER_LEN, 8 * 1024);
+/// ```
+pub const MAX_CORRELATION_HEADER_LEN: usize = 8 * 1024;
+
 /// Why [`Correlation::set`] refused an entry.
 ///
 /// ```
@@ -59,6 +76,14 @@ pub enum CorrelationError {
     TooManyKeys {
         /// The limit that was reached.
         max_keys: usize,
+    },
+    /// The key is longer than [`MAX_CORRELATION_KEY_LEN`].
+    #[error(
+        "correlation key is {len} characters long, over the limit of {MAX_CORRELATION_KEY_LEN}"
+    )]
+    KeyTooLong {
+        /// The key's length, in UTF-16 code units.
+        len: usize,
     },
     /// The value is longer than the limits allow.
     #[error("correlation value is {len} characters long, over the limit of {max_value_len}")]
@@ -153,6 +178,10 @@ impl Correlation {
         if key.is_empty() {
             return Err(CorrelationError::EmptyKey);
         }
+        let key_len = key.encode_utf16().count();
+        if key_len > MAX_CORRELATION_KEY_LEN {
+            return Err(CorrelationError::KeyTooLong { len: key_len });
+        }
         let position = self.entries.iter().position(|(k, _)| *k == key);
         if value.is_empty() {
             if let Some(position) = position {
@@ -244,7 +273,8 @@ impl Correlation {
     ///
     /// Lenient, as the official agents are: a malformed entry is skipped, an entry over the limits
     /// is dropped, and the rest is kept; [`DecodedCorrelation`] says how many of each. A repeated key
-    /// keeps its last value. Never panics, whatever the input.
+    /// keeps its last value. A header longer than [`MAX_CORRELATION_HEADER_LEN`] is ignored whole,
+    /// and counts as one over the limits. Never panics, whatever the input.
     ///
     /// ```
     /// use rust2sky::propagation::{Correlation, CorrelationLimits};
@@ -261,6 +291,10 @@ impl Correlation {
             over_limit: 0,
             malformed: 0,
         };
+        if value.len() > MAX_CORRELATION_HEADER_LEN {
+            decoded.over_limit = 1;
+            return decoded;
+        }
         for element in value.split(',').map(str::trim) {
             if element.is_empty() {
                 continue;
@@ -275,7 +309,9 @@ impl Correlation {
                     decoded.malformed += 1
                 }
                 Err(
-                    CorrelationError::TooManyKeys { .. } | CorrelationError::ValueTooLong { .. },
+                    CorrelationError::TooManyKeys { .. }
+                    | CorrelationError::KeyTooLong { .. }
+                    | CorrelationError::ValueTooLong { .. },
                 ) => decoded.over_limit += 1,
             }
         }

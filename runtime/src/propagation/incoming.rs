@@ -107,8 +107,12 @@ impl Incoming {
                 }
                 if decoded.over_limit > 0 {
                     let why = format_args!(
-                        "over the limits of {} keys and {} characters a value",
-                        limits.max_keys, limits.max_value_len
+                        "over the limits of {} keys, {} characters a value, {} a key or {} bytes \
+                         a header",
+                        limits.max_keys,
+                        limits.max_value_len,
+                        super::MAX_CORRELATION_KEY_LEN,
+                        super::MAX_CORRELATION_HEADER_LEN,
                     );
                     diagnostics::record(Problem::CorrelationOverLimit, decoded.over_limit, &why);
                 }

@@ -18,11 +18,14 @@ mod sw8;
 mod sw8x;
 
 pub use carrier::{Extractor, Injector, NoHeaders};
-pub use correlation::{Correlation, CorrelationError, CorrelationLimits, DecodedCorrelation};
+pub use correlation::{
+    Correlation, CorrelationError, CorrelationLimits, DecodedCorrelation,
+    MAX_CORRELATION_HEADER_LEN, MAX_CORRELATION_KEY_LEN,
+};
 pub(crate) use incoming::Incoming;
 pub use incoming::IncomingHeaders;
 pub(crate) use outgoing::{Outgoing, outgoing};
-pub use sw8::{MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};
+pub use sw8::{MAX_ID_LEN, MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};
 pub(crate) use sw8::{Piece, Sw8Fields, encode_piece};
 pub use sw8x::{Sw8x, Sw8xError};
 

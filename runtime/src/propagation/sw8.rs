@@ -196,6 +196,30 @@ pub enum Sw8Error {
     /// A field is empty once decoded.
     #[error("sw8 {0} is empty")]
     EmptyField(Sw8Field),
+    /// The trace id or parent segment id is longer than [`MAX_ID_LEN`] or holds a character
+    /// other than an ASCII letter, a digit, `.`, `-` or `_` (what every official agent's ids are
+    /// made of). Ids are printed in log lines and stored by the OAP, so nothing else is taken
+    /// from a caller.
+    #[error(
+        "sw8 {0} is over {MAX_ID_LEN} characters or not made of letters, digits, `.`, `-` and `_`"
+    )]
+    UnsafeId(Sw8Field),
+}
+
+/// The longest trace id or segment id taken from a caller: the OAP's storage columns hold 150
+/// characters.
+///
+/// ```
+/// assert_eq!(rust2sky::propagation::MAX_ID_LEN, 150);
+/// ```
+pub const MAX_ID_LEN: usize = 150;
+
+/// Whether `id` may be a trace id or segment id taken from a caller.
+fn is_safe_id(id: &str) -> bool {
+    id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_'))
 }
 
 impl Sw8Header {
@@ -449,10 +473,17 @@ pub(crate) fn decode_into(value: &str, buffer: &mut String) -> Result<Sw8Fields,
         _ => return Err(Sw8Error::SampleFlag),
     };
     let parent_span_id = parse_span_id(span)?;
+    let before = buffer.len();
     let text = decode_text_fields(
         [trace, segment, service, instance, endpoint, address],
         buffer,
     )?;
+    for (field, range) in Sw8Field::TEXT.into_iter().zip(text).take(2) {
+        if !is_safe_id(range.get(buffer)) {
+            buffer.truncate(before);
+            return Err(Sw8Error::UnsafeId(field));
+        }
+    }
     // A field that decoded is canonical Base64 (the decoder refuses stray bits after the last
     // byte); a length divisible by four means it is padded as well, as every agent writes it.
     let trace_id_base64 = trace.len().is_multiple_of(4).then(|| {

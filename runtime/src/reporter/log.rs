@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use rust2sky_proto::v3::{SegmentObject, SpanObject, SpanType};
 
 use super::{FinishedSegment, Reporter};
+use crate::escape::escaped;
 
 /// Writes each finished segment as one readable line through the `log` crate (target
 /// `rust2sky::segment`, level info), like go2sky's log reporter: handy in development, or to see
@@ -38,7 +39,9 @@ impl LogReporter {
         LogReporter { _private: () }
     }
 
-    /// The line this reporter writes for `segment`.
+    /// The line this reporter writes for `segment`. Names and tag values are quoted and
+    /// escaped, and peers and tag keys have their control characters escaped, so that text from
+    /// a request cannot forge a log line.
     ///
     /// ```
     /// use rust2sky::proto::v3::SegmentObject;
@@ -82,13 +85,13 @@ impl LogReporter {
                 let _ = write!(line, " parent=#{}", span.parent_span_id);
             }
             if !span.peer.is_empty() {
-                let _ = write!(line, " peer={}", span.peer);
+                let _ = write!(line, " peer={}", escaped(&span.peer));
             }
             if span.is_error {
                 line.push_str(" error");
             }
             for tag in &span.tags {
-                let _ = write!(line, " {}={:?}", tag.key, tag.value);
+                let _ = write!(line, " {}={:?}", escaped(&tag.key), tag.value);
             }
         }
         line.push(']');

@@ -16,6 +16,8 @@ use crate::tracer::Tracer;
 /// With a valid `sw8` header, the span starts a new segment of the caller's trace, linked to the
 /// caller by a `CrossProcess` reference. Without one, it is a child of the current span, or
 /// starts a new trace. Malformed headers are ignored and counted (see [`crate::diagnostics`]).
+/// With [`Config::ignore_incoming_context`](crate::config::Config::ignore_incoming_context) set,
+/// the headers are not read at all.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -40,6 +42,9 @@ pub fn entry_span(operation: impl AsRef<str>, headers: &impl Extractor) -> Span 
         return Span::noop();
     };
     let operation = operation.as_ref();
+    if tracer.ignores_incoming_context() {
+        return start(SpanType::Entry, operation, None);
+    }
     let mut records = PooledRecords::recycled();
     let incoming = Incoming::read(
         |name| headers.extract(name),

@@ -17,6 +17,7 @@ pub use self::start::local_span;
 use crate::clock::now_ms;
 use crate::context::stack::{self, Position};
 use crate::segment::{Change, Segment, UnsampledTrace};
+use crate::tracer::Tracer;
 
 /// One traced operation. It ends when dropped (or at [`Span::end`]).
 ///
@@ -101,6 +102,15 @@ impl Span {
     /// ```
     pub fn is_recording(&self) -> bool {
         matches!(self.state, SpanState::Recording(_))
+    }
+
+    /// The tracer whose segment records this span; `None` when it is not recorded.
+    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
+    pub(crate) fn recording_tracer(&self) -> Option<&Tracer> {
+        match &self.state {
+            SpanState::Recording(recording) => Some(&recording.segment.tracer),
+            _ => None,
+        }
     }
 
     /// Applies `change` to the span's record, if it is recorded.

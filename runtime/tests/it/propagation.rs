@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use rust2sky::propagation::{
-    Correlation, CorrelationLimits, IncomingHeaders, MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header,
-    Sw8x, Sw8xError,
+    Correlation, CorrelationLimits, IncomingHeaders, MAX_ID_LEN, MAX_SW8_LEN, Sw8Error, Sw8Field,
+    Sw8Header, Sw8x, Sw8xError,
 };
 
 /// The worked example of the protocol notes (§3.1).
@@ -278,6 +278,45 @@ fn correlation_limits_drop_and_count_without_failing() {
 }
 
 #[test]
+fn correlation_keys_and_headers_have_a_length_cap() {
+    use rust2sky::propagation::{
+        CorrelationError, MAX_CORRELATION_HEADER_LEN, MAX_CORRELATION_KEY_LEN,
+    };
+    let limits = CorrelationLimits::default();
+    let mut correlation = Correlation::new(limits);
+    correlation
+        .set("k".repeat(MAX_CORRELATION_KEY_LEN), "v")
+        .unwrap();
+    assert_eq!(
+        correlation.set("k".repeat(MAX_CORRELATION_KEY_LEN + 1), "v"),
+        Err(CorrelationError::KeyTooLong {
+            len: MAX_CORRELATION_KEY_LEN + 1
+        })
+    );
+
+    // A caller's long key is dropped and counted; the rest is kept.
+    let mut sent = Correlation::new(CorrelationLimits {
+        max_keys: 3,
+        max_value_len: 10,
+    });
+    sent.set("tenant", "acme").unwrap();
+    let long_key = format!("{}:dg==", "a2tr".repeat(67)); // "kkk" x 67: a 201-character key
+    let decoded = Correlation::decode(&format!("{long_key},{}", sent.encode()), limits);
+    assert_eq!(
+        decoded.correlation.iter().collect::<Vec<_>>(),
+        [("tenant", "acme")]
+    );
+    assert_eq!(decoded.over_limit, 1);
+
+    // A header over the cap is not even decoded.
+    let huge = vec![sent.encode(); MAX_CORRELATION_HEADER_LEN / 10].join(",");
+    assert!(huge.len() > MAX_CORRELATION_HEADER_LEN);
+    let decoded = Correlation::decode(&huge, limits);
+    assert!(decoded.correlation.is_empty());
+    assert_eq!((decoded.over_limit, decoded.malformed), (1, 0));
+}
+
+#[test]
 fn correlation_limits_are_configurable() {
     let limits = CorrelationLimits {
         max_keys: 1,
@@ -356,6 +395,40 @@ fn a_request_with_bad_headers_goes_on_and_the_agent_counts_them() {
 }
 
 #[test]
+fn ids_from_callers_are_short_and_plain_or_the_header_is_ignored() {
+    let with_ids = |trace: &str, segment: &str| {
+        Sw8Header::decode(&header(trace, segment, 1, "svc", "inst", "GET:/", "peer:80").encode())
+    };
+    assert!(with_ids(&"a".repeat(MAX_ID_LEN), "s.1_2-3").is_ok());
+    let refused = [
+        ("a".repeat(MAX_ID_LEN + 1), Sw8Field::TraceId),
+        ("forged\n[billing] line".to_owned(), Sw8Field::TraceId),
+        ("trace id".to_owned(), Sw8Field::TraceId),
+        ("träce".to_owned(), Sw8Field::TraceId),
+    ];
+    for (trace, field) in refused {
+        assert_eq!(
+            with_ids(&trace, "segment"),
+            Err(Sw8Error::UnsafeId(field)),
+            "{trace:?}"
+        );
+    }
+    assert_eq!(
+        with_ids("trace", "seg\u{1b}[2J"),
+        Err(Sw8Error::UnsafeId(Sw8Field::ParentSegmentId))
+    );
+
+    // An entry span with such a header starts a trace of its own.
+    let (service, reporter) = crate::spans::tracer(|config| config);
+    let forged = header("x\ny", "segment", 1, "svc", "inst", "GET:/", "peer:80").encode();
+    let headers = std::collections::HashMap::from([("sw8".to_owned(), forged)]);
+    service.in_scope(|| drop(rust2sky::entry_span("GET:/", &headers)));
+    let segment = reporter.take().remove(0);
+    assert!(segment.spans[0].refs.is_empty());
+    assert!(!segment.trace_id.contains('\n'));
+}
+
+#[test]
 fn carriers_skip_and_count_names_and_values_they_cannot_hold() {
     use rust2sky::propagation::Injector as _;
     let before = rust2sky::diagnostics::counters().headers_not_written;
@@ -403,16 +476,23 @@ fn text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// What the official agents' trace and segment ids are made of, up to the OAP's 150 characters.
+fn id() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9._-]{1,150}"
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
 
     #[test]
     fn sw8_round_trips(
         sampled: bool,
-        fields in proptest::array::uniform6(text()),
+        ids in proptest::array::uniform2(id()),
+        fields in proptest::array::uniform4(text()),
         span in 0..=i32::MAX,
     ) {
-        let [trace_id, parent_segment_id, parent_service, parent_service_instance, parent_endpoint, target_address] = fields;
+        let [trace_id, parent_segment_id] = ids;
+        let [parent_service, parent_service_instance, parent_endpoint, target_address] = fields;
         let header = Sw8Header {
             sampled, trace_id, parent_segment_id, parent_span_id: span, parent_service,
             parent_service_instance, parent_endpoint, target_address,
@@ -499,4 +579,50 @@ proptest! {
         let incoming = IncomingHeaders::extract(|_| Some(value.as_str()), limits);
         prop_assert!(incoming.correlation.len() <= limits.max_keys);
     }
+}
+
+#[test]
+fn an_edge_service_ignores_the_context_its_callers_send() {
+    let (edge, reporter) = crate::spans::tracer(|config| config.ignore_incoming_context(true));
+    let forced =
+        "1-dHJhY2UtMQ==-c2VnbWVudA==-3-b3JkZXJz-b3JkZXJzLTE=-R0VUOi9vcmRlcnM=-Y2FydDo4MA==";
+    let refused =
+        "0-dHJhY2UtMg==-c2VnbWVudA==-3-b3JkZXJz-b3JkZXJzLTE=-R0VUOi9vcmRlcnM=-Y2FydDo4MA==";
+    for sw8 in [forced, refused] {
+        let headers = std::collections::HashMap::from([
+            ("sw8".to_owned(), sw8.to_owned()),
+            ("sw8-correlation".to_owned(), "dGVuYW50:YWNtZQ==".to_owned()),
+            ("sw8-x".to_owned(), "1".to_owned()),
+        ]);
+        edge.in_scope(|| {
+            let _request = rust2sky::entry_span("GET:/", &headers).entered();
+            assert_eq!(rust2sky::correlation("tenant"), None);
+        });
+    }
+    // Both requests are traced, by this service's sampler, as traces of its own.
+    let segments = reporter.take();
+    assert_eq!(segments.len(), 2);
+    for segment in &segments {
+        assert!(!segment.trace_id.starts_with("trace-"));
+        assert!(segment.spans[0].refs.is_empty());
+        assert!(!segment.spans[0].skip_analysis);
+    }
+}
+
+#[test]
+fn text_from_a_request_cannot_forge_a_log_line() {
+    use rust2sky::reporter::LogReporter;
+    let (service, reporter) = crate::spans::tracer(|config| config);
+    service.in_scope(|| {
+        let mut span = rust2sky::exit_span(
+            "GET:/\n[billing] forged",
+            "db:5432\n[billing] forged",
+            &mut rust2sky::propagation::NoHeaders,
+        );
+        span.tag("key\nforged", "value\nforged");
+    });
+    let line = LogReporter::format(&reporter.take().remove(0));
+    assert!(!line.contains('\n'), "{line}");
+    assert!(line.contains(r"peer=db:5432\n[billing] forged"), "{line}");
+    assert!(line.contains(r#"key\nforged="value\nforged""#), "{line}");
 }

@@ -97,8 +97,8 @@ fn a_request_is_an_exit_span_whose_sw8_reaches_the_server() {
     assert_eq!(tag(exit, "http.method"), Some("GET"));
     assert_eq!(
         tag(exit, "url"),
-        Some(format!("http://{server}/stock/7?sku=1").as_str()),
-        "no credentials in the trace"
+        Some(format!("http://{server}/stock/7").as_str()),
+        "no credentials, and no query unless configured"
     );
     assert_eq!(tag(exit, "http.status_code"), Some("200"));
     assert!(!exit.is_error);
@@ -163,4 +163,22 @@ fn a_4xx_answer_or_a_failed_send_is_an_error_span() {
         [("event", "error"), ("error.kind", "ConnectError")]
     );
     assert_eq!(log[2].0, "message");
+}
+
+#[test]
+fn the_query_string_is_recorded_only_when_configured() {
+    let server = echo_server();
+    let (service, reporter) = tracer(|config| config.http_url_query(true));
+    let client = reqwest::Client::new();
+    let url = format!("http://user:secret@{server}/stock/7?sku=1#top");
+    runtime().block_on(
+        async { client.get(&url).send_traced().await.unwrap() }
+            .in_page()
+            .with_tracer(&service),
+    );
+    let segment = reporter.segments().remove(0);
+    assert_eq!(
+        tag(spans(&segment)[1], "url"),
+        Some(format!("http://{server}/stock/7?sku=1").as_str())
+    );
 }

@@ -210,3 +210,47 @@ fn requests_do_not_become_children_of_a_span_the_server_holds() {
         assert_eq!(spans[1].operation_name, "load user");
     }
 }
+
+#[test]
+fn url_tags_keep_credentials_out_and_the_query_only_when_configured() {
+    use rust2sky::FutureExt as _;
+    use rust2sky::integrations::tower::ExitLayer;
+    use tower_layer::Layer as _;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let urls = |record_query: bool| {
+        let (service, reporter) = tracer(|config| config.http_url_query(record_query));
+        let transport = tower::service_fn(|_: Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        });
+        let client = ExitLayer::new().layer(transport);
+        let outgoing = Request::get("http://ops:s3cret@inventory:8080/stock?sig=abc")
+            .body(String::new())
+            .unwrap();
+        runtime
+            .block_on(client.oneshot(outgoing).with_tracer(&service))
+            .unwrap();
+        let incoming = Request::get("/users/7?token=xyz")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        runtime
+            .block_on(app().oneshot(incoming).with_tracer(&service))
+            .unwrap();
+        reporter
+            .segments()
+            .iter()
+            .map(|segment| {
+                let span = &segment.spans.iter().find(|span| span.span_id == 0).unwrap();
+                let url = span.tags.iter().find(|tag| tag.key == "url").unwrap();
+                url.value.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(urls(false), ["http://inventory:8080/stock", "/users/7"]);
+    assert_eq!(
+        urls(true),
+        ["http://inventory:8080/stock?sig=abc", "/users/7?token=xyz"]
+    );
+}

@@ -1,0 +1,49 @@
+//! The `url` tag of HTTP spans: what of a request's URL may go into a trace.
+//!
+//! Credentials (`user:password@`) never do. A query string often carries secrets too (tokens,
+//! presigned signatures), so it goes in only where
+//! [`Config::http_url_query`](crate::config::Config::http_url_query) says so; a fragment never
+//! reaches a server and is left out as well.
+
+use crate::span::Span;
+
+/// The `url` tag of `span` for `uri` (absolute for a client, path and query for a server), or
+/// `None` when the span is not recorded.
+#[cfg(feature = "tower")]
+pub(crate) fn uri_tag(span: &Span, uri: &http::Uri) -> Option<String> {
+    let query = span.recording_tracer()?.records_url_query();
+    let mut shown = String::with_capacity(uri.path().len() + 32);
+    if let Some(scheme) = uri.scheme_str() {
+        shown.push_str(scheme);
+        shown.push_str("://");
+    }
+    if let Some(authority) = uri.authority() {
+        let authority = authority.as_str();
+        shown.push_str(
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host),
+        );
+    }
+    shown.push_str(uri.path());
+    if let Some(query) = uri.query().filter(|_| query) {
+        shown.push('?');
+        shown.push_str(query);
+    }
+    Some(shown)
+}
+
+/// As [`uri_tag`], for a `url::Url` (reqwest's).
+#[cfg(feature = "reqwest")]
+pub(crate) fn url_tag(span: &Span, url: &reqwest::Url) -> Option<String> {
+    let query = span.recording_tracer()?.records_url_query();
+    let mut shown = url.clone();
+    // Both fail only for URLs that cannot have credentials, which then have none to remove.
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    if !query {
+        shown.set_query(None);
+    }
+    shown.set_fragment(None);
+    Some(shown.into())
+}
