@@ -32,6 +32,10 @@ pub use crate::segment::FinishedSegment;
 /// it (and count the drop). The segment comes in the compact form it was recorded in; a reporter
 /// that queues it builds the protobuf with [`FinishedSegment::to_proto`] on its own thread.
 ///
+/// A reporter may call back into the agent (read the context, log through a bridge); spans it
+/// starts that would begin a new segment are not recorded, so that reporting a segment never
+/// makes another one to report.
+///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use rust2sky::reporter::{FinishedSegment, Reporter};

@@ -10,6 +10,7 @@
 mod finished;
 mod pool;
 mod records;
+pub(crate) mod reporting;
 mod trace_id;
 mod unsampled;
 
@@ -160,14 +161,15 @@ impl Segment {
             }
         };
         if let Some(records) = finished {
-            self.tracer.reporter().report(FinishedSegment {
+            let segment = FinishedSegment {
                 trace_id: self.trace_id.clone(),
                 segment_id: self.segment_id,
                 service: self.tracer.service_name(),
                 instance: self.tracer.instance_name(),
                 skip_analysis: self.skip_analysis,
                 records,
-            });
+            };
+            reporting::run(|| self.tracer.reporter().report(segment));
         }
     }
 

@@ -6,7 +6,7 @@ use super::Span;
 use super::start::{first_span, start, unsampled};
 use crate::clock::now_ms;
 use crate::propagation::{Correlation, Extractor, Incoming, Sw8Fields};
-use crate::segment::{Parent, PooledRecords, Segment, TraceId};
+use crate::segment::{Parent, PooledRecords, Segment, TraceId, reporting};
 use crate::tags;
 use crate::tracer::Tracer;
 
@@ -86,6 +86,9 @@ struct Caller {
 }
 
 fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
+    if reporting::in_report() {
+        return Span::noop();
+    }
     let Caller {
         parent,
         records,

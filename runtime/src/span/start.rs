@@ -11,7 +11,7 @@ use crate::context::snapshot::Snapshot;
 use crate::context::stack::{self, Position};
 use crate::id;
 use crate::propagation::Correlation;
-use crate::segment::{Parent, PooledRecords, Segment, TraceId, UnsampledTrace};
+use crate::segment::{Parent, PooledRecords, Segment, TraceId, UnsampledTrace, reporting};
 use crate::tracer::Tracer;
 
 /// Starts a local span: in-process work, a child of the current span (or a new trace).
@@ -102,6 +102,9 @@ fn local_trace(
     operation: &str,
     correlation: Option<Correlation>,
 ) -> Span {
+    if reporting::in_report() {
+        return Span::noop();
+    }
     // One clock reading for the trace id, the segment id and the span's start.
     let now = now_ms();
     let trace_id = TraceId::Local(id::Id::generate_at(now));
@@ -122,6 +125,9 @@ fn local_trace(
 }
 
 fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Span {
+    if reporting::in_report() {
+        return Span::noop();
+    }
     let now = now_ms();
     let parent = Parent::CrossThread {
         segment_id: snapshot.segment_id,

@@ -416,3 +416,102 @@ fn contexts_nested_past_the_depth_limit_are_refused_and_counted() {
     assert_eq!(segments[0].spans[0].operation_name, "deepest");
     assert_eq!(rust2sky::active_ids(), None);
 }
+
+/// A reporter that traces its own work: the spans it makes while reporting are reported too,
+/// without recursing forever or deadlocking on the segment being reported.
+#[test]
+fn a_reporter_that_calls_back_into_the_agent_does_not_recurse_or_deadlock() {
+    #[derive(Debug, Clone)]
+    struct TracingReporter {
+        inner: MemoryReporter,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+    impl Reporter for TracingReporter {
+        fn report(&self, segment: rust2sky::reporter::FinishedSegment) {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Every reporter call reads the context and makes a span of its own.
+            let _ = rust2sky::log_context().to_string();
+            let mut span = rust2sky::local_span("report");
+            span.tag("spans", segment.span_count().to_string());
+            drop(span);
+            self.inner.report(segment);
+        }
+    }
+    let reporter = TracingReporter {
+        inner: MemoryReporter::new(),
+        calls: Default::default(),
+    };
+    let service = rust2sky::Tracer::new(rust2sky::config::Config::default(), reporter.clone());
+    service.in_scope(|| {
+        let _request = rust2sky::local_span("request").entered();
+        drop(rust2sky::local_span("child"));
+    });
+    let segments = reporter.inner.segments();
+    assert_eq!(segments[0].spans.len(), 2);
+    let calls = reporter.calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(calls < 10, "{calls} reporter calls for one request");
+}
+
+/// A `forward_to` logger and a transport that call back into the agent while a record is
+/// logged: no deadlock, and the context they read is the one current where the record was made.
+#[test]
+fn a_logger_and_a_transport_that_call_back_into_the_agent_see_the_current_context() {
+    use rust2sky::logging::SkyWalkingLogger;
+    use rust2sky::proto::v3::{LogData, MeterData};
+    use rust2sky::reporter::{FinishedSegment, Transport};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Debug, Default)]
+    struct Seen(Mutex<Vec<String>>);
+
+    #[derive(Debug, Default, Clone)]
+    struct CallingBack(Arc<Seen>);
+    impl Reporter for CallingBack {
+        fn report(&self, _segment: FinishedSegment) {}
+    }
+    impl Transport for CallingBack {
+        fn report_log(&self, _log: LogData) {
+            let ids = rust2sky::active_ids().map(|ids| ids.endpoint);
+            self.0.0.lock().unwrap().push(format!("transport {ids:?}"));
+        }
+        fn report_meters(&self, _meters: Vec<MeterData>) {}
+    }
+    impl log::Log for CallingBack {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            let _nested = rust2sky::local_span("inside the logger").entered();
+            let line = format!("logger {} {}", rust2sky::log_context(), record.args());
+            self.0.0.lock().unwrap().push(line);
+        }
+        fn flush(&self) {}
+    }
+
+    let seen = CallingBack::default();
+    let logger = SkyWalkingLogger::new(seen.clone()).forward_to(seen.clone());
+    let (service, reporter) = tracer(|config| config.service_name("shop"));
+    service.in_scope(|| {
+        let _request = rust2sky::local_span("checkout").entered();
+        log::Log::log(
+            &logger,
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("shop")
+                .args(format_args!("stock is low"))
+                .build(),
+        );
+    });
+    let lines = seen.0.0.lock().unwrap().clone();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], "transport Some(\"checkout\")");
+    assert!(
+        lines[1].starts_with("logger [shop,instance-1,"),
+        "{lines:?}"
+    );
+    assert!(lines[1].ends_with(",1] stock is low"), "{lines:?}");
+    // The logger's own span is a child of the request, in its segment.
+    let segment = reporter.take().remove(0);
+    assert_eq!(segment.spans.len(), 2);
+}
