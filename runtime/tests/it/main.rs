@@ -1,6 +1,7 @@
 //! rust2sky's runtime tests: one binary, a module per area.
 
 mod context;
+mod gauges;
 mod macros;
 mod propagation;
 mod readme;

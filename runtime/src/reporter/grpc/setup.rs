@@ -2,6 +2,7 @@
 //! endpoint per backend (with TLS if configured), the metadata and the instance.
 //! Everything that can be wrong with the settings is found here, before the thread starts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
@@ -20,7 +21,8 @@ const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(super) struct Settings {
     pub(super) backends: Vec<Backend>,
-    pub(super) instance: Instance,
+    /// Shared with the log streams, which name the instance in each record they send.
+    pub(super) instance: Arc<Instance>,
     pub(super) authentication: Option<AsciiMetadataValue>,
     pub(super) heartbeat_period: Duration,
     pub(super) properties_factor: u32,
@@ -60,7 +62,7 @@ pub(super) fn settings(builder: &GrpcReporterBuilder) -> Result<Settings, GrpcEr
 
     Ok(Settings {
         backends,
-        instance: Instance::new(config, &builder.properties),
+        instance: Arc::new(Instance::new(config, &builder.properties)),
         authentication,
         heartbeat_period: config.heartbeat_period(),
         properties_factor: config.properties_report_period_factor().max(1),
