@@ -27,9 +27,16 @@ use rust2sky_proto::v3::{LogData, MeterData};
 
 /// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
 ///
-/// - Segments go over `TraceSegmentReportService/collect` client streams, one stream per batch
-///   (up to [`GrpcReporterBuilder::batch_size`] segments, then half-close and wait for the answer),
-///   as the Java agent does.
+/// - Segments go over `TraceSegmentReportService/collect` client streams, as the Java agent
+///   sends them. A stream takes segments off the queue as it sends them, and half-closes after
+///   at most [`GrpcReporterBuilder::batch_size`] of them or half the call's deadline, whichever
+///   comes first; the size adapts to how fast the collector answers (starting small, doubling),
+///   so that a slow collector gets streams it can finish in time. What a stream handed over
+///   counts as sent when the collector answers it, and as failed if it fails.
+/// - Only a transport error (unavailable, deadline exceeded...) makes the reporter reconnect. A
+///   service the collector does not serve (`Unimplemented`, as an OAP without the log receiver
+///   answers) is logged, and what waits for it is counted failed until the next connection.
+/// - The queue is bounded in bytes too ([`Config::max_send_queue_bytes`]).
 /// - [`report`](Reporter::report) never blocks: the segment goes into a queue of
 ///   [`Config::max_send_queue_size`] segments; when it is full the segment is dropped and counted
 ///   ([`ReporterStats::dropped_full`] and [`crate::diagnostics::Counters::segments_dropped`]).
@@ -572,8 +579,8 @@ impl GrpcReporterBuilder {
     }
 
     /// How many segments go in one `collect` stream at most (at least 1; default
-    /// [`GrpcReporter::DEFAULT_BATCH_SIZE`]). If a stream fails, its segments are counted as
-    /// failed.
+    /// [`GrpcReporter::DEFAULT_BATCH_SIZE`]); fewer while the collector is slow. If a stream
+    /// fails, the segments it had sent are counted as failed.
     ///
     /// ```
     /// # use rust2sky::{config::Config, reporter::GrpcReporter};
