@@ -67,6 +67,9 @@ pub struct Counters {
     pub meter_reports_dropped: u64,
     /// Instance properties and keepAlive messages the reporter refused (its buffer was full).
     pub management_dropped: u64,
+    /// Meter reports skipped because reading the meters overran its budget: a gauge closure
+    /// that blocks (see [`crate::meter::gauge`]).
+    pub meter_reports_skipped: u64,
 }
 
 /// Reads the counters.
@@ -89,6 +92,7 @@ pub fn counters() -> Counters {
         span_text_dropped: read(Problem::SpanTextDropped),
         meter_reports_dropped: read(Problem::MeterReportDropped),
         management_dropped: read(Problem::ManagementDropped),
+        meter_reports_skipped: read(Problem::MeterReportSkipped),
     }
 }
 
@@ -107,6 +111,7 @@ pub(crate) enum Problem {
     SpanTextDropped,
     MeterReportDropped,
     ManagementDropped,
+    MeterReportSkipped,
 }
 
 impl Problem {
@@ -132,6 +137,7 @@ impl Problem {
             Problem::ManagementDropped => {
                 "instance properties and keepAlive messages dropped by the reporter"
             }
+            Problem::MeterReportSkipped => "meter reports skipped because a reading overran",
         }
     }
 }
@@ -155,8 +161,8 @@ impl ProblemState {
 }
 
 /// One slot per [`Problem`], indexed by its discriminant.
-static STATE: [ProblemState; Problem::ManagementDropped as usize + 1] =
-    [const { ProblemState::new() }; Problem::ManagementDropped as usize + 1];
+static STATE: [ProblemState; Problem::MeterReportSkipped as usize + 1] =
+    [const { ProblemState::new() }; Problem::MeterReportSkipped as usize + 1];
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();

@@ -179,6 +179,12 @@ pub fn counter(name: &str, labels: &[(&str, &str)]) -> Counter {
 /// Registers a gauge read from `read` at each report. A gauge with the same name and labels is
 /// replaced, so that a restarted component can register its closure again.
 ///
+/// `read` should return at once (read an atomic, a length). The reporter reads the gauges on a
+/// thread of their own, so one that blocks does not hold up segments or `flush`; but a reading
+/// that takes longer than a second skips that report (counted in
+/// [`Counters::meter_reports_skipped`](crate::diagnostics::Counters::meter_reports_skipped)),
+/// and no meters are reported until the blocked closure returns.
+///
 /// ```
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicUsize, Ordering};

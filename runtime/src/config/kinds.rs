@@ -201,13 +201,18 @@ impl Kind<usize> for Count {
     }
 }
 
-/// A period that must not be zero, in whole seconds in the environment.
+/// The longest period a setting takes; a longer one is taken as this. Timers past it would
+/// overflow the clock (`Duration::MAX` from now is no instant), and a day between heartbeats
+/// already means none.
+pub(super) const MAX_PERIOD: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A period that must not be zero, in whole seconds in the environment; at most [`MAX_PERIOD`].
 pub(super) struct Seconds;
 
 impl Kind<Duration> for Seconds {
     fn parse(&self, text: &str) -> Result<Duration, &'static str> {
         match text.parse::<u64>() {
-            Ok(secs) if secs >= 1 => Ok(Duration::from_secs(secs)),
+            Ok(secs) if secs >= 1 => Ok(Duration::from_secs(secs).min(MAX_PERIOD)),
             _ => Err("expected a whole number of seconds, at least 1"),
         }
     }
@@ -216,6 +221,7 @@ impl Kind<Duration> for Seconds {
         if period.is_zero() {
             Err("expected a period longer than zero")
         } else {
+            *period = (*period).min(MAX_PERIOD);
             Ok(())
         }
     }
@@ -228,7 +234,14 @@ pub(super) struct SecondsOrOff(pub(super) &'static str);
 impl Kind<Option<Duration>> for SecondsOrOff {
     fn parse(&self, text: &str) -> Result<Option<Duration>, &'static str> {
         let secs: u64 = text.parse().map_err(|_| self.0)?;
-        Ok((secs > 0).then(|| Duration::from_secs(secs)))
+        Ok((secs > 0).then(|| Duration::from_secs(secs).min(MAX_PERIOD)))
+    }
+
+    fn check(&self, period: &mut Option<Duration>) -> Result<(), &'static str> {
+        if let Some(period) = period {
+            *period = (*period).min(MAX_PERIOD);
+        }
+        Ok(())
     }
 }
 

@@ -176,7 +176,8 @@ settings! {
         example: true, env "1" => true,
     }
 
-    /// `collector.heartbeat_period`. Never zero; the variable is in whole seconds.
+    /// `collector.heartbeat_period`. Never zero, and at most a day (a longer period is taken as
+    /// a day); the variable is in whole seconds.
     heartbeat_period(period: Duration) {
         env: HEARTBEAT_PERIOD = "SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD",
         kind: Seconds,
@@ -202,6 +203,20 @@ settings! {
         default: 30_000, shown as "30000",
         meaning: "Capacity of the queue of data waiting to be sent; more is dropped",
         example: 50_000, env "50000" => 50_000,
+    }
+
+    /// rust2sky's own: with the collector down, large segments (long operation names, URL tags)
+    /// would otherwise fill [`Config::max_send_queue_size`] with gigabytes. At least 1. Segments
+    /// are weighed by the memory they hold; log records, which wait in a queue of their own, get
+    /// a quarter of this bound. What would go past it is dropped and counted.
+    ///
+    /// [`Config::max_send_queue_size`]: crate::config::Config::max_send_queue_size
+    max_send_queue_bytes(bytes: usize) {
+        env: MAX_SEND_QUEUE_BYTES = "SW_AGENT_COLLECTOR_MAX_SEND_QUEUE_BYTES",
+        kind: Positive,
+        default: 64 * 1024 * 1024, shown as "67108864",
+        meaning: "Most memory, in bytes, the segments waiting to be sent may hold (64 MiB); more is dropped",
+        example: 16 * 1024 * 1024, env "16777216" => 16 * 1024 * 1024,
     }
 
     /// `agent.force_tls`.
@@ -269,7 +284,8 @@ settings! {
         example: 64, env "64" => 64,
     }
 
-    /// `collector.get_agent_dynamic_config_interval`. The variable is in whole seconds.
+    /// `collector.get_agent_dynamic_config_interval`. At most a day (a longer interval is taken
+    /// as a day); the variable is in whole seconds.
     config_discovery_interval(interval: Option<Duration>) {
         env: GET_AGENT_DYNAMIC_CONFIG_INTERVAL = "SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL",
         kind: SecondsOrOff("expected a whole number of seconds (0 disables)"),
@@ -287,7 +303,8 @@ settings! {
         example: log::LevelFilter::Info, env "info" => log::LevelFilter::Info,
     }
 
-    /// `meter.report_interval`: the meters of [`crate::meter`]. The variable is in whole seconds.
+    /// `meter.report_interval`: the meters of [`crate::meter`]. At most a day (a longer interval
+    /// is taken as a day); the variable is in whole seconds.
     meter_report_interval(interval: Option<Duration>) {
         env: METER_REPORT_INTERVAL = "SW_METER_REPORT_INTERVAL",
         kind: SecondsOrOff("expected a whole number of seconds (0 turns meters off)"),

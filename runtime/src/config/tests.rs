@@ -479,3 +479,37 @@ fn the_defaults_the_table_shows_are_the_defaults() {
         .collect();
     assert_eq!(build_env(&shown).unwrap(), Config::default());
 }
+
+#[test]
+fn periods_past_a_day_are_taken_as_a_day() {
+    // Timers of `u64::MAX` seconds overflow the clock: the reporter's thread would panic.
+    let day = Duration::from_secs(24 * 60 * 60);
+    let huge = u64::MAX.to_string();
+    let config = build_env(&[
+        (env::HEARTBEAT_PERIOD, &huge),
+        (env::GET_AGENT_DYNAMIC_CONFIG_INTERVAL, &huge),
+        (env::METER_REPORT_INTERVAL, &huge),
+    ])
+    .unwrap();
+    assert_eq!(config.heartbeat_period(), day);
+    assert_eq!(config.config_discovery_interval(), Some(day));
+    assert_eq!(config.meter_report_interval(), Some(day));
+
+    let config = Config::builder()
+        .heartbeat_period(Duration::MAX)
+        .config_discovery_interval(Duration::MAX)
+        .meter_report_interval(Duration::MAX)
+        .build_with_env(|_| None)
+        .unwrap();
+    assert_eq!(config.heartbeat_period(), day);
+    assert_eq!(config.config_discovery_interval(), Some(day));
+    assert_eq!(config.meter_report_interval(), Some(day));
+}
+
+#[test]
+fn the_send_queue_is_bounded_in_bytes_too() {
+    assert_eq!(Config::default().max_send_queue_bytes(), 64 * 1024 * 1024);
+    let config = build_env(&[(env::MAX_SEND_QUEUE_BYTES, "1000")]).unwrap();
+    assert_eq!(config.max_send_queue_bytes(), 1000);
+    assert!(build_env(&[(env::MAX_SEND_QUEUE_BYTES, "0")]).is_err());
+}

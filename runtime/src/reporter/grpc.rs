@@ -6,6 +6,7 @@
 //! same from plain threads, from inside any tokio runtime, or with no runtime at all.
 //! [`Reporter::flush`] waits on a condition variable, never on a future.
 
+mod handover;
 mod setup;
 mod worker;
 
@@ -21,13 +22,21 @@ use super::lane::Lane;
 use super::{FinishedSegment, Management, Reporter, ReporterStats, Transport, TransportStats};
 use crate::config::{Config, DynamicConfig, LiveSettings, WeakLiveSettings};
 use crate::diagnostics::Problem;
+use rust2sky_proto::prost::Message as _;
 use rust2sky_proto::v3::{LogData, MeterData};
 
 /// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
 ///
-/// - Segments go over `TraceSegmentReportService/collect` client streams, one stream per batch
-///   (up to [`GrpcReporterBuilder::batch_size`] segments, then half-close and wait for the answer),
-///   as the Java agent does.
+/// - Segments go over `TraceSegmentReportService/collect` client streams, as the Java agent
+///   sends them. A stream takes segments off the queue as it sends them, and half-closes after
+///   at most [`GrpcReporterBuilder::batch_size`] of them or half the call's deadline, whichever
+///   comes first; the size adapts to how fast the collector answers (starting small, doubling),
+///   so that a slow collector gets streams it can finish in time. What a stream handed over
+///   counts as sent when the collector answers it, and as failed if it fails.
+/// - Only a transport error (unavailable, deadline exceeded...) makes the reporter reconnect. A
+///   service the collector does not serve (`Unimplemented`, as an OAP without the log receiver
+///   answers) is logged, and what waits for it is counted failed until the next connection.
+/// - The queue is bounded in bytes too ([`Config::max_send_queue_bytes`]).
 /// - [`report`](Reporter::report) never blocks: the segment goes into a queue of
 ///   [`Config::max_send_queue_size`] segments; when it is full the segment is dropped and counted
 ///   ([`ReporterStats::dropped_full`] and [`crate::diagnostics::Counters::segments_dropped`]).
@@ -89,19 +98,39 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(capacity: usize, log_level: log::LevelFilter) -> Self {
+    fn new(config: &Config) -> Self {
+        let capacity = config.max_send_queue_size();
+        let max_bytes = config.max_send_queue_bytes();
         Shared {
-            segments: Lane::new(capacity, Problem::SegmentDropped, "segments"),
-            logs: Lane::new(capacity, Problem::LogDropped, "log records"),
+            segments: Lane::new(
+                capacity,
+                max_bytes,
+                FinishedSegment::size_estimate,
+                Problem::SegmentDropped,
+                "segments",
+            ),
+            // Log records are fewer and smaller than segments where both are used.
+            logs: Lane::new(
+                capacity,
+                (max_bytes / 4).max(1),
+                |log: &LogData| std::mem::size_of::<LogData>() + log.encoded_len(),
+                Problem::LogDropped,
+                "log records",
+            ),
             // Reports are readings made every interval and heartbeats are periodic too: a few
-            // waiting is plenty, older ones say little once newer ones exist.
+            // waiting is plenty, older ones say little once newer ones exist; that few bounds
+            // their memory.
             meters: Lane::new(
                 TELEMETRY_CAPACITY,
+                usize::MAX,
+                |_| 0,
                 Problem::MeterReportDropped,
                 "meter reports",
             ),
             management: Lane::new(
                 TELEMETRY_CAPACITY,
+                usize::MAX,
+                |_| 0,
                 Problem::ManagementDropped,
                 "management messages",
             ),
@@ -109,7 +138,7 @@ impl Shared {
             connected: AtomicBool::new(false),
             dynamic_config: Mutex::new(None),
             attached: Mutex::new(Vec::new()),
-            log_level,
+            log_level: config.log_reporter_level(),
         }
     }
 
@@ -202,6 +231,29 @@ impl GrpcReporter {
     ///     .rpc_timeout(2 * GrpcReporter::DEFAULT_RPC_TIMEOUT);
     /// ```
     pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The longest wait [`GrpcReporterBuilder::backoff`] takes: an hour between two attempts
+    /// already means giving up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rust2sky::{config::Config, reporter::GrpcReporter};
+    ///
+    /// // "Never wait long" and "wait as long as allowed" alike are within the bound.
+    /// let builder = GrpcReporter::builder(&Config::default())
+    ///     .backoff(Duration::from_secs(1), GrpcReporter::MAX_BACKOFF);
+    /// ```
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
+    /// The longest deadline [`GrpcReporterBuilder::rpc_timeout`] takes. gRPC deadlines travel as
+    /// a header of at most eight digits, and an hour is longer than any call should take.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rust2sky::{config::Config, reporter::GrpcReporter};
+    ///
+    /// // Taken as MAX_RPC_TIMEOUT.
+    /// let builder = GrpcReporter::builder(&Config::default()).rpc_timeout(Duration::MAX);
+    /// ```
+    pub const MAX_RPC_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
     /// Starts a reporter with these settings and the defaults of [`GrpcReporterBuilder`].
     ///
@@ -246,6 +298,8 @@ impl GrpcReporter {
 
     /// The segment counters, read at one instant so that
     /// `produced == sent + dropped_full + failed + queued` always holds.
+    /// [`ReporterStats::stopped`] says whether the background thread has ended (it never should
+    /// while a handle exists); [`flush`](Reporter::flush) then returns `false` at once.
     ///
     /// ```no_run
     /// # use rust2sky::{config::Config, reporter::GrpcReporter};
@@ -271,6 +325,75 @@ impl GrpcReporter {
     /// ```
     pub fn is_connected(&self) -> bool {
         self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// A handle that reads this reporter's counters without keeping it running: the counts
+    /// stay readable after the last [`GrpcReporter`] is dropped, for a shutdown report.
+    ///
+    /// ```
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let config = Config::builder().backends(["127.0.0.1:1"]).build()?;
+    /// let reporter = GrpcReporter::start(&config)?;
+    /// let counts = reporter.counts();
+    /// drop(reporter);
+    /// let stats = counts.stats();
+    /// assert_eq!(stats.produced, stats.sent + stats.dropped_full + stats.failed + stats.queued);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn counts(&self) -> GrpcReporterCounts {
+        GrpcReporterCounts {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// Reads the counters of a [`GrpcReporter`] without keeping it running; from
+/// [`GrpcReporter::counts`].
+///
+/// ```
+/// # use rust2sky::{config::Config, reporter::GrpcReporter};
+/// let config = Config::builder().backends(["127.0.0.1:1"]).build()?;
+/// let counts = GrpcReporter::start(&config)?.counts(); // the reporter is dropped at once
+/// std::thread::sleep(std::time::Duration::from_millis(200));
+/// assert!(counts.stats().stopped);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct GrpcReporterCounts {
+    shared: Arc<Shared>,
+}
+
+impl GrpcReporterCounts {
+    /// The segment counters, as [`GrpcReporter::stats`].
+    ///
+    /// ```
+    /// # use rust2sky::{config::Config, reporter::GrpcReporter};
+    /// let reporter = GrpcReporter::start(&Config::builder().backends(["127.0.0.1:1"]).build()?)?;
+    /// assert_eq!(reporter.counts().stats(), reporter.stats());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> ReporterStats {
+        self.shared.segments.stats()
+    }
+
+    /// The counters of every kind, as [`Transport::transport_stats`].
+    ///
+    /// ```
+    /// # use rust2sky::{config::Config, reporter::{GrpcReporter, Transport as _}};
+    /// let reporter = GrpcReporter::start(&Config::builder().backends(["127.0.0.1:1"]).build()?)?;
+    /// assert_eq!(reporter.counts().transport_stats(), reporter.transport_stats());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn transport_stats(&self) -> TransportStats {
+        self.shared.stats()
+    }
+}
+
+impl fmt::Debug for GrpcReporterCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("GrpcReporterCounts")
+            .field(&self.stats())
+            .finish()
     }
 }
 
@@ -456,8 +579,8 @@ impl GrpcReporterBuilder {
     }
 
     /// How many segments go in one `collect` stream at most (at least 1; default
-    /// [`GrpcReporter::DEFAULT_BATCH_SIZE`]). If a stream fails, its segments are counted as
-    /// failed.
+    /// [`GrpcReporter::DEFAULT_BATCH_SIZE`]); fewer while the collector is slow. If a stream
+    /// fails, the segments it had sent are counted as failed.
     ///
     /// ```
     /// # use rust2sky::{config::Config, reporter::GrpcReporter};
@@ -469,7 +592,8 @@ impl GrpcReporterBuilder {
     }
 
     /// The wait after every collector failed once (`initial`, at least 1 ms), doubled after each
-    /// further round of failures up to `max`; each wait varies by ±20 %. Defaults:
+    /// further round of failures up to `max`; each wait varies by ±20 %. Both are at most
+    /// [`GrpcReporter::MAX_BACKOFF`] (longer is taken as that). Defaults:
     /// [`GrpcReporter::DEFAULT_INITIAL_BACKOFF`], [`GrpcReporter::DEFAULT_MAX_BACKOFF`].
     ///
     /// ```
@@ -479,13 +603,16 @@ impl GrpcReporterBuilder {
     ///     .backoff(Duration::from_millis(200), Duration::from_secs(10));
     /// ```
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial.max(Duration::from_millis(1));
-        self.max_backoff = max.max(self.initial_backoff);
+        let bound =
+            |wait: Duration| wait.clamp(Duration::from_millis(1), GrpcReporter::MAX_BACKOFF);
+        self.initial_backoff = bound(initial);
+        self.max_backoff = bound(max).max(self.initial_backoff);
         self
     }
 
     /// The deadline of each call, `collect` streams included (default
-    /// [`GrpcReporter::DEFAULT_RPC_TIMEOUT`]).
+    /// [`GrpcReporter::DEFAULT_RPC_TIMEOUT`]; at least 1 ms, at most
+    /// [`GrpcReporter::MAX_RPC_TIMEOUT`], longer is taken as that).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -493,7 +620,7 @@ impl GrpcReporterBuilder {
     /// let builder = GrpcReporter::builder(&Config::default()).rpc_timeout(Duration::from_secs(10));
     /// ```
     pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
-        self.rpc_timeout = timeout.max(Duration::from_millis(1));
+        self.rpc_timeout = timeout.clamp(Duration::from_millis(1), GrpcReporter::MAX_RPC_TIMEOUT);
         self
     }
 
@@ -507,10 +634,7 @@ impl GrpcReporterBuilder {
     /// ```
     pub fn start(self) -> Result<GrpcReporter, GrpcError> {
         let settings = setup::settings(&self)?;
-        let shared = Arc::new(Shared::new(
-            self.config.max_send_queue_size(),
-            self.config.log_reporter_level(),
-        ));
+        let shared = Arc::new(Shared::new(&self.config));
         worker::spawn(Arc::clone(&shared), settings).map_err(GrpcError::Thread)?;
         Ok(GrpcReporter {
             _owner: Arc::new(Owner {
@@ -524,6 +648,55 @@ impl GrpcReporterBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finished_segments(count: usize) -> Vec<FinishedSegment> {
+        let memory = crate::reporter::MemoryReporter::new();
+        let tracer = crate::Tracer::new(Config::default(), memory.clone());
+        tracer.in_scope(|| {
+            for _ in 0..count {
+                drop(crate::local_span("work"));
+            }
+        });
+        memory.take_finished()
+    }
+
+    #[test]
+    fn a_reporter_whose_thread_died_says_so_and_flush_returns_at_once() {
+        let shared = Arc::new(Shared::new(&Config::default()));
+        let (crash, crashed) = std::sync::mpsc::channel::<()>();
+        worker::spawn_guarded(Arc::clone(&shared), move |_, _runtime| {
+            let _ = crashed.recv();
+            panic!("the reporter's thread fails");
+        })
+        .unwrap();
+        let reporter = GrpcReporter {
+            _owner: Arc::new(Owner {
+                shared: Arc::clone(&shared),
+            }),
+            shared,
+        };
+        let mut made = finished_segments(3).into_iter();
+        reporter.report(made.next().unwrap());
+        reporter.report(made.next().unwrap());
+        assert!(!reporter.stats().stopped);
+
+        crash.send(()).unwrap();
+        let started = Instant::now();
+        while !reporter.stats().stopped {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "never marked stopped"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        reporter.report(made.next().unwrap());
+        let stats = reporter.stats();
+        assert_eq!((stats.produced, stats.failed, stats.queued), (3, 3, 0));
+        let flushing = Instant::now();
+        assert!(!reporter.flush(Duration::from_secs(10)));
+        assert!(flushing.elapsed() < Duration::from_secs(1));
+        assert!(reporter.transport_stats().logs.stopped);
+    }
 
     #[test]
     fn tracers_made_and_dropped_do_not_pile_up() {

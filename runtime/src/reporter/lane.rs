@@ -1,9 +1,9 @@
 //! A bounded queue of what waits to be sent (segments, log records, meters...), with counters
-//! that always add up: the request path puts items in, a transport's thread takes batches out.
+//! that always add up: the request path puts items in, a transport's thread takes them out.
 //!
 //! Hand-written rather than a channel crate's: a transport needs exact counts of what was
-//! queued, in flight, sent, failed and dropped, read at one instant, and a flush that waits for
-//! the items queued before it; channels count none of that.
+//! queued, in flight, sent, failed and dropped, read at one instant, a bound in bytes as well as
+//! in items, and a flush that waits for the items queued before it; channels count none of that.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -20,6 +20,9 @@ pub(crate) struct Lane<T> {
     /// Wakes the sender when the queue gets its first item.
     pub(crate) wake: tokio::sync::Notify,
     capacity: usize,
+    /// The most the queued items may weigh together, by `weigh`.
+    max_bytes: usize,
+    weigh: fn(&T) -> usize,
     /// What a drop is counted as, and the items' name for the log line.
     dropped: Problem,
     items: &'static str,
@@ -27,29 +30,44 @@ pub(crate) struct Lane<T> {
 
 /// The queue and its counters, under one lock so that they always add up.
 struct LaneState<T> {
-    queue: VecDeque<T>,
+    /// Each item with its weight, so that taking it off gives back exactly what it took.
+    queue: VecDeque<(T, usize)>,
+    queued_bytes: usize,
     /// Taken by the sender and not sent or failed yet.
     in_flight: usize,
     accepted: u64,
     dropped_full: u64,
     sent: u64,
     failed: u64,
+    /// The sender is gone: nothing is queued any more, and flush has nothing to wait for.
+    closed: bool,
 }
 
 impl<T> Lane<T> {
-    pub(crate) fn new(capacity: usize, dropped: Problem, items: &'static str) -> Self {
+    /// A lane of at most `capacity` items weighing at most `max_bytes` together.
+    pub(crate) fn new(
+        capacity: usize,
+        max_bytes: usize,
+        weigh: fn(&T) -> usize,
+        dropped: Problem,
+        items: &'static str,
+    ) -> Self {
         Lane {
             state: Mutex::new(LaneState {
                 queue: VecDeque::new(),
+                queued_bytes: 0,
                 in_flight: 0,
                 accepted: 0,
                 dropped_full: 0,
                 sent: 0,
                 failed: 0,
+                closed: false,
             }),
             finished: Condvar::new(),
             wake: tokio::sync::Notify::new(),
             capacity,
+            max_bytes,
+            weigh,
             dropped,
             items,
         }
@@ -59,20 +77,41 @@ impl<T> Lane<T> {
         self.state.lock()
     }
 
-    /// Queues `item`, or drops and counts it when the queue is full. Never waits.
+    /// Queues `item`, or drops and counts it when the queue is full, in items or in bytes.
+    /// Never waits. Once the lane is closed, the item counts as failed at once.
     pub(crate) fn offer(&self, item: T) {
+        let weight = (self.weigh)(&item);
         let mut state = self.lock();
-        if state.queue.len() + state.in_flight >= self.capacity {
-            state.dropped_full += 1;
+        if state.closed {
+            state.accepted += 1;
+            state.failed += 1;
             drop(state);
-            let why = format_args!(
-                "the reporter's queue of {} {} is full",
-                self.capacity, self.items
-            );
+            let why = format_args!("the reporter has stopped; no more {} are sent", self.items);
             diagnostics::record(self.dropped, 1, &why);
             return;
         }
-        state.queue.push_back(item);
+        let full_items = state.queue.len() + state.in_flight >= self.capacity;
+        let full_bytes = state.queued_bytes.saturating_add(weight) > self.max_bytes;
+        if full_items || full_bytes {
+            state.dropped_full += 1;
+            drop(state);
+            if full_items {
+                let why = format_args!(
+                    "the reporter's queue of {} {} is full",
+                    self.capacity, self.items
+                );
+                diagnostics::record(self.dropped, 1, &why);
+            } else {
+                let why = format_args!(
+                    "the reporter's queue of {} would hold more than its {} bytes",
+                    self.items, self.max_bytes
+                );
+                diagnostics::record(self.dropped, 1, &why);
+            }
+            return;
+        }
+        state.queue.push_back((item, weight));
+        state.queued_bytes += weight;
         state.accepted += 1;
         let first = state.queue.len() == 1;
         drop(state);
@@ -83,6 +122,15 @@ impl<T> Lane<T> {
 
     pub(crate) fn has_queued(&self) -> bool {
         !self.lock().queue.is_empty()
+    }
+
+    /// Takes the oldest item off the queue; it stays counted as queued until [`Lane::finish`].
+    pub(crate) fn take_one(&self) -> Option<T> {
+        let mut state = self.lock();
+        let (item, weight) = state.queue.pop_front()?;
+        state.queued_bytes -= weight;
+        state.in_flight += 1;
+        Some(item)
     }
 
     /// Takes up to `max` items off the queue; they stay counted as queued until
@@ -97,16 +145,25 @@ impl<T> Lane<T> {
             let rest = state.queue.split_off(max);
             std::mem::replace(&mut state.queue, rest)
         };
+        let weight: usize = batch.iter().map(|(_, weight)| weight).sum();
+        state.queued_bytes -= weight;
         state.in_flight += batch.len();
         drop(state);
-        Vec::from(batch)
+        batch.into_iter().map(|(item, _)| item).collect()
     }
 
-    /// Records the outcome of a batch taken with [`Lane::take_batch`].
+    /// Records the outcome of `count` items taken with [`Lane::take_one`] or
+    /// [`Lane::take_batch`].
     pub(crate) fn finish(&self, count: usize, sent: bool) {
+        if count == 0 {
+            return;
+        }
         let mut state = self.lock();
-        state.in_flight -= count;
-        if sent {
+        // Saturating: after `abandon_rest` nothing is in flight any more.
+        state.in_flight = state.in_flight.saturating_sub(count);
+        if state.closed {
+            // `abandon_rest` counted these already.
+        } else if sent {
             state.sent += count as u64;
         } else {
             state.failed += count as u64;
@@ -115,13 +172,29 @@ impl<T> Lane<T> {
         self.finished.notify_all();
     }
 
-    /// Counts everything still queued or in flight as failed: the background thread is gone.
+    /// Counts everything queued (not in flight) as failed, and returns how many that was: the
+    /// collector cannot take these.
+    pub(crate) fn fail_queued(&self) -> usize {
+        let mut state = self.lock();
+        let count = state.queue.len();
+        state.queue.clear();
+        state.queued_bytes = 0;
+        state.failed += count as u64;
+        drop(state);
+        self.finished.notify_all();
+        count
+    }
+
+    /// Counts everything still queued or in flight as failed, and every item offered from now
+    /// on: the background thread is gone.
     pub(crate) fn abandon_rest(&self) {
         let mut state = self.lock();
         let rest = state.queue.len() + state.in_flight;
         state.queue.clear();
+        state.queued_bytes = 0;
         state.in_flight = 0;
         state.failed += rest as u64;
+        state.closed = true;
         drop(state);
         self.finished.notify_all();
     }
@@ -135,14 +208,19 @@ impl<T> Lane<T> {
             dropped_full: state.dropped_full,
             failed: state.failed,
             queued: (state.queue.len() + state.in_flight) as u64,
+            queued_bytes: state.queued_bytes as u64,
+            stopped: state.closed,
         }
     }
 
     /// Waits until every item queued before the call has been sent or has failed, at most until
     /// `deadline` (`None`: no deadline); returns whether that happened with no item failing
-    /// meanwhile.
+    /// meanwhile. Once the lane is closed, returns `false` at once.
     pub(crate) fn flush(&self, deadline: Option<Instant>) -> bool {
         let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
         let target = state.accepted;
         let failed_before = state.failed;
         while state.sent + state.failed < target {
@@ -158,14 +236,13 @@ impl<T> Lane<T> {
         state.failed == failed_before
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn counters_add_up() {
-        let lane = Lane::new(3, Problem::SegmentDropped, "segments");
+        let lane = Lane::new(3, usize::MAX, |_| 0, Problem::SegmentDropped, "segments");
         for item in ["a", "b", "c", "d", "e"] {
             lane.offer(item);
         }
@@ -205,5 +282,47 @@ mod tests {
         lane.offer("h");
         lane.abandon_rest();
         assert_eq!(lane.stats().failed, 2);
+    }
+
+    #[test]
+    fn a_closed_lane_fails_what_comes_and_flush_says_so_at_once() {
+        let lane = Lane::new(10, usize::MAX, |_| 0, Problem::SegmentDropped, "segments");
+        lane.offer(1);
+        let _in_flight = lane.take_one();
+        lane.offer(2);
+        lane.abandon_rest();
+        lane.offer(3);
+        let stats = lane.stats();
+        assert!(stats.stopped);
+        assert_eq!((stats.produced, stats.failed, stats.queued), (3, 3, 0));
+        let started = Instant::now();
+        assert!(!lane.flush(None));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_queue_holds_at_most_its_bytes() {
+        let lane = Lane::new(
+            100,
+            10,
+            |item: &&str| item.len(),
+            Problem::LogDropped,
+            "logs",
+        );
+        for item in ["aaaa", "bbbb", "cccc", "d", "dd"] {
+            lane.offer(item);
+        }
+        let stats = lane.stats();
+        assert_eq!(
+            (stats.queued, stats.queued_bytes, stats.dropped_full),
+            (3, 9, 2)
+        );
+        // Taken items no longer weigh on the queue: their bytes went to the wire.
+        assert_eq!(lane.take_one(), Some("aaaa"));
+        lane.offer("eeee");
+        assert_eq!(lane.stats().queued_bytes, 9);
+        assert_eq!(lane.fail_queued(), 3);
+        let stats = lane.stats();
+        assert_eq!((stats.queued, stats.queued_bytes, stats.failed), (1, 0, 3));
     }
 }

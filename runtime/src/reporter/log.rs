@@ -79,7 +79,9 @@ impl LogReporter {
                 "#{} {kind} {:?} {}ms",
                 span.span_id,
                 span.operation_name,
-                span.end_time - span.start_time
+                // Saturating: the times come from the application, and an end before the
+                // start (or at the far ends of `i64`) must not overflow.
+                span.end_time.saturating_sub(span.start_time)
             );
             if span.parent_span_id >= 0 {
                 let _ = write!(line, " parent=#{}", span.parent_span_id);
@@ -104,5 +106,26 @@ impl Reporter for LogReporter {
         if log::log_enabled!(target: "rust2sky::segment", log::Level::Info) {
             log::info!(target: "rust2sky::segment", "{}", Self::format(&segment.to_proto()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let span = |start_time, end_time| SpanObject {
+            start_time,
+            end_time,
+            ..SpanObject::default()
+        };
+        let segment = SegmentObject {
+            spans: vec![span(i64::MIN, i64::MAX), span(i64::MAX, i64::MIN)],
+            ..SegmentObject::default()
+        };
+        let line = LogReporter::format(&segment);
+        assert!(line.contains(&format!("{}ms", i64::MAX)), "{line}");
+        assert!(line.contains(&format!("{}ms", i64::MIN)), "{line}");
     }
 }

@@ -9,7 +9,7 @@
 
 mod commands;
 mod grpc;
-pub use self::grpc::{GrpcError, GrpcReporter, GrpcReporterBuilder};
+pub use self::grpc::{GrpcError, GrpcReporter, GrpcReporterBuilder, GrpcReporterCounts};
 mod lane;
 mod log;
 mod memory;

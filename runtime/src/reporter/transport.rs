@@ -157,11 +157,20 @@ pub struct ReporterStats {
     pub produced: u64,
     /// Items the collector acknowledged (the `collect` stream they were in was answered).
     pub sent: u64,
-    /// Items dropped at once because the queue was full.
+    /// Items dropped at once because the queue was full, in items or in bytes.
     pub dropped_full: u64,
-    /// Items lost because the stream they were in failed (or the reporter was dropped with
-    /// them still queued). They are not sent again, so the collector never gets one twice.
+    /// Items lost because the stream they were in failed, because the collector does not serve
+    /// their kind, or because the reporter had stopped (it was dropped with them still queued,
+    /// or they came after). They are not sent again, so the collector never gets one twice.
     pub failed: u64,
     /// Items waiting in the queue or being sent now.
     pub queued: u64,
+    /// What the items waiting in the queue (not those being sent) weigh, in bytes as the
+    /// reporter estimates them; an item that would take it past the reporter's bound is dropped
+    /// and counted in [`ReporterStats::dropped_full`].
+    pub queued_bytes: u64,
+    /// The reporter has stopped sending: it was dropped, or its background thread ended
+    /// unexpectedly. What was queued then, and what is reported since, counts as
+    /// [`ReporterStats::failed`].
+    pub stopped: bool,
 }

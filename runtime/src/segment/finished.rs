@@ -44,6 +44,22 @@ pub struct FinishedSegment {
 }
 
 impl FinishedSegment {
+    /// About how many bytes this segment holds: its text buffer and its records, with the
+    /// allocations they have (a pooled buffer keeps its capacity). Cheap, as a queue bounded
+    /// in bytes weighs every segment it takes.
+    pub(crate) fn size_estimate(&self) -> usize {
+        use std::mem::size_of;
+        let records = self.records.get();
+        let fields: usize = records.logs.iter().map(|log| log.fields.capacity()).sum();
+        size_of::<Self>()
+            + size_of::<super::records::Records>()
+            + records.text.capacity()
+            + records.spans.capacity() * size_of::<super::records::SpanRecord>()
+            + records.tags.capacity() * size_of::<super::records::TagRecord>()
+            + records.logs.capacity() * size_of::<super::records::LogRecord>()
+            + fields * size_of::<(Text, Text)>()
+    }
+
     /// The segment as the collector receives it: spans in the order they ended, each with its
     /// tags and logs in the order they were added.
     ///

@@ -37,6 +37,7 @@ pub struct CollectorBuilder {
     segment_delay: Duration,
     keep_last: usize,
     configuration: Option<DynamicConfiguration>,
+    serve_logs: bool,
     #[cfg(feature = "tls")]
     tls: Option<tonic::transport::ServerTlsConfig>,
 }
@@ -67,6 +68,7 @@ impl Collector {
             segment_delay: Duration::ZERO,
             keep_last: usize::MAX,
             configuration: None,
+            serve_logs: true,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -103,7 +105,8 @@ impl CollectorBuilder {
         self
     }
 
-    /// Waits this long before taking each segment of a stream: a slow collector.
+    /// Waits this long before taking each segment of a stream: a slow collector. Segments
+    /// taken before a stream fails (the client's deadline passed, say) are still received.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -112,6 +115,19 @@ impl CollectorBuilder {
     /// ```
     pub fn segment_delay(mut self, delay: Duration) -> Self {
         self.segment_delay = delay;
+        self
+    }
+
+    /// Whether to serve `LogReportService` (yes by default). Without it, log streams are
+    /// answered `Unimplemented`, as by an OAP whose log receiver is off; the other services
+    /// are served as usual.
+    ///
+    /// ```
+    /// let without_logs = rust2sky::testing::Collector::builder().serve_logs(false).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn serve_logs(mut self, serve: bool) -> Self {
+        self.serve_logs = serve;
         self
     }
 
@@ -201,7 +217,10 @@ impl CollectorBuilder {
         let router = server
             .add_service(TraceSegmentReportServiceServer::new(service.clone()))
             .add_service(ManagementServiceServer::new(service.clone()))
-            .add_service(LogReportServiceServer::new(service.clone()))
+            .add_optional_service(
+                self.serve_logs
+                    .then(|| LogReportServiceServer::new(service.clone())),
+            )
             .add_service(MeterReportServiceServer::new(service.clone()))
             .add_service(ConfigurationDiscoveryServiceServer::new(service));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

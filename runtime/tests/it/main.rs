@@ -1,6 +1,8 @@
 //! rust2sky's runtime tests: one binary, a module per area.
 
+mod cleartext;
 mod context;
+mod gauges;
 mod macros;
 mod propagation;
 mod readme;

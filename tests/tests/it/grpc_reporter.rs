@@ -760,3 +760,210 @@ fn the_collectors_dynamic_configuration_applies_live() {
         Some("kept, not applied")
     );
 }
+
+/// Waits until `done` holds for the reporter's segment counts, checking at every look that they
+/// add up exactly; returns the counts that satisfied it.
+fn watch_counts(
+    stats: impl Fn() -> rust2sky::reporter::ReporterStats,
+    done: impl Fn(&rust2sky::reporter::ReporterStats) -> bool,
+) -> rust2sky::reporter::ReporterStats {
+    let started = Instant::now();
+    loop {
+        let now = stats();
+        assert_eq!(
+            now.produced,
+            now.sent + now.dropped_full + now.failed + now.queued,
+            "{now:?}"
+        );
+        if done(&now) {
+            return now;
+        }
+        assert!(started.elapsed() < PATIENCE, "never done: {now:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_longest_timeouts_and_periods_do_not_stop_the_reporter() {
+    let collector = Collector::start().unwrap();
+    let config = service_config(&[collector.backend()], |config| {
+        config
+            .heartbeat_period(Duration::MAX)
+            .meter_report_interval(Duration::MAX)
+    });
+    let reporter = GrpcReporter::builder(&config)
+        .rpc_timeout(Duration::MAX)
+        .backoff(Duration::MAX, Duration::MAX)
+        .start()
+        .unwrap();
+    let made = segments(10);
+    let ids = segment_ids(made.iter().map(FinishedSegment::to_proto));
+    for segment in made {
+        reporter.report(segment);
+    }
+    assert!(reporter.flush(PATIENCE), "{:?}", reporter.stats());
+    assert_eq!(segment_ids(collector.segments()), ids);
+    assert!(!reporter.stats().stopped);
+
+    // With no collector, every attempt fails and the longest backoff follows.
+    let down = service_config(&[free_address().to_string()], |config| config);
+    let reporter = GrpcReporter::builder(&down)
+        .backoff(Duration::MAX, Duration::MAX)
+        .start()
+        .unwrap();
+    reporter.report(segments(1).remove(0));
+    std::thread::sleep(Duration::from_secs(1));
+    let stats = reporter.stats();
+    assert!(!stats.stopped, "{stats:?}");
+    assert_eq!((stats.queued, stats.failed), (1, 0));
+}
+
+#[test]
+fn a_collector_without_a_log_receiver_keeps_segments_flowing() {
+    let collector = Collector::builder().serve_logs(false).start().unwrap();
+    let config = service_config(&[collector.backend()], |config| config);
+    let reporter = start_reporter(&config);
+    let mut made = HashSet::new();
+    for round in 0..5 {
+        for line in 0..20 {
+            reporter.report_log(rust2sky::logging::log_data(
+                "WARN",
+                "orders",
+                format!("round {round} line {line}"),
+                [],
+            ));
+        }
+        let batch = segments(20);
+        made.extend(segment_ids(batch.iter().map(FinishedSegment::to_proto)));
+        for segment in batch {
+            reporter.report(segment);
+        }
+        // The logs fail (before or during the flush: what it returns says which).
+        reporter.flush(PATIENCE);
+    }
+    let stats = reporter.transport_stats();
+    assert_eq!(
+        (
+            stats.segments.sent,
+            stats.segments.failed,
+            stats.segments.queued
+        ),
+        (100, 0, 0)
+    );
+    assert_eq!(
+        (stats.logs.produced, stats.logs.failed, stats.logs.queued),
+        (100, 100, 0)
+    );
+    assert_eq!(segment_ids(collector.segments()), made);
+    let received = collector.received();
+    assert!(received.logs.is_empty());
+    assert_eq!(
+        received.instance_properties.len(),
+        1,
+        "the link was never torn down"
+    );
+    assert!(reporter.is_connected());
+}
+
+#[test]
+fn a_slow_collector_gets_streams_it_can_finish_and_every_arrival_counts_as_sent() {
+    // 100 segments a second, and a deadline of 2 s: one stream of all 300 would take 3 s.
+    let collector = Collector::builder()
+        .segment_delay(Duration::from_millis(10))
+        .start()
+        .unwrap();
+    let config = service_config(&[collector.backend()], |config| config);
+    let reporter = GrpcReporter::builder(&config)
+        .rpc_timeout(Duration::from_secs(2))
+        .backoff(Duration::from_millis(50), Duration::from_millis(400))
+        .start()
+        .unwrap();
+    let made = segments(300);
+    let ids = segment_ids(made.iter().map(FinishedSegment::to_proto));
+    for segment in made {
+        reporter.report(segment);
+    }
+    let stats = watch_counts(|| reporter.stats(), |stats| stats.queued == 0);
+    assert_eq!((stats.sent, stats.failed, stats.dropped_full), (300, 0, 0));
+    let received = collector.received();
+    assert_eq!(received.segment_count, stats.sent);
+    assert_eq!(segment_ids(received.segments), ids);
+    assert!(
+        received.segment_streams > 1,
+        "the batch went in several streams"
+    );
+    assert_eq!(
+        received.instance_properties.len(),
+        1,
+        "the link was never torn down"
+    );
+}
+
+#[test]
+fn the_queue_holds_at_most_its_bytes_while_the_collector_is_down() {
+    const BOUND: usize = 1024 * 1024;
+    let config = service_config(&[free_address().to_string()], |config| {
+        config.max_send_queue_bytes(BOUND)
+    });
+    let reporter = start_reporter(&config);
+    let memory = MemoryReporter::new();
+    let tracer = Tracer::new(config, memory.clone());
+    let url = "x".repeat(50_000);
+    tracer.in_scope(|| {
+        for _ in 0..100 {
+            let mut entry = rust2sky::entry_span("GET:/search", &NoHeaders).entered();
+            entry.tag(tags::URL, &url);
+        }
+    });
+    for segment in memory.take_finished() {
+        reporter.report(segment);
+    }
+    let stats = reporter.stats();
+    assert!(
+        stats.queued_bytes <= BOUND as u64,
+        "the bound is respected: {stats:?}"
+    );
+    assert!(
+        stats.queued_bytes >= 50_000 * stats.queued,
+        "every segment weighs at least its text: {stats:?}"
+    );
+    assert!((1..100).contains(&stats.queued), "{stats:?}");
+    assert_eq!(stats.produced, 100);
+    assert_eq!(
+        stats.produced,
+        stats.queued + stats.dropped_full,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn dropping_the_reporter_mid_stream_neither_panics_nor_hangs_and_the_counts_add_up() {
+    let collector = Collector::builder()
+        .segment_delay(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    let config = service_config(&[collector.backend()], |config| config);
+    let reporter = start_reporter(&config);
+    let counts = reporter.counts();
+    let tracer = Tracer::new(config, reporter.clone());
+    tracer.in_scope(|| {
+        for _ in 0..500 {
+            let _entry = rust2sky::entry_span("GET:/pay", &NoHeaders).entered();
+        }
+    });
+    collector.wait_until(PATIENCE, |received| received.segment_count >= 10);
+
+    let dropping = Instant::now();
+    drop(tracer);
+    drop(reporter);
+    assert!(dropping.elapsed() < Duration::from_secs(1));
+
+    let stats = watch_counts(|| counts.stats(), |stats| stats.stopped);
+    assert_eq!(stats.produced, 500);
+    assert_eq!(stats.queued, 0);
+    assert!(stats.failed >= 1, "a stream was in flight: {stats:?}");
+    assert!(
+        stats.sent <= collector.received().segment_count,
+        "every segment counted as sent arrived: {stats:?}"
+    );
+}

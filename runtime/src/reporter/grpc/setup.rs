@@ -2,6 +2,7 @@
 //! endpoint per backend (with TLS if configured), the metadata and the instance.
 //! Everything that can be wrong with the settings is found here, before the thread starts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
@@ -20,7 +21,8 @@ const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(super) struct Settings {
     pub(super) backends: Vec<Backend>,
-    pub(super) instance: Instance,
+    /// Shared with the log streams, which name the instance in each record they send.
+    pub(super) instance: Arc<Instance>,
     pub(super) authentication: Option<AsciiMetadataValue>,
     pub(super) heartbeat_period: Duration,
     pub(super) properties_factor: u32,
@@ -57,10 +59,20 @@ pub(super) fn settings(builder: &GrpcReporterBuilder) -> Result<Settings, GrpcEr
         .authentication()
         .map(|token| MetadataValue::try_from(token).map_err(|_| GrpcError::InvalidAuthentication))
         .transpose()?;
+    if sends_token_in_cleartext(authentication.is_some(), tls.is_some()) {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            log::warn!(
+                target: "rust2sky",
+                "SW_AGENT_AUTHENTICATION is set but TLS is not: the token goes to the collector \
+                 in cleartext (set SW_AGENT_SSL_TRUSTED_CA_PATH or SW_AGENT_FORCE_TLS)"
+            );
+        });
+    }
 
     Ok(Settings {
         backends,
-        instance: Instance::new(config, &builder.properties),
+        instance: Arc::new(Instance::new(config, &builder.properties)),
         authentication,
         heartbeat_period: config.heartbeat_period(),
         properties_factor: config.properties_report_period_factor().max(1),
@@ -71,6 +83,12 @@ pub(super) fn settings(builder: &GrpcReporterBuilder) -> Result<Settings, GrpcEr
         max_backoff: builder.max_backoff,
         rpc_timeout: builder.rpc_timeout,
     })
+}
+
+/// Whether the authentication token would travel unencrypted, which is worth a warning: anyone
+/// on the path can read it and report as this service.
+fn sends_token_in_cleartext(has_token: bool, has_tls: bool) -> bool {
+    has_token && !has_tls
 }
 
 fn endpoint(address: &str, tls: Option<&tls::ClientTls>) -> Result<Endpoint, GrpcError> {

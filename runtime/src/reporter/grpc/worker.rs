@@ -27,6 +27,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use super::Shared;
+use super::handover::{Handover, LaneOf};
 use super::setup::{Settings, error_chain};
 use crate::reporter::commands::CommandInbox;
 use crate::reporter::lane::Lane;
@@ -36,22 +37,54 @@ use crate::reporter::{FinishedSegment, Management};
 /// The least time between two log lines of the same kind.
 const LOG_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How long reading the meters may take before the report is skipped.
+const GAUGE_BUDGET: Duration = Duration::from_secs(1);
+
 /// Starts the background thread and its runtime; returns once the runtime is built.
 pub(super) fn spawn(shared: Arc<Shared>, settings: Settings) -> std::io::Result<()> {
-    crate::agent_thread::spawn("rust2sky-grpc", move |runtime| {
+    spawn_guarded(shared, move |shared, runtime| {
         runtime.block_on(async {
-            let worker = Worker::new(Arc::clone(&shared), settings);
+            let worker = Worker::new(Arc::clone(shared), settings);
             tokio::select! {
                 () = shared.shutdown.notified() => {}
                 () = worker.run() => {}
             }
         });
-        // Dropping the runtime cancels every call still in progress.
-        drop(runtime);
-        shared.connected.store(false, Ordering::Relaxed);
-        shared.abandon_rest();
+        // Shutting the runtime down cancels every call still in progress; not waiting for its
+        // blocking pool, where a gauge that never returns may still be read.
+        runtime.shutdown_background();
+    })
+}
+
+/// Starts the background thread running `work`. However `work` ends, returning or panicking,
+/// the reporter is marked stopped: what is queued counts as failed, and so does what comes
+/// after, so that the counts add up and `flush` does not wait for a thread that is gone.
+pub(super) fn spawn_guarded<W>(shared: Arc<Shared>, work: W) -> std::io::Result<()>
+where
+    W: FnOnce(&Arc<Shared>, tokio::runtime::Runtime) + Send + 'static,
+{
+    crate::agent_thread::spawn("rust2sky-grpc", move |runtime| {
+        let stopped = Stopped(shared);
+        work(&stopped.0, runtime);
     })?;
     Ok(())
+}
+
+/// Marks the reporter stopped when dropped, unwinding included.
+struct Stopped(Arc<Shared>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            log::error!(
+                target: "rust2sky",
+                "the gRPC reporter's thread failed: nothing more is sent, and what is queued or \
+                 reported from now on counts as failed"
+            );
+        }
+        self.0.connected.store(false, Ordering::Relaxed);
+        self.0.abandon_rest();
+    }
 }
 
 /// A channel that answered, and which connection it belongs to.
@@ -185,105 +218,195 @@ impl Worker {
     // ---------------------------------------------------------------- segments, logs, meters
 
     async fn segment_loop(&self) {
-        let send = |channel, batch: Vec<FinishedSegment>| {
-            // Each segment becomes its protobuf as the stream takes it, on this thread, off the
-            // request path.
-            let segments = batch.into_iter().map(|segment| segment.to_proto());
-            let request = self.request(tokio_stream::iter(segments));
-            async move {
-                TraceSegmentReportServiceClient::new(channel)
-                    .collect(request)
-                    .await
-            }
+        // Each segment becomes its protobuf as the stream takes it, on this thread, off the
+        // request path.
+        let prepare = |segment: FinishedSegment| vec![segment.to_proto()];
+        let call = |channel, request| async move {
+            TraceSegmentReportServiceClient::new(channel)
+                .collect(request)
+                .await
         };
         self.stream_loop(
-            &self.shared.segments,
+            segments_of,
             "segment",
-            send,
-            any_error_breaks_link,
+            "TraceSegmentReportService",
+            prepare,
+            call,
         )
         .await;
     }
 
     async fn log_loop(&self) {
-        let send = |channel, mut batch: Vec<LogData>| {
-            // Filled here, off the request path.
-            for log in &mut batch {
-                self.settings.instance.fill_log(log);
-            }
-            let request = self.request(tokio_stream::iter(batch));
-            async move { LogReportServiceClient::new(channel).collect(request).await }
+        let instance = Arc::clone(&self.settings.instance);
+        // Filled here, off the request path.
+        let prepare = move |mut log: LogData| {
+            instance.fill_log(&mut log);
+            vec![log]
         };
-        self.stream_loop(&self.shared.logs, "log record", send, any_error_breaks_link)
+        let call = |channel, request| async move {
+            LogReportServiceClient::new(channel).collect(request).await
+        };
+        self.stream_loop(logs_of, "log record", "LogReportService", prepare, call)
             .await;
     }
 
     /// Sends the meter reports queued, those of [`Worker::meter_sample_loop`] and those handed to
-    /// [`Transport::report_meters`](crate::reporter::Transport::report_meters), in one
-    /// `collect` stream per batch.
+    /// [`Transport::report_meters`](crate::reporter::Transport::report_meters), in `collect`
+    /// streams.
     async fn meter_loop(&self) {
-        let send = |channel, batch: Vec<Vec<MeterData>>| {
-            let request = self.request(tokio_stream::iter(batch.into_iter().flatten()));
-            async move {
-                MeterReportServiceClient::new(channel)
-                    .collect(request)
-                    .await
-            }
+        let prepare = |report: Vec<MeterData>| report;
+        let call = |channel, request| async move {
+            MeterReportServiceClient::new(channel)
+                .collect(request)
+                .await
         };
-        self.stream_loop(&self.shared.meters, "meter report", send, link_outcome)
-            .await;
+        self.stream_loop(
+            meters_of,
+            "meter report",
+            "MeterReportService",
+            prepare,
+            call,
+        )
+        .await;
     }
 
     /// Every interval, while connected: the registered meters, the process figures and the
     /// agent's own counts, read at one instant. Meters are readings, not events: a period
     /// without a connection is skipped, not queued.
+    ///
+    /// The reading runs on the runtime's blocking pool, as gauges run the application's
+    /// closures: one that blocks must not stall segments, heartbeats or `flush`. A reading that
+    /// takes longer than [`GAUGE_BUDGET`] is skipped and counted, and no other starts until it
+    /// has returned, so a gauge that never returns holds one thread, not one per interval.
     async fn meter_sample_loop(&self) {
         let Some(interval) = self.settings.meter_report_interval else {
             return;
         };
-        let mut sampler = MeterSampler::default();
+        let budget = GAUGE_BUDGET.min(interval);
+        let mut idle = Some(MeterSampler::default());
+        let mut late: Option<tokio::task::JoinHandle<MeterSampler>> = None;
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await; // the first tick is immediate
         loop {
             ticks.tick().await;
+            if let Some(reading) = late.take_if(|reading| reading.is_finished()) {
+                // Its report is stale by now; the sampler is kept for its process figures.
+                idle = Some(reading.await.unwrap_or_default());
+            }
             if self.link.borrow().is_none() {
                 continue;
             }
-            let report = sampler.sample(&self.settings.instance, &self.shared.stats());
-            self.shared.meters.offer(report);
+            let Some(mut sampler) = idle.take() else {
+                self.skip_meter_report("the last reading has not returned yet");
+                continue;
+            };
+            let instance = Arc::clone(&self.settings.instance);
+            let stats = self.shared.stats();
+            let (report_tx, report_rx) = tokio::sync::oneshot::channel();
+            let mut reading = tokio::task::spawn_blocking(move || {
+                let _ = report_tx.send(sampler.sample(&instance, &stats));
+                sampler
+            });
+            match tokio::time::timeout(budget, &mut reading).await {
+                Ok(sampler) => {
+                    idle = Some(sampler.unwrap_or_default());
+                    if let Ok(report) = report_rx.await {
+                        self.shared.meters.offer(report);
+                    }
+                }
+                Err(_) => {
+                    late = Some(reading);
+                    self.skip_meter_report("reading the gauges overran its budget");
+                }
+            }
         }
     }
 
-    /// Streams what `lane` holds, a batch per `collect` stream, while the link is up; `failed`
-    /// says whether an error breaks the link.
-    async fn stream_loop<T, SendBatch, Sending>(
+    fn skip_meter_report(&self, why: &str) {
+        crate::diagnostics::record(
+            crate::diagnostics::Problem::MeterReportSkipped,
+            1,
+            &format_args!("{why} (a gauge closure that blocks?)"),
+        );
+    }
+
+    /// Streams what the lane `lane_of` holds while the link is up, in `collect` streams of
+    /// `service`, each item made into its messages by `prepare` as the stream takes it.
+    ///
+    /// A stream ends when it has taken its size, or half its deadline has passed (the other
+    /// half is for what is in flight to arrive), or the lane is empty; its size adapts to how
+    /// fast the collector takes items, so that a slow collector gets streams it can finish in
+    /// time. What a stream took counts as sent when the collector answers it, failed when the
+    /// stream fails. Only a transport error breaks the link; a service the collector does not
+    /// serve fails the lane's items until the next connection.
+    async fn stream_loop<T, M, P, Call, Calling>(
         &self,
-        lane: &Lane<T>,
+        lane_of: LaneOf<T>,
         items: &str,
-        send: SendBatch,
-        failed: impl Fn(&Status) -> Outcome,
+        service: &str,
+        prepare: P,
+        call: Call,
     ) where
-        SendBatch: Fn(Channel, Vec<T>) -> Sending,
-        Sending: Future<Output = Result<tonic::Response<Commands>, Status>>,
+        P: FnMut(T) -> Vec<M> + Clone + Unpin + Send + 'static,
+        T: Send + 'static,
+        M: Unpin + Send + 'static,
+        Call: Fn(Channel, Request<Handover<T, M, P>>) -> Calling,
+        Calling: Future<Output = Result<tonic::Response<Commands>, Status>>,
     {
+        let lane = lane_of(&self.shared);
+        let mut sizer = StreamSizer::new(self.settings.batch_size);
+        // The connection on which the collector said it does not serve `service`.
+        let mut unserved: Option<u64> = None;
         loop {
             while !lane.has_queued() {
                 lane.wake.notified().await;
             }
             let link = self.link_up().await;
-            let batch = lane.take_batch(self.settings.batch_size);
-            if batch.is_empty() {
+            if unserved == Some(link.generation) {
+                let count = lane.fail_queued();
+                self.log.warn(
+                    Kind::Unserved,
+                    format_args!(
+                        "{count} {items}(s) dropped: the collector does not serve {service}"
+                    ),
+                );
                 continue;
             }
-            let count = batch.len();
-            match send(link.channel.clone(), batch).await {
+            let started = Instant::now();
+            let stop_at = started + self.settings.rpc_timeout / 2;
+            let (stream, taken) = Handover::new(
+                Arc::clone(&self.shared),
+                lane_of,
+                prepare.clone(),
+                sizer.size(),
+                stop_at,
+            );
+            let result = call(link.channel.clone(), self.request(stream)).await;
+            let count = taken.close();
+            match result {
                 Ok(response) => {
                     lane.finish(count, true);
+                    sizer.answered(count, started.elapsed(), self.settings.rpc_timeout);
                     self.handle_commands(response.into_inner());
                 }
                 Err(status) => {
                     lane.finish(count, false);
+                    if status.code() == Code::DeadlineExceeded {
+                        sizer.timed_out();
+                    }
+                    if is_unserved(&status) {
+                        unserved = Some(link.generation);
+                        self.log.warn(
+                            Kind::Unserved,
+                            format_args!(
+                                "{count} {items}(s) dropped: the collector does not serve \
+                                 {service}: {}",
+                                describe(&status)
+                            ),
+                        );
+                        continue;
+                    }
                     self.log.warn(
                         Kind::Send,
                         format_args!(
@@ -291,7 +414,7 @@ impl Worker {
                             describe(&status)
                         ),
                     );
-                    if failed(&status) == Outcome::BreaksLink {
+                    if link_outcome(&status) == Outcome::BreaksLink {
                         self.link_broken(&link);
                     }
                 }
@@ -431,11 +554,6 @@ enum Outcome {
     KeepsLink,
 }
 
-/// [`Outcome::BreaksLink`] whatever the error: how segment and log streams treat a failure.
-fn any_error_breaks_link(_: &Status) -> Outcome {
-    Outcome::BreaksLink
-}
-
 /// [`Outcome::BreaksLink`] for a transport error, [`Outcome::KeepsLink`] for a call the
 /// collector refused.
 fn link_outcome(status: &Status) -> Outcome {
@@ -459,6 +577,62 @@ fn is_transport(status: &Status) -> bool {
     )
 }
 
+/// Whether a failed call says the collector does not serve that service at all (an OAP without
+/// the log receiver answers `Unimplemented`; a proxy in front of it may answer `NotFound`).
+fn is_unserved(status: &Status) -> bool {
+    matches!(status.code(), Code::Unimplemented | Code::NotFound)
+}
+
+fn segments_of(shared: &Shared) -> &Lane<FinishedSegment> {
+    &shared.segments
+}
+
+fn logs_of(shared: &Shared) -> &Lane<LogData> {
+    &shared.logs
+}
+
+fn meters_of(shared: &Shared) -> &Lane<Vec<MeterData>> {
+    &shared.meters
+}
+
+/// How many items the next `collect` stream of a lane takes: few at first, doubling while the
+/// collector answers well within the deadline, halving when it takes long, a quarter after a
+/// stream that timed out; never more than the configured batch size.
+#[derive(Debug)]
+struct StreamSizer {
+    size: usize,
+    max: usize,
+}
+
+/// The size of the first stream: small enough for a collector of a few hundred items a second
+/// to answer within a short deadline, and doubled within a few streams for a fast one.
+const FIRST_STREAM_SIZE: usize = 32;
+
+impl StreamSizer {
+    fn new(max: usize) -> Self {
+        StreamSizer {
+            size: FIRST_STREAM_SIZE.min(max),
+            max,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn answered(&mut self, taken: usize, took: Duration, deadline: Duration) {
+        if took > deadline / 2 {
+            self.size = (self.size / 2).max(1);
+        } else if taken >= self.size && took <= deadline / 4 {
+            self.size = self.size.saturating_mul(2).min(self.max);
+        }
+    }
+
+    fn timed_out(&mut self) {
+        self.size = (self.size / 4).max(1);
+    }
+}
+
 /// A status with the chain of errors under it, on one line.
 fn describe(status: &Status) -> String {
     let mut text = format!("{:?}: {}", status.code(), status.message());
@@ -475,7 +649,11 @@ fn describe(status: &Status) -> String {
 pub(super) fn backoff_delay(initial: Duration, max: Duration, round: u32, unit: f64) -> Duration {
     let doublings = round.saturating_sub(1).min(30);
     let nominal = initial.saturating_mul(1 << doublings).min(max);
-    nominal.mul_f64(0.8 + 0.4 * unit.clamp(0.0, 1.0)).min(max)
+    // Checked: `mul_f64` panics past `Duration::MAX`, which a large `max` reaches.
+    let factor = 0.8 + 0.4 * unit.clamp(0.0, 1.0);
+    Duration::try_from_secs_f64(nominal.as_secs_f64() * factor)
+        .unwrap_or(max)
+        .min(max)
 }
 
 /// Kinds of log lines, each written at most once per [`LOG_INTERVAL`].
@@ -483,14 +661,19 @@ pub(super) fn backoff_delay(initial: Duration, max: Duration, round: u32, unit: 
 enum Kind {
     Connect,
     Send,
+    Unserved,
     Heartbeat,
     Discovery,
     UnknownCommand,
 }
 
+impl Kind {
+    const COUNT: usize = Kind::UnknownCommand as usize + 1;
+}
+
 #[derive(Default)]
 struct Throttle {
-    slots: RefCell<[Slot; 6]>,
+    slots: RefCell<[Slot; Kind::COUNT]>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -547,6 +730,19 @@ mod tests {
             Duration::from_millis(120)
         );
         assert_eq!(backoff_delay(initial, max, u32::MAX, 1.0), max);
+    }
+
+    #[test]
+    fn the_longest_backoff_does_not_overflow() {
+        for (initial, max) in [
+            (Duration::MAX, Duration::MAX),
+            (Duration::from_secs(1), Duration::MAX),
+        ] {
+            for round in [1, 2, 40, u32::MAX] {
+                assert!(backoff_delay(initial, max, round, 1.0) <= max);
+                assert!(backoff_delay(initial, max, round, 0.0) > Duration::ZERO);
+            }
+        }
     }
 
     #[test]
