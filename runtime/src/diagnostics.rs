@@ -60,6 +60,9 @@ pub struct Counters {
     pub meter_reports_dropped: u64,
     /// Instance properties and keepAlive messages the reporter refused (its buffer was full).
     pub management_dropped: u64,
+    /// Meters made but not reported because the registry held its limit of series
+    /// ([`meter::DEFAULT_MAX_SERIES`](crate::meter::DEFAULT_MAX_SERIES) by default).
+    pub meter_series_refused: u64,
 }
 
 /// Reads the counters.
@@ -80,6 +83,7 @@ pub fn counters() -> Counters {
         span_text_dropped: read(Problem::SpanTextDropped),
         meter_reports_dropped: read(Problem::MeterReportDropped),
         management_dropped: read(Problem::ManagementDropped),
+        meter_series_refused: read(Problem::MeterSeriesRefused),
     }
 }
 
@@ -96,6 +100,7 @@ pub(crate) enum Problem {
     SpanTextDropped,
     MeterReportDropped,
     ManagementDropped,
+    MeterSeriesRefused,
 }
 
 impl Problem {
@@ -114,6 +119,9 @@ impl Problem {
             Problem::MeterReportDropped => "meter reports dropped by the reporter",
             Problem::ManagementDropped => {
                 "instance properties and keepAlive messages dropped by the reporter"
+            }
+            Problem::MeterSeriesRefused => {
+                "new meter series not reported because the meter registry was full"
             }
         }
     }
@@ -138,8 +146,8 @@ impl ProblemState {
 }
 
 /// One slot per [`Problem`], indexed by its discriminant.
-static STATE: [ProblemState; Problem::ManagementDropped as usize + 1] =
-    [const { ProblemState::new() }; Problem::ManagementDropped as usize + 1];
+static STATE: [ProblemState; Problem::MeterSeriesRefused as usize + 1] =
+    [const { ProblemState::new() }; Problem::MeterSeriesRefused as usize + 1];
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();

@@ -507,6 +507,7 @@ impl GrpcReporterBuilder {
     /// ```
     pub fn start(self) -> Result<GrpcReporter, GrpcError> {
         let settings = setup::settings(&self)?;
+        crate::meter::set_max_series(self.config.meter_max_series());
         let shared = Arc::new(Shared::new(
             self.config.max_send_queue_size(),
             self.config.log_reporter_level(),

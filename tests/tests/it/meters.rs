@@ -64,7 +64,8 @@ fn meters_arrive_with_their_values_and_labels() {
     tracer.in_scope(|| drop(rust2sky::local_span("checkout")));
     assert!(reporter.flush(PATIENCE));
 
-    let labels = [label("region", "eu"), label("channel", "web")];
+    // Labels go out sorted by name, whatever order the code gave them in.
+    let labels = [label("channel", "web"), label("region", "eu")];
     let received: Received = collector.wait_until(PATIENCE, |received| {
         single(&received.meters, "it_orders_total", &labels).is_some()
             && single(
@@ -73,6 +74,8 @@ fn meters_arrive_with_their_values_and_labels() {
                 &[label("outcome", "sent")],
             )
             .is_some_and(|sent| sent.value == 1.0)
+            // A report arrives one reading at a time: wait for its last.
+            && single(&received.meters, "instance_rust_agent_meter_series_refused", &[]).is_some()
     });
     let meters = &received.meters;
 
@@ -115,4 +118,8 @@ fn meters_arrive_with_their_values_and_labels() {
         &[label("outcome", "produced")],
     );
     assert_eq!(produced.map(|produced| produced.value), Some(1.0));
+    let series = single(meters, "instance_rust_agent_meter_series", &[]).unwrap();
+    assert!(series.value >= 3.0, "this test's three meters at least");
+    let refused = single(meters, "instance_rust_agent_meter_series_refused", &[]).unwrap();
+    assert_eq!(refused.value, 0.0);
 }
