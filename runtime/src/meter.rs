@@ -21,7 +21,10 @@
 //! assert_eq!(meter::counter("orders_total", &[("region", "eu")]).value(), 1.0);
 //! ```
 //!
-//! The process figures, on Linux (read from `/proc/self`; none elsewhere), and the agent's own:
+//! The process figures, on Linux (read from `/proc/self`; none elsewhere), and the agent's own.
+//! These names are stable (a rename is a breaking change): the OAP's rules for them, and the
+//! dashboards that show them, are in the repository's `oap/` folder (the README's "Seeing
+//! rust2sky's meters in the OAP").
 //!
 //! | name | what |
 //! |---|---|

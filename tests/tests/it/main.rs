@@ -3,5 +3,6 @@
 mod grpc_reporter;
 mod logging;
 mod meters;
+mod oap;
 mod tonic_rpc;
 mod transport;
