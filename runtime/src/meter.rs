@@ -32,6 +32,10 @@
 //! | `instance_rust_process_resident_memory_bytes` | resident memory |
 //! | `instance_rust_process_threads` | threads |
 //! | `instance_rust_process_open_fds` | open file descriptors |
+//! | `instance_rust_tokio_workers` | worker threads of a tokio runtime given to [`tokio_runtime`], labelled `runtime` |
+//! | `instance_rust_tokio_alive_tasks` | its tasks not yet finished, labelled `runtime` |
+//! | `instance_rust_tokio_global_queue_depth` | its tasks waiting in the global (injection) queue, labelled `runtime` |
+//! | `instance_rust_tokio_busy_ratio` | the share of its workers' time spent busy since the previous report, in %, labelled `runtime` (targets with 64-bit atomics) |
 //! | `instance_rust_agent_segments` | segments given to the reporter, labelled `outcome` = `produced`, `sent`, `dropped`, `failed` or `queued` |
 //! | `instance_rust_agent_logs` | log records given to the reporter, with the same labels |
 //! | `instance_rust_agent_meter_series` | meter series the registry keeps |
@@ -47,7 +51,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use rust2sky_proto::v3::meter_data::Metric;
 use rust2sky_proto::v3::{Label, MeterBucketValue, MeterData, MeterHistogram, MeterSingleValue};
 
@@ -235,6 +239,89 @@ pub fn histogram(name: &str, labels: &[(&str, &str)], bounds: &[f64]) -> Histogr
         Kind::Histogram(existing) => existing,
         _ => histogram(),
     }
+}
+
+/// Registers gauges of a tokio runtime's stable metrics, labelled `runtime` = `name`:
+/// `instance_rust_tokio_workers`, `instance_rust_tokio_alive_tasks`,
+/// `instance_rust_tokio_global_queue_depth` and, where the target has 64-bit atomics,
+/// `instance_rust_tokio_busy_ratio` (the share of the workers' time spent busy since the
+/// previous report, in %). They need no `tokio_unstable`.
+///
+/// Calling it again with the same name replaces that runtime's gauges. The gauges keep a clone
+/// of `handle`; after the runtime shuts down they read what it last had.
+///
+/// ```
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// // Reported with the other meters from now on, labelled `runtime` = `main`.
+/// rust2sky::meter::tokio_runtime(runtime.handle(), "main");
+/// ```
+pub fn tokio_runtime(handle: &tokio::runtime::Handle, name: &str) {
+    let labels = [("runtime", name)];
+    let read = |figure: fn(&tokio::runtime::RuntimeMetrics) -> usize| {
+        let handle = handle.clone();
+        move || figure(&handle.metrics()) as f64
+    };
+    gauge(
+        "instance_rust_tokio_workers",
+        &labels,
+        read(tokio::runtime::RuntimeMetrics::num_workers),
+    );
+    gauge(
+        "instance_rust_tokio_alive_tasks",
+        &labels,
+        read(tokio::runtime::RuntimeMetrics::num_alive_tasks),
+    );
+    gauge(
+        "instance_rust_tokio_global_queue_depth",
+        &labels,
+        read(tokio::runtime::RuntimeMetrics::global_queue_depth),
+    );
+    #[cfg(target_has_atomic = "64")]
+    {
+        let handle = handle.clone();
+        let busy = BusyRatio::new(&handle.metrics());
+        gauge("instance_rust_tokio_busy_ratio", &labels, move || {
+            busy.read(&handle.metrics())
+        });
+    }
+}
+
+/// The share of a runtime's worker time spent busy between two readings.
+#[cfg(target_has_atomic = "64")]
+struct BusyRatio {
+    /// The workers' busy time summed, and when it was read: at registration, then at each
+    /// report.
+    last: Mutex<(std::time::Duration, Instant)>,
+}
+
+#[cfg(target_has_atomic = "64")]
+impl BusyRatio {
+    fn new(metrics: &tokio::runtime::RuntimeMetrics) -> Self {
+        BusyRatio {
+            last: Mutex::new((busy_time(metrics), Instant::now())),
+        }
+    }
+
+    fn read(&self, metrics: &tokio::runtime::RuntimeMetrics) -> f64 {
+        let busy = busy_time(metrics);
+        let now = Instant::now();
+        let mut last = self.last.lock();
+        let (last_busy, last_time) = *last;
+        *last = (busy, now);
+        let available = now.duration_since(last_time).as_secs_f64() * metrics.num_workers() as f64;
+        if available > 0.0 {
+            (busy.saturating_sub(last_busy).as_secs_f64() / available * 100.0).min(100.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+#[cfg(target_has_atomic = "64")]
+fn busy_time(metrics: &tokio::runtime::RuntimeMetrics) -> std::time::Duration {
+    (0..metrics.num_workers())
+        .map(|worker| metrics.worker_total_busy_duration(worker))
+        .sum()
 }
 
 /// Every registered meter's current value, as the OAP takes them (service, instance and time
@@ -776,6 +863,32 @@ mod tests {
         );
         registry.find_or_add("orders", &[("region", "eu")], new_counter);
         assert_eq!(registry.series.read().count, 4);
+    }
+
+    #[test]
+    fn a_tokio_runtime_shut_down_is_still_read_without_a_panic() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tokio_runtime(runtime.handle(), "unit-dropped");
+        drop(runtime);
+        let meters = collect();
+        let labels = [label("runtime", "unit-dropped")];
+        let read = |name: &str| {
+            meters.iter().find_map(|meter| match &meter.metric {
+                Some(Metric::SingleValue(single))
+                    if single.name == name && single.labels == labels =>
+                {
+                    Some(single.value)
+                }
+                _ => None,
+            })
+        };
+        assert_eq!(read("instance_rust_tokio_workers"), Some(1.0));
+        assert_eq!(read("instance_rust_tokio_alive_tasks"), Some(0.0));
+        if cfg!(target_has_atomic = "64") {
+            assert!(read("instance_rust_tokio_busy_ratio").is_some());
+        }
     }
 
     #[test]

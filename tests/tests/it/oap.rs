@@ -152,6 +152,10 @@ fn the_rules_read_only_meters_rust2sky_sends_and_documents() {
         .build_with_env(|_| None)
         .unwrap();
     let _reporter = GrpcReporter::start(&config).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rust2sky::meter::tokio_runtime(runtime.handle(), "oap-rules");
     let sent = |received: &rust2sky::testing::Received| -> BTreeSet<String> {
         received
             .meters
