@@ -83,6 +83,17 @@ impl Counter {
         }
     }
 
+    /// Raises the value to `value` if it is below (a counter kept elsewhere, read as a total).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn raise_to(&self, value: f64) {
+        let _ = self
+            .value
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                (value > f64::from_bits(bits)).then(|| value.to_bits())
+            });
+    }
+
     /// The current value.
     ///
     /// ```
@@ -332,6 +343,8 @@ pub(crate) fn collect() -> Vec<MeterData> {
         .into_iter()
         .filter_map(|meter| match meter.kind {
             Kind::Counter(counter) => Some(single(&meter.name, &meter.labels, counter.value())),
+            #[cfg(feature = "metrics")]
+            Kind::Level(level) => Some(single(&meter.name, &meter.labels, level.get())),
             // A gauge runs the application's closure on the reporter's thread: one that panics
             // is left out of the report, and must not take the reporter down with it.
             Kind::Gauge(gauge) => {
@@ -482,6 +495,40 @@ enum Kind {
     Counter(Counter),
     Gauge(Gauge),
     Histogram(Histogram),
+    /// A gauge that holds the value last set, as the `metrics` crate's gauges are.
+    #[cfg(feature = "metrics")]
+    Level(Level),
+}
+
+/// A gauge that holds the value last set or moved to.
+#[derive(Clone, Default)]
+#[cfg(feature = "metrics")]
+pub(crate) struct Level(Arc<AtomicF64>);
+
+#[cfg(feature = "metrics")]
+impl Level {
+    pub(crate) fn set(&self, value: f64) {
+        self.0.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn add(&self, by: f64) {
+        self.0.add(by);
+    }
+
+    pub(crate) fn get(&self) -> f64 {
+        self.0.get()
+    }
+}
+
+/// The settable gauge with this name and labels, made the first time it is asked for; one
+/// not kept in the registry (full, or the name taken by another kind) works but is not
+/// reported.
+#[cfg(feature = "metrics")]
+pub(crate) fn level(name: &str, labels: &[(&str, &str)]) -> Level {
+    match registry().find_or_add(name, labels, || Kind::Level(Level::default())) {
+        Kind::Level(existing) => existing,
+        _ => Level::default(),
+    }
 }
 
 #[derive(Clone)]

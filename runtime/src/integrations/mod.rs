@@ -5,3 +5,6 @@ pub mod tower;
 
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
