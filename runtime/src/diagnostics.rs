@@ -70,6 +70,9 @@ pub struct Counters {
     /// Meter reports skipped because reading the meters overran its budget: a gauge closure
     /// that blocks (see [`crate::meter::gauge`]).
     pub meter_reports_skipped: u64,
+    /// Meters made but not reported because the registry held its limit of series
+    /// ([`meter::DEFAULT_MAX_SERIES`](crate::meter::DEFAULT_MAX_SERIES) by default).
+    pub meter_series_refused: u64,
 }
 
 /// Reads the counters.
@@ -93,6 +96,7 @@ pub fn counters() -> Counters {
         meter_reports_dropped: read(Problem::MeterReportDropped),
         management_dropped: read(Problem::ManagementDropped),
         meter_reports_skipped: read(Problem::MeterReportSkipped),
+        meter_series_refused: read(Problem::MeterSeriesRefused),
     }
 }
 
@@ -112,6 +116,7 @@ pub(crate) enum Problem {
     MeterReportDropped,
     ManagementDropped,
     MeterReportSkipped,
+    MeterSeriesRefused,
 }
 
 impl Problem {
@@ -138,6 +143,9 @@ impl Problem {
                 "instance properties and keepAlive messages dropped by the reporter"
             }
             Problem::MeterReportSkipped => "meter reports skipped because a reading overran",
+            Problem::MeterSeriesRefused => {
+                "new meter series not reported because the meter registry was full"
+            }
         }
     }
 }
@@ -161,8 +169,8 @@ impl ProblemState {
 }
 
 /// One slot per [`Problem`], indexed by its discriminant.
-static STATE: [ProblemState; Problem::MeterReportSkipped as usize + 1] =
-    [const { ProblemState::new() }; Problem::MeterReportSkipped as usize + 1];
+static STATE: [ProblemState; Problem::MeterSeriesRefused as usize + 1] =
+    [const { ProblemState::new() }; Problem::MeterSeriesRefused as usize + 1];
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();

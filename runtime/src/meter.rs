@@ -3,8 +3,12 @@
 //! process's own figures.
 //!
 //! Meters live in one registry per process, as the official agents' `MeterFactory`: asking again
-//! for a meter with the same name and labels gives the same meter. Updating one is a few atomic
-//! operations, with no lock and no allocation.
+//! for a meter with the same name and labels, in any order, gives the same meter (its labels are
+//! reported sorted by name). Finding one is a hash lookup under a shared lock; updating one is a
+//! few atomic operations, with no lock and no allocation, so a meter used on a request path is
+//! best asked for once and its handle kept. The registry keeps at most
+//! [`DEFAULT_MAX_SERIES`] series (`SW_METER_MAX_METER_SIZE`): labels made from request data
+//! cannot grow it without bound.
 //!
 //! ```
 //! use rust2sky::meter;
@@ -17,7 +21,10 @@
 //! assert_eq!(meter::counter("orders_total", &[("region", "eu")]).value(), 1.0);
 //! ```
 //!
-//! The process figures, on Linux (read from `/proc/self`; none elsewhere), and the agent's own:
+//! The process figures, on Linux (read from `/proc/self`; none elsewhere), and the agent's own.
+//! These names are stable (a rename is a breaking change): the OAP's rules for them, and the
+//! dashboards that show them, are in the repository's `oap/` folder (the README's "Seeing
+//! rust2sky's meters in the OAP").
 //!
 //! | name | what |
 //! |---|---|
@@ -25,20 +32,30 @@
 //! | `instance_rust_process_resident_memory_bytes` | resident memory |
 //! | `instance_rust_process_threads` | threads |
 //! | `instance_rust_process_open_fds` | open file descriptors |
+//! | `instance_rust_tokio_workers` | worker threads of a tokio runtime given to [`tokio_runtime`], labelled `runtime` |
+//! | `instance_rust_tokio_alive_tasks` | its tasks not yet finished, labelled `runtime` |
+//! | `instance_rust_tokio_global_queue_depth` | its tasks waiting in the global (injection) queue, labelled `runtime` |
+//! | `instance_rust_tokio_busy_ratio` | the share of its workers' time spent busy since the previous report, in %, labelled `runtime` (targets with 64-bit atomics) |
 //! | `instance_rust_agent_segments` | segments given to the reporter, labelled `outcome` = `produced`, `sent`, `dropped`, `failed` or `queued` |
 //! | `instance_rust_agent_logs` | log records given to the reporter, with the same labels |
+//! | `instance_rust_agent_meter_series` | meter series the registry keeps |
+//! | `instance_rust_agent_meter_series_refused` | meter series not kept because the registry was full, since the process started |
 //!
 //! [`GrpcReporter`]: crate::reporter::GrpcReporter
 //! [`Config::meter_report_interval`]: crate::config::Config::meter_report_interval
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rust2sky_proto::v3::meter_data::Metric;
 use rust2sky_proto::v3::{Label, MeterBucketValue, MeterData, MeterHistogram, MeterSingleValue};
+
+use crate::diagnostics::{self, Problem};
 
 /// A value that only goes up, such as a number of orders.
 ///
@@ -64,6 +81,17 @@ impl Counter {
         if by > 0.0 {
             self.value.add(by);
         }
+    }
+
+    /// Raises the value to `value` if it is below (a counter kept elsewhere, read as a total).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn raise_to(&self, value: f64) {
+        let _ = self
+            .value
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                (value > f64::from_bits(bits)).then(|| value.to_bits())
+            });
     }
 
     /// The current value.
@@ -230,6 +258,89 @@ pub fn histogram(name: &str, labels: &[(&str, &str)], bounds: &[f64]) -> Histogr
     }
 }
 
+/// Registers gauges of a tokio runtime's stable metrics, labelled `runtime` = `name`:
+/// `instance_rust_tokio_workers`, `instance_rust_tokio_alive_tasks`,
+/// `instance_rust_tokio_global_queue_depth` and, where the target has 64-bit atomics,
+/// `instance_rust_tokio_busy_ratio` (the share of the workers' time spent busy since the
+/// previous report, in %). They need no `tokio_unstable`.
+///
+/// Calling it again with the same name replaces that runtime's gauges. The gauges keep a clone
+/// of `handle`; after the runtime shuts down they read what it last had.
+///
+/// ```
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// // Reported with the other meters from now on, labelled `runtime` = `main`.
+/// rust2sky::meter::tokio_runtime(runtime.handle(), "main");
+/// ```
+pub fn tokio_runtime(handle: &tokio::runtime::Handle, name: &str) {
+    let labels = [("runtime", name)];
+    let read = |figure: fn(&tokio::runtime::RuntimeMetrics) -> usize| {
+        let handle = handle.clone();
+        move || figure(&handle.metrics()) as f64
+    };
+    gauge(
+        "instance_rust_tokio_workers",
+        &labels,
+        read(tokio::runtime::RuntimeMetrics::num_workers),
+    );
+    gauge(
+        "instance_rust_tokio_alive_tasks",
+        &labels,
+        read(tokio::runtime::RuntimeMetrics::num_alive_tasks),
+    );
+    gauge(
+        "instance_rust_tokio_global_queue_depth",
+        &labels,
+        read(tokio::runtime::RuntimeMetrics::global_queue_depth),
+    );
+    #[cfg(target_has_atomic = "64")]
+    {
+        let handle = handle.clone();
+        let busy = BusyRatio::new(&handle.metrics());
+        gauge("instance_rust_tokio_busy_ratio", &labels, move || {
+            busy.read(&handle.metrics())
+        });
+    }
+}
+
+/// The share of a runtime's worker time spent busy between two readings.
+#[cfg(target_has_atomic = "64")]
+struct BusyRatio {
+    /// The workers' busy time summed, and when it was read: at registration, then at each
+    /// report.
+    last: Mutex<(std::time::Duration, Instant)>,
+}
+
+#[cfg(target_has_atomic = "64")]
+impl BusyRatio {
+    fn new(metrics: &tokio::runtime::RuntimeMetrics) -> Self {
+        BusyRatio {
+            last: Mutex::new((busy_time(metrics), Instant::now())),
+        }
+    }
+
+    fn read(&self, metrics: &tokio::runtime::RuntimeMetrics) -> f64 {
+        let busy = busy_time(metrics);
+        let now = Instant::now();
+        let mut last = self.last.lock();
+        let (last_busy, last_time) = *last;
+        *last = (busy, now);
+        let available = now.duration_since(last_time).as_secs_f64() * metrics.num_workers() as f64;
+        if available > 0.0 {
+            (busy.saturating_sub(last_busy).as_secs_f64() / available * 100.0).min(100.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+#[cfg(target_has_atomic = "64")]
+fn busy_time(metrics: &tokio::runtime::RuntimeMetrics) -> std::time::Duration {
+    (0..metrics.num_workers())
+        .map(|worker| metrics.worker_total_busy_duration(worker))
+        .sum()
+}
+
 /// Every registered meter's current value, as the OAP takes them (service, instance and time
 /// left for the reporter to fill in).
 pub(crate) fn collect() -> Vec<MeterData> {
@@ -238,6 +349,8 @@ pub(crate) fn collect() -> Vec<MeterData> {
         .into_iter()
         .filter_map(|meter| match meter.kind {
             Kind::Counter(counter) => Some(single(&meter.name, &meter.labels, counter.value())),
+            #[cfg(feature = "metrics")]
+            Kind::Level(level) => Some(single(&meter.name, &meter.labels, level.get())),
             // A gauge runs the application's closure on the reporter's thread: one that panics
             // is left out of the report, and must not take the reporter down with it.
             Kind::Gauge(gauge) => {
@@ -388,40 +501,130 @@ enum Kind {
     Counter(Counter),
     Gauge(Gauge),
     Histogram(Histogram),
+    /// A gauge that holds the value last set, as the `metrics` crate's gauges are.
+    #[cfg(feature = "metrics")]
+    Level(Level),
+}
+
+/// A gauge that holds the value last set or moved to.
+#[derive(Clone, Default)]
+#[cfg(feature = "metrics")]
+pub(crate) struct Level(Arc<AtomicF64>);
+
+#[cfg(feature = "metrics")]
+impl Level {
+    pub(crate) fn set(&self, value: f64) {
+        self.0.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn add(&self, by: f64) {
+        self.0.add(by);
+    }
+
+    pub(crate) fn get(&self) -> f64 {
+        self.0.get()
+    }
+}
+
+/// The settable gauge with this name and labels, made the first time it is asked for; one
+/// not kept in the registry (full, or the name taken by another kind) works but is not
+/// reported.
+#[cfg(feature = "metrics")]
+pub(crate) fn level(name: &str, labels: &[(&str, &str)]) -> Level {
+    match registry().find_or_add(name, labels, || Kind::Level(Level::default())) {
+        Kind::Level(existing) => existing,
+        _ => Level::default(),
+    }
 }
 
 #[derive(Clone)]
 struct Registered {
     name: String,
+    /// Sorted, so that the order a caller gives them in does not make another series.
     labels: Vec<Label>,
     kind: Kind,
 }
 
-#[derive(Default)]
+/// The registry: series by the hash of their name and sorted labels, so that finding one costs
+/// the same with ten series as with ten thousand; a bucket holds more than one only when two
+/// keys' hashes collide.
 struct Registry {
-    meters: Mutex<Vec<Registered>>,
+    hasher: RandomState,
+    series: RwLock<Series>,
+    /// How many series the registry keeps; see [`DEFAULT_MAX_SERIES`].
+    max_series: AtomicUsize,
 }
+
+#[derive(Default)]
+struct Series {
+    by_hash: HashMap<u64, Vec<Registered>>,
+    count: usize,
+}
+
+/// How many meter series (a name with one set of labels) the registry keeps unless
+/// [`Config::meter_max_series`] says otherwise, the same bound for meters made here and for
+/// those the `metrics` crate records.
+///
+/// Labels often come from request data (a route, a status, a customer); without a bound, every
+/// new value would be kept and reported for the life of the process. A meter asked for when
+/// the registry is full still works for its caller but is not reported; each one is counted in
+/// [`diagnostics::Counters::meter_series_refused`], reported as
+/// `instance_rust_agent_meter_series_refused`, and warned about at most every 30 seconds.
+///
+/// ```
+/// assert_eq!(rust2sky::meter::DEFAULT_MAX_SERIES, 10_000);
+/// ```
+///
+/// [`Config::meter_max_series`]: crate::config::Config::meter_max_series
+/// [`diagnostics::Counters::meter_series_refused`]: crate::diagnostics::Counters::meter_series_refused
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
 
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(Registry::default)
+    REGISTRY.get_or_init(|| Registry::new(DEFAULT_MAX_SERIES))
 }
 
-fn same(meter: &Registered, name: &str, labels: &[(&str, &str)]) -> bool {
-    meter.name == name
-        && meter.labels.len() == labels.len()
-        && meter
-            .labels
-            .iter()
-            .zip(labels)
-            .all(|(label, (key, value))| label.name == *key && label.value == *value)
+/// Sets how many series the registry keeps from now on: the reporter applies
+/// [`Config::meter_max_series`] when it starts. Series already kept stay.
+///
+/// [`Config::meter_max_series`]: crate::config::Config::meter_max_series
+pub(crate) fn set_max_series(max: usize) {
+    registry().max_series.store(max.max(1), Ordering::Relaxed);
 }
 
-impl Registered {
-    fn new(name: &str, labels: &[(&str, &str)], kind: Kind) -> Self {
+/// How many series the registry keeps now.
+pub(crate) fn series_count() -> usize {
+    registry().series.read().count
+}
+
+/// A series' name and labels as a caller gives them, labels sorted.
+struct Key<'a> {
+    name: &'a str,
+    labels: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Key<'a> {
+    fn new(name: &'a str, labels: &[(&'a str, &'a str)]) -> Self {
+        let mut labels = labels.to_vec();
+        labels.sort_unstable();
+        Key { name, labels }
+    }
+
+    fn matches(&self, meter: &Registered) -> bool {
+        meter.name == self.name
+            && meter.labels.len() == self.labels.len()
+            && meter
+                .labels
+                .iter()
+                .zip(&self.labels)
+                .all(|(label, (key, value))| label.name == *key && label.value == *value)
+    }
+
+    fn register(&self, kind: Kind) -> Registered {
         Registered {
-            name: name.to_owned(),
-            labels: labels
+            name: self.name.to_owned(),
+            labels: self
+                .labels
                 .iter()
                 .map(|(key, value)| label(key, value))
                 .collect(),
@@ -431,38 +634,96 @@ impl Registered {
 }
 
 impl Registry {
-    fn lock(&self) -> parking_lot::MutexGuard<'_, Vec<Registered>> {
-        self.meters.lock()
+    fn new(max_series: usize) -> Self {
+        Registry {
+            hasher: RandomState::new(),
+            series: RwLock::new(Series::default()),
+            max_series: AtomicUsize::new(max_series),
+        }
     }
 
-    /// The meter registered under `name` and `labels`, or `make()` registered there.
+    fn hash(&self, key: &Key<'_>) -> u64 {
+        self.hasher.hash_one((key.name, &key.labels))
+    }
+
+    /// The meter registered under `name` and `labels`, or `make()` registered there if the
+    /// registry has room.
     fn find_or_add(
         &self,
         name: &str,
         labels: &[(&str, &str)],
         make: impl FnOnce() -> Kind,
     ) -> Kind {
-        let mut meters = self.lock();
-        if let Some(meter) = meters.iter().find(|meter| same(meter, name, labels)) {
-            return meter.kind.clone();
+        let key = Key::new(name, labels);
+        let hash = self.hash(&key);
+        // Meters are asked for far more often than made: most calls take the shared lock only.
+        let found = |series: &Series| {
+            series
+                .by_hash
+                .get(&hash)?
+                .iter()
+                .find(|meter| key.matches(meter))
+                .map(|meter| meter.kind.clone())
+        };
+        if let Some(kind) = found(&self.series.read()) {
+            return kind;
+        }
+        let mut series = self.series.write();
+        if let Some(kind) = found(&series) {
+            return kind;
         }
         let kind = make();
-        meters.push(Registered::new(name, labels, kind.clone()));
+        if series.count >= self.max_series.load(Ordering::Relaxed) {
+            drop(series);
+            refuse(name);
+            return kind;
+        }
+        series
+            .by_hash
+            .entry(hash)
+            .or_default()
+            .push(key.register(kind.clone()));
+        series.count += 1;
         kind
     }
 
+    /// Puts `kind` under `name` and `labels` in place of what is there, or adds it if the
+    /// registry has room.
     fn replace(&self, name: &str, labels: &[(&str, &str)], kind: Kind) {
-        let mut meters = self.lock();
-        match meters.iter_mut().find(|meter| same(meter, name, labels)) {
-            Some(meter) => meter.kind = kind,
-            None => meters.push(Registered::new(name, labels, kind)),
+        let key = Key::new(name, labels);
+        let hash = self.hash(&key);
+        let mut series = self.series.write();
+        let existing = series
+            .by_hash
+            .get_mut(&hash)
+            .and_then(|bucket| bucket.iter_mut().find(|meter| key.matches(meter)));
+        if let Some(meter) = existing {
+            meter.kind = kind;
+            return;
         }
+        if series.count >= self.max_series.load(Ordering::Relaxed) {
+            drop(series);
+            refuse(name);
+            return;
+        }
+        series
+            .by_hash
+            .entry(hash)
+            .or_default()
+            .push(key.register(kind));
+        series.count += 1;
     }
 
-    /// A copy of the list, so that gauges are read without the lock held.
+    /// A copy of every series, so that gauges are read without the lock held.
     fn meters(&self) -> Vec<Registered> {
-        self.lock().clone()
+        let series = self.series.read();
+        series.by_hash.values().flatten().cloned().collect()
     }
+}
+
+/// Counts a series the registry had no room for.
+fn refuse(name: &str) {
+    diagnostics::record(Problem::MeterSeriesRefused, 1, &format_args!("{name:?}"));
 }
 
 impl fmt::Debug for Counter {
@@ -552,6 +813,135 @@ mod tests {
         let meters = collect();
         assert!(find(&meters, "unit_panicking_gauge").is_none());
         assert!(find(&meters, "unit_fine_gauge").is_some());
+    }
+
+    fn new_counter() -> Kind {
+        Kind::Counter(Counter {
+            value: Arc::new(AtomicF64::default()),
+        })
+    }
+
+    fn names(registry: &Registry) -> Vec<String> {
+        let mut names: Vec<String> = registry
+            .meters()
+            .into_iter()
+            .map(|meter| meter.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_registry_keeps_at_most_its_limit_of_series_and_counts_the_rest() {
+        let registry = Registry::new(3);
+        let refused_before = diagnostics::counters().meter_series_refused;
+        for user in 0..10 {
+            let Kind::Counter(counter) =
+                registry.find_or_add("logins", &[("user", &user.to_string())], new_counter)
+            else {
+                panic!("a counter");
+            };
+            // A refused meter still works for its caller.
+            counter.increment(1.0);
+            assert_eq!(counter.value(), 1.0);
+        }
+        registry.replace("queue", &[], Kind::Gauge(gauge_of(1.0)));
+        assert_eq!(names(&registry), ["logins", "logins", "logins"]);
+        assert_eq!(registry.series.read().count, 3);
+        let refused = diagnostics::counters().meter_series_refused - refused_before;
+        assert!(
+            refused >= 8,
+            "7 counters and a gauge refused, {refused} counted"
+        );
+
+        // A series already kept is still found, and a gauge kept is still replaced.
+        let Kind::Counter(first) = registry.find_or_add("logins", &[("user", "0")], new_counter)
+        else {
+            panic!("a counter");
+        };
+        assert_eq!(first.value(), 1.0);
+        let registry = Registry::new(1);
+        registry.replace("queue", &[], Kind::Gauge(gauge_of(1.0)));
+        registry.replace("queue", &[], Kind::Gauge(gauge_of(2.0)));
+        let [meter] = &registry.meters()[..] else {
+            panic!("one series");
+        };
+        let Kind::Gauge(gauge) = &meter.kind else {
+            panic!("a gauge");
+        };
+        assert_eq!(gauge.value(), 2.0);
+    }
+
+    fn gauge_of(value: f64) -> Gauge {
+        Gauge {
+            read: Arc::new(move || value),
+        }
+    }
+
+    #[test]
+    fn labels_in_another_order_are_the_same_series() {
+        let registry = Registry::new(10);
+        let Kind::Counter(a) = registry.find_or_add(
+            "orders",
+            &[("region", "eu"), ("channel", "web")],
+            new_counter,
+        ) else {
+            panic!("a counter");
+        };
+        let Kind::Counter(b) = registry.find_or_add(
+            "orders",
+            &[("channel", "web"), ("region", "eu")],
+            new_counter,
+        ) else {
+            panic!("a counter");
+        };
+        a.increment(2.0);
+        assert_eq!(b.value(), 2.0);
+        let meters = registry.meters();
+        assert_eq!(meters.len(), 1);
+        assert_eq!(
+            meters[0].labels,
+            [label("channel", "web"), label("region", "eu")]
+        );
+        // Another value, another name or one label fewer is another series.
+        registry.find_or_add(
+            "orders",
+            &[("region", "us"), ("channel", "web")],
+            new_counter,
+        );
+        registry.find_or_add(
+            "refunds",
+            &[("region", "eu"), ("channel", "web")],
+            new_counter,
+        );
+        registry.find_or_add("orders", &[("region", "eu")], new_counter);
+        assert_eq!(registry.series.read().count, 4);
+    }
+
+    #[test]
+    fn a_tokio_runtime_shut_down_is_still_read_without_a_panic() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tokio_runtime(runtime.handle(), "unit-dropped");
+        drop(runtime);
+        let meters = collect();
+        let labels = [label("runtime", "unit-dropped")];
+        let read = |name: &str| {
+            meters.iter().find_map(|meter| match &meter.metric {
+                Some(Metric::SingleValue(single))
+                    if single.name == name && single.labels == labels =>
+                {
+                    Some(single.value)
+                }
+                _ => None,
+            })
+        };
+        assert_eq!(read("instance_rust_tokio_workers"), Some(1.0));
+        assert_eq!(read("instance_rust_tokio_alive_tasks"), Some(0.0));
+        if cfg!(target_has_atomic = "64") {
+            assert!(read("instance_rust_tokio_busy_ratio").is_some());
+        }
     }
 
     #[test]

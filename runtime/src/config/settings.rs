@@ -312,4 +312,16 @@ settings! {
         meaning: "Seconds between two reports of the meters and the process figures; `0` turns them off",
         example: Duration::from_secs(60), env "60" => Some(Duration::from_secs(60)),
     }
+
+    /// `meter.max_meter_size` in the Java agent, whose default is 500. At least 1. A meter
+    /// asked for when the registry is full works but is not reported, and is counted; see
+    /// [`meter::DEFAULT_MAX_SERIES`](crate::meter::DEFAULT_MAX_SERIES). The reporter applies it
+    /// to the process's one registry when it starts.
+    meter_max_series(max: usize) {
+        env: METER_MAX_METER_SIZE = "SW_METER_MAX_METER_SIZE",
+        kind: Positive,
+        default: crate::meter::DEFAULT_MAX_SERIES, shown as "10000",
+        meaning: "Maximum number of meter series (a name with one set of labels) kept and reported; more are counted and left out",
+        example: 500, env "500" => 500,
+    }
 }

@@ -37,6 +37,7 @@ fn defaults() {
     assert_eq!(config.properties_report_period_factor(), 10);
     assert_eq!(config.properties_report_period(), Duration::from_secs(300));
     assert_eq!(config.max_send_queue_size(), 30_000);
+    assert_eq!(config.meter_max_series(), 10_000);
     assert!(!config.force_tls());
     assert_eq!(config.ssl_trusted_ca_path(), None);
     assert_eq!(config.ssl_key_path(), None);

@@ -6,5 +6,8 @@ pub mod tower;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 
+#[cfg(feature = "metrics")]
+pub mod metrics;
+
 #[cfg(any(feature = "tower", feature = "reqwest"))]
 mod url;

@@ -634,6 +634,7 @@ impl GrpcReporterBuilder {
     /// ```
     pub fn start(self) -> Result<GrpcReporter, GrpcError> {
         let settings = setup::settings(&self)?;
+        crate::meter::set_max_series(self.config.meter_max_series());
         let shared = Arc::new(Shared::new(&self.config));
         worker::spawn(Arc::clone(&shared), settings).map_err(GrpcError::Thread)?;
         Ok(GrpcReporter {

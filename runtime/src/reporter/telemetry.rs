@@ -115,6 +115,16 @@ impl MeterSampler {
         meters.extend(self.process.collect());
         meters.extend(agent_meters("instance_rust_agent_segments", stats.segments));
         meters.extend(agent_meters("instance_rust_agent_logs", stats.logs));
+        meters.push(crate::meter::single(
+            "instance_rust_agent_meter_series",
+            &[],
+            crate::meter::series_count() as f64,
+        ));
+        meters.push(crate::meter::single(
+            "instance_rust_agent_meter_series_refused",
+            &[],
+            crate::diagnostics::counters().meter_series_refused as f64,
+        ));
         let timestamp = crate::clock::now_ms();
         for meter in &mut meters {
             meter.service.clone_from(&instance.service);

@@ -3,5 +3,7 @@
 mod grpc_reporter;
 mod logging;
 mod meters;
+mod metrics_recorder;
+mod oap;
 mod tonic_rpc;
 mod transport;

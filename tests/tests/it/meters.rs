@@ -64,7 +64,8 @@ fn meters_arrive_with_their_values_and_labels() {
     tracer.in_scope(|| drop(rust2sky::local_span("checkout")));
     assert!(reporter.flush(PATIENCE));
 
-    let labels = [label("region", "eu"), label("channel", "web")];
+    // Labels go out sorted by name, whatever order the code gave them in.
+    let labels = [label("channel", "web"), label("region", "eu")];
     let received: Received = collector.wait_until(PATIENCE, |received| {
         single(&received.meters, "it_orders_total", &labels).is_some()
             && single(
@@ -73,6 +74,8 @@ fn meters_arrive_with_their_values_and_labels() {
                 &[label("outcome", "sent")],
             )
             .is_some_and(|sent| sent.value == 1.0)
+            // A report arrives one reading at a time: wait for its last.
+            && single(&received.meters, "instance_rust_agent_meter_series_refused", &[]).is_some()
     });
     let meters = &received.meters;
 
@@ -115,4 +118,100 @@ fn meters_arrive_with_their_values_and_labels() {
         &[label("outcome", "produced")],
     );
     assert_eq!(produced.map(|produced| produced.value), Some(1.0));
+    let series = single(meters, "instance_rust_agent_meter_series", &[]).unwrap();
+    assert!(series.value >= 3.0, "this test's three meters at least");
+    let refused = single(meters, "instance_rust_agent_meter_series_refused", &[]).unwrap();
+    assert_eq!(refused.value, 0.0);
+}
+
+#[test]
+fn a_tokio_runtime_reports_its_workers_tasks_queue_and_busy_share() {
+    let collector = Collector::start().unwrap();
+    let config = Config::builder()
+        .service_name("tokio-meters")
+        .backends([collector.backend()])
+        .meter_report_interval(Duration::from_millis(200))
+        .build_with_env(|_| None)
+        .unwrap();
+    let _reporter = GrpcReporter::start(&config).unwrap();
+
+    // Nothing runs this runtime: tasks spawned onto it wait in its global queue.
+    let idle = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for _ in 0..4 {
+        drop(idle.spawn(async {}));
+    }
+    meter::tokio_runtime(idle.handle(), "it-idle");
+    // Two workers, one kept busy for a while, three tasks that never finish.
+    let pool = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    meter::tokio_runtime(pool.handle(), "it-pool");
+    for _ in 0..3 {
+        drop(pool.spawn(std::future::pending::<()>()));
+    }
+    drop(pool.spawn(async {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(600) {
+            std::hint::spin_loop();
+        }
+    }));
+
+    let idle_labels = [label("runtime", "it-idle")];
+    let pool_labels = [label("runtime", "it-pool")];
+    let figure = |meters: &[MeterData], name: &str, labels: &[Label]| {
+        single(meters, name, labels).map(|single| single.value)
+    };
+    let received = collector.wait_until(PATIENCE, |received| {
+        let meters = &received.meters;
+        let busy = meters.iter().any(|meter| match &meter.metric {
+            Some(Metric::SingleValue(single)) => {
+                single.name == "instance_rust_tokio_busy_ratio"
+                    && single.labels == pool_labels
+                    && single.value > 0.0
+            }
+            _ => false,
+        });
+        busy && figure(meters, "instance_rust_tokio_alive_tasks", &pool_labels) == Some(3.0)
+    });
+    let meters = &received.meters;
+    let figure = |name: &str, labels: &[Label]| figure(meters, name, labels);
+    assert_eq!(
+        figure("instance_rust_tokio_workers", &idle_labels),
+        Some(1.0)
+    );
+    assert_eq!(
+        figure("instance_rust_tokio_alive_tasks", &idle_labels),
+        Some(4.0)
+    );
+    assert_eq!(
+        figure("instance_rust_tokio_global_queue_depth", &idle_labels),
+        Some(4.0)
+    );
+    assert_eq!(
+        figure("instance_rust_tokio_workers", &pool_labels),
+        Some(2.0)
+    );
+    assert_eq!(
+        figure("instance_rust_tokio_alive_tasks", &pool_labels),
+        Some(3.0)
+    );
+    let busiest = meters
+        .iter()
+        .filter_map(|meter| match &meter.metric {
+            Some(Metric::SingleValue(single))
+                if single.name == "instance_rust_tokio_busy_ratio"
+                    && single.labels == pool_labels =>
+            {
+                Some(single.value)
+            }
+            _ => None,
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        busiest > 0.0 && busiest <= 100.0,
+        "one of two workers busy: {busiest}"
+    );
 }
