@@ -18,8 +18,8 @@ pub(crate) fn mark() {
 /// Whether this thread is one of the agent's own; a thread being torn down counts as one, since
 /// nothing it logs then can be sent anyway.
 #[cfg_attr(
-    not(any(feature = "log", feature = "tracing-log")),
-    expect(dead_code, reason = "only the log bridges ask")
+    not(any(feature = "log", feature = "tracing-log", feature = "tracing")),
+    expect(dead_code, reason = "only the log and span bridges ask")
 )]
 pub(crate) fn is_current() -> bool {
     AGENT_THREAD.try_with(Cell::get).unwrap_or(true)

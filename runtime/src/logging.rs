@@ -37,7 +37,7 @@ use crate::reporter::Transport;
 
 /// The target (and module path prefix) of rust2sky's own records, which the bridges leave out:
 /// reporting the reporter's own trouble through the reporter helps nobody.
-#[cfg(any(feature = "log", feature = "tracing-log"))]
+#[cfg(any(feature = "log", feature = "tracing-log", feature = "tracing"))]
 const OWN_TARGET: &str = "rust2sky";
 
 /// The record of one log line made now, on this thread: `message` as its text body, tags
@@ -94,8 +94,8 @@ pub fn log_data(
 
 /// Whether a record from `target`, made on this thread, is left out: rust2sky's own records,
 /// and every record made on one of the agent's threads ([`crate::agent_thread`]).
-#[cfg(any(feature = "log", feature = "tracing-log"))]
-fn is_own(target: &str) -> bool {
+#[cfg(any(feature = "log", feature = "tracing-log", feature = "tracing"))]
+pub(crate) fn is_own(target: &str) -> bool {
     let own_target = target
         .strip_prefix(OWN_TARGET)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"));

@@ -55,7 +55,10 @@ struct TracerInner {
     correlation_limits: CorrelationLimits,
     ignore_incoming_context: bool,
     // Read by the HTTP integrations only.
-    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "tower", feature = "reqwest", feature = "tracing")),
+        allow(dead_code)
+    )]
     http_url_query: bool,
     sampler: Sampler,
     live: LiveSettings,
@@ -177,7 +180,10 @@ impl Tracer {
         self.inner.ignore_incoming_context
     }
 
-    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "tower", feature = "reqwest", feature = "tracing")),
+        allow(dead_code)
+    )]
     pub(crate) fn records_url_query(&self) -> bool {
         self.inner.http_url_query
     }

@@ -24,6 +24,12 @@ impl Tracer {
         f()
     }
 
+    /// Whether a span started here would have a tracer, without taking a reference to it.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn is_available() -> bool {
+        stack::with_current(|position| position.is_some()) || crate::global_tracer().is_some()
+    }
+
     /// The tracer new traces use here: the current context's, else the global one.
     pub(crate) fn current() -> Option<Tracer> {
         stack::with_current(|position| position.map(|position| position.tracer().clone()))

@@ -9,5 +9,18 @@ pub mod reqwest;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 
-#[cfg(any(feature = "tower", feature = "reqwest"))]
+#[cfg(feature = "tracing")]
+pub mod tracing;
+
+#[cfg(any(feature = "tower", feature = "reqwest", feature = "tracing"))]
 mod url;
+
+/// The route a request matched: axum's template when there is one, else the path.
+#[cfg(any(feature = "tower", feature = "tracing"))]
+fn route<B>(request: &http::Request<B>) -> &str {
+    #[cfg(feature = "axum")]
+    if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
+        return matched.as_str();
+    }
+    request.uri().path()
+}

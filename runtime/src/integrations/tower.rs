@@ -320,7 +320,7 @@ fn server_span<B>(request: &Request<B>, grpc: bool) -> Span {
             .set_component(component::GRPC);
         span
     } else {
-        let operation = format!("{}:{}", request.method(), route(request));
+        let operation = format!("{}:{}", request.method(), super::route(request));
         let mut span = entry_span(operation, request.headers());
         span.set_layer(SpanLayer::Http)
             .set_component(component::HTTP)
@@ -402,13 +402,4 @@ fn is_grpc<B>(request: &Request<B>) -> bool {
         .get(http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/grpc"))
-}
-
-/// The route the request matched: axum's template when there is one, else the path.
-fn route<B>(request: &Request<B>) -> &str {
-    #[cfg(feature = "axum")]
-    if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
-        return matched.as_str();
-    }
-    request.uri().path()
 }

@@ -9,7 +9,7 @@ use crate::span::Span;
 
 /// The `url` tag of `span` for `uri` (absolute for a client, path and query for a server), or
 /// `None` when the span is not recorded.
-#[cfg(feature = "tower")]
+#[cfg(any(feature = "tower", feature = "tracing"))]
 pub(crate) fn uri_tag(span: &Span, uri: &http::Uri) -> Option<String> {
     let query = span.recording_tracer()?.records_url_query();
     let mut shown = String::with_capacity(uri.path().len() + 32);
@@ -46,4 +46,11 @@ pub(crate) fn url_tag(span: &Span, url: &reqwest::Url) -> Option<String> {
     }
     shown.set_fragment(None);
     Some(shown.into())
+}
+
+/// As [`uri_tag`], for a URL given as text (a `tracing` field); text that is no URI is left out,
+/// since what in it is a secret can't be told.
+#[cfg(feature = "tracing")]
+pub(crate) fn text_tag(span: &Span, text: &str) -> Option<String> {
+    uri_tag(span, &text.parse().ok()?)
 }

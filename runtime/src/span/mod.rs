@@ -104,8 +104,31 @@ impl Span {
         matches!(self.state, SpanState::Recording(_))
     }
 
+    /// Whether this span does nothing at all: no recording and no trace to propagate.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn is_noop(&self) -> bool {
+        matches!(self.state, SpanState::Noop)
+    }
+
+    /// A handle on the same span that does not end it when dropped, to start children under it.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn clone_handle(&self) -> Span {
+        match &self.state {
+            SpanState::Noop => Span::noop(),
+            SpanState::Unsampled(trace, peer) => Span {
+                state: SpanState::Unsampled(trace.clone(), peer.clone()),
+            },
+            SpanState::Recording(recording) => {
+                Span::handle(&recording.segment, recording.span_id, false)
+            }
+        }
+    }
+
     /// The tracer whose segment records this span; `None` when it is not recorded.
-    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "tower", feature = "reqwest", feature = "tracing")),
+        allow(dead_code)
+    )]
     pub(crate) fn recording_tracer(&self) -> Option<&Tracer> {
         match &self.state {
             SpanState::Recording(recording) => Some(&recording.segment.tracer),

@@ -11,3 +11,5 @@ mod reqwest;
 mod spans;
 #[cfg(feature = "axum")]
 mod tower;
+#[cfg(feature = "tracing")]
+mod tracing_spans;

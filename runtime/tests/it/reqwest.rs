@@ -11,7 +11,7 @@ use crate::spans::{spans, tracer};
 
 /// A server that answers every request with its `sw8` header as the body: 404 for paths under
 /// `/missing`, else 200. Returns its `host:port`.
-fn echo_server() -> String {
+pub(crate) fn echo_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {

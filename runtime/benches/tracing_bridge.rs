@@ -1,0 +1,82 @@
+//! What the `tracing` span bridge adds to a `tracing` span: a plain `Registry` span, the same span
+//! with `SpanBridge` installed, and rust2sky's own local span for comparison. Each row makes,
+//! enters, leaves and closes one span inside a request whose segment is current, so the bridged
+//! span is recorded (and the segment, holding up to the span limit, is replaced every 200 spans).
+//!
+//! Run with `cargo bench -p rust2sky --features tracing --bench tracing_bridge`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rust2sky::Tracer;
+use rust2sky::config::Config;
+use rust2sky::integrations::tracing::SpanBridge;
+use rust2sky::reporter::MemoryReporter;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// Spans per request, so that no segment reaches the span limit (300).
+const PER_REQUEST: u64 = 200;
+
+/// Runs `iters` spans made by `span` in requests of [`PER_REQUEST`] spans each.
+fn in_requests(tracer: &Tracer, reporter: &MemoryReporter, iters: u64, span: impl Fn()) {
+    let mut left = iters;
+    while left > 0 {
+        let batch = left.min(PER_REQUEST);
+        tracer.in_scope(|| {
+            let _request = rust2sky::local_span("request").entered();
+            for _ in 0..batch {
+                span();
+            }
+        });
+        drop(reporter.take_finished());
+        left -= batch;
+    }
+}
+
+fn tracing_spans(c: &mut Criterion) {
+    let reporter = MemoryReporter::with_capacity(4);
+    let tracer = Tracer::new(Config::default(), reporter.clone());
+    let mut group = c.benchmark_group("tracing");
+
+    let plain = tracing_subscriber::registry();
+    tracing::subscriber::with_default(plain, || {
+        group.bench_function("registry_span", |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                in_requests(&tracer, &reporter, iters, || {
+                    drop(black_box(tracing::info_span!("load", id = 7).entered()));
+                });
+                start.elapsed()
+            })
+        });
+    });
+
+    let bridged = tracing_subscriber::registry().with(SpanBridge::new());
+    tracing::subscriber::with_default(bridged, || {
+        group.bench_function("bridged_span", |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                in_requests(&tracer, &reporter, iters, || {
+                    drop(black_box(tracing::info_span!("load", id = 7).entered()));
+                });
+                start.elapsed()
+            })
+        });
+    });
+
+    group.bench_function("rust2sky_local_span", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            in_requests(&tracer, &reporter, iters, || {
+                let mut span = rust2sky::local_span("load");
+                span.tag("id", "7");
+                drop(black_box(span.entered()));
+            });
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tracing_spans);
+criterion_main!(benches);

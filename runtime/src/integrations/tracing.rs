@@ -1,0 +1,744 @@
+//! `tracing` spans as SkyWalking spans: [`SpanBridge`], a `tracing_subscriber` layer.
+//!
+//! With the layer installed, every `tracing` span (tower-http's `TraceLayer`,
+//! `#[tracing::instrument]`, the spans of the crates an application uses) is also a span of the
+//! current SkyWalking segment, and the two kinds nest in one tree: a `tracing` span opened inside
+//! an `#[sw_entry]` handler is a child of its entry span, and an `#[sw_local]` function called
+//! inside an instrumented function is a child of that function's span.
+//!
+//! What a `tracing` span becomes is read from the fields crates already write, as OpenTelemetry
+//! names them:
+//!
+//! | field | becomes |
+//! |---|---|
+//! | `otel.kind` (or `span.kind`) `server` / `consumer` | an entry span, continuing the `sw8`, `sw8_correlation` and `sw8_x` fields' context if the span has them |
+//! | `otel.kind` `client` / `producer` | an exit span to the peer below; [`crate::outgoing_headers`] inside it gives the headers to send |
+//! | anything else | a local span |
+//! | `otel.name` | the operation name (else the span's name) |
+//! | `peer`, `server.address` + `server.port`, `net.peer.name` + `net.peer.port` | the peer |
+//! | `http.request.method`, `http.method` | tag `http.method` |
+//! | `url.full`, `http.url`, else `url.path`, `http.target` | tag `url`, without credentials, and without the query unless [`Config::http_url_query`](crate::config::Config::http_url_query) |
+//! | `http.response.status_code`, `http.status_code` | tag `http.status_code`; 500 and above (400 for a client) mark an error |
+//! | `otel.status_code = "ERROR"`, `error` (`true`, or a message), `exception.message` | the span is an error |
+//! | any other field | a tag, cut at [`SpanBridge::max_tag_len`] characters |
+//!
+//! Fields recorded later with `span.record(..)` count as well. Events inside a span become its
+//! logs (`level`, `message` and their fields). Spans below INFO, and those of `h2`, `hyper` and
+//! rust2sky itself, are not recorded by default; [`SpanBridge::with_max_level`] and
+//! [`SpanBridge::ignore_target`] change that, and per-layer filters (`.with_filter(..)`) work as
+//! for any layer.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ::tracing::field::{Field, Visit};
+use ::tracing::span::{Attributes, Id, Record};
+use ::tracing::{Event, Level, Metadata, Subscriber};
+use rust2sky_proto::v3::SpanLayer;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::component;
+use crate::context::stack;
+use crate::propagation::{Extractor, NoHeaders};
+use crate::span::{Span, entry_span, exit_span, local_span, with_active_span};
+use crate::tags;
+use crate::tracer::Tracer;
+
+/// The default cut of a tag value, in characters.
+const DEFAULT_MAX_TAG_LEN: usize = 1024;
+
+/// Targets whose spans are left out by default: the HTTP/2 and HTTP machinery under every
+/// request, whose spans would outnumber the application's.
+const DEFAULT_IGNORED_TARGETS: [&str; 3] = ["h2", "hyper", "hyper_util"];
+
+/// A [`tracing_subscriber::Layer`] that records `tracing` spans as SkyWalking spans of the
+/// current segment (see the [module docs](self) for how fields map).
+///
+/// It records with the tracer current where a span starts, as the attribute macros do, so it
+/// needs [`crate::init`] (or a [`Tracer`] in scope); spans made without one are ignored at the
+/// cost of a check.
+///
+/// ```
+/// use rust2sky::integrations::tracing::SpanBridge;
+/// use rust2sky::{Tracer, config::Config, reporter::MemoryReporter};
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let reporter = MemoryReporter::new();
+/// let tracer = Tracer::new(Config::default(), reporter.clone());
+/// let subscriber = tracing_subscriber::registry().with(SpanBridge::new());
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracer.in_scope(|| {
+///         let _request = tracing::info_span!("checkout", cart = 7).entered();
+///         drop(rust2sky::local_span("price")); // a child of `checkout`
+///     })
+/// });
+/// let spans = &reporter.segments()[0].spans;
+/// assert_eq!(spans.len(), 2);
+/// assert!(spans.iter().any(|span| span.operation_name == "checkout" && span.tags[0].key == "cart"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct SpanBridge {
+    max_level: Level,
+    ignored_targets: Vec<Cow<'static, str>>,
+    max_tag_len: usize,
+}
+
+impl Default for SpanBridge {
+    fn default() -> Self {
+        SpanBridge::new()
+    }
+}
+
+impl SpanBridge {
+    /// A bridge recording spans at INFO and above, except those of `h2`, `hyper`, `hyper_util`
+    /// and rust2sky.
+    ///
+    /// ```
+    /// let bridge = rust2sky::integrations::tracing::SpanBridge::new();
+    /// ```
+    pub fn new() -> Self {
+        SpanBridge {
+            max_level: Level::INFO,
+            ignored_targets: DEFAULT_IGNORED_TARGETS.map(Cow::Borrowed).to_vec(),
+            max_tag_len: DEFAULT_MAX_TAG_LEN,
+        }
+    }
+
+    /// Records spans and events up to `level` (`Level::DEBUG` records DEBUG too).
+    ///
+    /// ```
+    /// let bridge = rust2sky::integrations::tracing::SpanBridge::new().with_max_level(tracing::Level::DEBUG);
+    /// ```
+    #[must_use]
+    pub fn with_max_level(mut self, level: Level) -> Self {
+        self.max_level = level;
+        self
+    }
+
+    /// Leaves out spans whose target is `target` or starts with `target::`.
+    ///
+    /// ```
+    /// let bridge = rust2sky::integrations::tracing::SpanBridge::new().ignore_target("sqlx");
+    /// ```
+    #[must_use]
+    pub fn ignore_target(mut self, target: impl Into<Cow<'static, str>>) -> Self {
+        self.ignored_targets.push(target.into());
+        self
+    }
+
+    /// Cuts tag values and log fields at `len` characters (1024 by default).
+    ///
+    /// ```
+    /// let bridge = rust2sky::integrations::tracing::SpanBridge::new().max_tag_len(256);
+    /// ```
+    #[must_use]
+    pub fn max_tag_len(mut self, len: usize) -> Self {
+        self.max_tag_len = len;
+        self
+    }
+
+    fn records(&self, metadata: &Metadata<'_>) -> bool {
+        let target = metadata.target();
+        *metadata.level() <= self.max_level
+            && !crate::logging::is_own(target)
+            && !self.ignored_targets.iter().any(|ignored| {
+                target
+                    .strip_prefix(ignored.as_ref())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+            })
+    }
+}
+
+/// What the bridge keeps in a `tracing` span's extensions.
+struct Bridged {
+    span: Span,
+    is_client: bool,
+    /// Set when the `tracing` span closes, so that an entry left on some thread by a span
+    /// entered there and closed elsewhere is let go.
+    closed: Arc<AtomicBool>,
+}
+
+thread_local! {
+    /// The bridged spans entered on this thread, innermost last, with their context guards.
+    static ENTERED: RefCell<Vec<(Id, stack::Entered, Arc<AtomicBool>)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl<S> Layer<S> for SpanBridge
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !self.records(attrs.metadata()) || !Tracer::is_available() {
+            return;
+        }
+        let mut fields = Fields::new(self.max_tag_len);
+        attrs.record(&mut fields);
+        let operation = fields
+            .name
+            .take()
+            .map_or(Cow::Borrowed(attrs.metadata().name()), Cow::Owned);
+        let start = || fields.start(&operation);
+        let mut span = if let Some(parent) = attrs.parent() {
+            // An explicit parent: the span goes under the nearest bridged one of its line.
+            match bridged_ancestor(&ctx, parent) {
+                Some(parent) => parent.in_scope(start),
+                None => start(),
+            }
+        } else if attrs.is_root() {
+            match Tracer::current() {
+                Some(tracer) => tracer.in_scope(start),
+                None => start(),
+            }
+        } else {
+            // A contextual parent is the current context: the bridged spans entered on this
+            // thread are in it, and so are the attribute macros' spans.
+            start()
+        };
+        if span.is_noop() {
+            return;
+        }
+        let is_client = fields.is_client();
+        fields.apply(&mut span, is_client);
+        attrs.record(&mut Tags {
+            span: &mut span,
+            max_len: self.max_tag_len,
+        });
+        if let Some(entry) = ctx.span(id) {
+            entry.extensions_mut().insert(Bridged {
+                span,
+                is_client,
+                closed: Arc::default(),
+            });
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(entry) = ctx.span(id) else { return };
+        let mut extensions = entry.extensions_mut();
+        let Some(bridged) = extensions.get_mut::<Bridged>() else {
+            return;
+        };
+        let mut fields = Fields::new(self.max_tag_len);
+        values.record(&mut fields);
+        if let Some(name) = fields.name.take() {
+            bridged.span.set_operation_name(name);
+        }
+        fields.apply(&mut bridged.span, bridged.is_client);
+        values.record(&mut Tags {
+            span: &mut bridged.span,
+            max_len: self.max_tag_len,
+        });
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(entry) = ctx.span(id) else { return };
+        let extensions = entry.extensions();
+        let Some(bridged) = extensions.get::<Bridged>() else {
+            return;
+        };
+        let entered = bridged.span.enter();
+        let closed = Arc::clone(&bridged.closed);
+        drop(extensions);
+        let _ = ENTERED.try_with(|entered_here| {
+            if let Ok(mut entered_here) = entered_here.try_borrow_mut() {
+                entered_here.push((id.clone(), entered, closed));
+            }
+        });
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        // The guards are dropped after the borrow: dropping one leaves the context.
+        let left = ENTERED.try_with(|entered_here| {
+            let mut entered_here = entered_here.try_borrow_mut().ok()?;
+            let mut left: Vec<_> = Vec::new();
+            if let Some(index) = entered_here.iter().rposition(|(entered, ..)| entered == id) {
+                left.push(entered_here.remove(index));
+            }
+            // Spans closed on another thread while entered on this one.
+            let mut index = 0;
+            while index < entered_here.len() {
+                if entered_here[index].2.load(Ordering::Relaxed) {
+                    left.push(entered_here.remove(index));
+                } else {
+                    index += 1;
+                }
+            }
+            Some(left)
+        });
+        drop(left);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let metadata = event.metadata();
+        if !self.records(metadata) {
+            return;
+        }
+        let mut fields = EventFields::new(self.max_tag_len, metadata.level());
+        let mut log = |span: &mut Span| {
+            event.record(&mut fields);
+            span.log(fields.entries.iter().map(|(k, v)| (k.as_ref(), v.as_str())));
+        };
+        match event.parent() {
+            Some(parent) => {
+                if let Some(entry) = ctx.span(parent) {
+                    let mut extensions = entry.extensions_mut();
+                    if let Some(bridged) = extensions.get_mut::<Bridged>() {
+                        log(&mut bridged.span);
+                    }
+                }
+            }
+            None if event.is_contextual() => {
+                with_active_span(log);
+            }
+            None => {}
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(entry) = ctx.span(&id) else { return };
+        let Some(bridged) = entry.extensions_mut().remove::<Bridged>() else {
+            return;
+        };
+        bridged.closed.store(true, Ordering::Relaxed);
+        // Closed while still entered on this thread (a span dropped inside its own scope).
+        let left = ENTERED.try_with(|entered_here| {
+            let mut entered_here = entered_here.try_borrow_mut().ok()?;
+            let index = entered_here
+                .iter()
+                .rposition(|(entered, ..)| *entered == id)?;
+            Some(entered_here.remove(index))
+        });
+        drop(left);
+        // The span ends here, wherever it was entered.
+        drop(bridged);
+    }
+}
+
+/// The span of the nearest ancestor of `id`, itself included, that the bridge records.
+fn bridged_ancestor<S>(ctx: &Context<'_, S>, id: &Id) -> Option<Span>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let entry = ctx.span(id)?;
+    entry.scope().find_map(|ancestor| {
+        ancestor
+            .extensions()
+            .get::<Bridged>()
+            .map(|bridged| bridged.span.clone_handle())
+    })
+}
+
+/// What a span's kind field says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+/// The fields of a span, sorted into what they mean to SkyWalking.
+struct Fields {
+    max_tag_len: usize,
+    name: Option<String>,
+    kind: Kind,
+    host: Option<String>,
+    port: Option<String>,
+    method: Option<String>,
+    url: Option<String>,
+    path: Option<String>,
+    status: Option<u16>,
+    error: Option<bool>,
+    error_message: Option<String>,
+    sw8: Option<String>,
+    correlation: Option<String>,
+    sw8_x: Option<String>,
+}
+
+impl Fields {
+    fn new(max_tag_len: usize) -> Self {
+        Fields {
+            max_tag_len,
+            name: None,
+            kind: Kind::Internal,
+            host: None,
+            port: None,
+            method: None,
+            url: None,
+            path: None,
+            status: None,
+            error: None,
+            error_message: None,
+            sw8: None,
+            correlation: None,
+            sw8_x: None,
+        }
+    }
+
+    fn is_client(&self) -> bool {
+        matches!(self.kind, Kind::Client | Kind::Producer)
+    }
+
+    fn peer(&self) -> String {
+        match (&self.host, &self.port) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// Starts the span these fields describe, at the current context.
+    fn start(&self, operation: &str) -> Span {
+        let http = self.method.is_some() || self.url.is_some() || self.status.is_some();
+        match self.kind {
+            Kind::Server | Kind::Consumer => {
+                let mut span = entry_span(operation, self);
+                if self.kind == Kind::Consumer {
+                    span.set_layer(SpanLayer::Mq);
+                } else if http || self.path.is_some() {
+                    span.set_layer(SpanLayer::Http)
+                        .set_component(component::HTTP);
+                }
+                span
+            }
+            Kind::Client | Kind::Producer => {
+                let mut span = exit_span(operation, self.peer(), &mut NoHeaders);
+                if self.kind == Kind::Producer {
+                    span.set_layer(SpanLayer::Mq);
+                } else if http {
+                    span.set_layer(SpanLayer::Http)
+                        .set_component(component::HTTP_CLIENT);
+                }
+                span
+            }
+            Kind::Internal => local_span(operation),
+        }
+    }
+
+    /// Writes what the fields say onto `span`.
+    fn apply(&mut self, span: &mut Span, is_client: bool) {
+        if self.host.is_some() {
+            span.set_peer(self.peer());
+        }
+        if let Some(method) = &self.method {
+            span.tag(tags::HTTP_METHOD, method);
+        }
+        if let Some(url) = self.url.as_deref().or(self.path.as_deref()) {
+            let shown = super::url::text_tag(span, url);
+            if let Some(shown) = shown {
+                span.tag(tags::URL, shown);
+            }
+        }
+        if let Some(status) = self.status {
+            span.tag(tags::HTTP_STATUS_CODE, itoa::Buffer::new().format(status));
+            if status >= if is_client { 400 } else { 500 } {
+                span.set_error(true);
+            }
+        }
+        match (self.error, self.error_message.take()) {
+            (_, Some(message)) => {
+                span.error("error", &message);
+            }
+            (Some(is_error), None) => {
+                span.set_error(is_error);
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn text(&mut self, field: &Field, value: String) {
+        match field.name() {
+            "otel.name" => self.name = Some(value),
+            "otel.kind" | "span.kind" => {
+                self.kind = match value.to_ascii_lowercase().as_str() {
+                    "server" => Kind::Server,
+                    "client" => Kind::Client,
+                    "producer" => Kind::Producer,
+                    "consumer" => Kind::Consumer,
+                    _ => Kind::Internal,
+                }
+            }
+            "otel.status_code" if value.eq_ignore_ascii_case("error") => self.error = Some(true),
+            "error" | "exception.message" => {
+                self.error_message = Some(cut(value, self.max_tag_len))
+            }
+            "peer" | "peer.address" | "server.address" | "net.peer.name" => {
+                self.host = Some(cut(value, self.max_tag_len));
+            }
+            "server.port" | "net.peer.port" => self.port = Some(value),
+            "http.request.method" | "http.method" => self.method = Some(cut(value, 32)),
+            "url.full" | "http.url" => self.url = Some(value),
+            "url.path" | "http.target" => self.path = Some(value),
+            "http.response.status_code" | "http.status_code" => self.status = value.parse().ok(),
+            "sw8" => self.sw8 = Some(value),
+            "sw8_correlation" => self.correlation = Some(value),
+            "sw8_x" => self.sw8_x = Some(value),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a field means something to SkyWalking ([`Fields`] reads it) rather than being a tag
+/// ([`Tags`] writes it).
+fn is_special(name: &str) -> bool {
+    matches!(
+        name,
+        "otel.name"
+            | "otel.kind"
+            | "span.kind"
+            | "otel.status_code"
+            | "error"
+            | "exception.message"
+            | "peer"
+            | "peer.address"
+            | "server.address"
+            | "net.peer.name"
+            | "server.port"
+            | "net.peer.port"
+            | "http.request.method"
+            | "http.method"
+            | "url.full"
+            | "http.url"
+            | "url.path"
+            | "http.target"
+            | "http.response.status_code"
+            | "http.status_code"
+            | "sw8"
+            | "sw8_correlation"
+            | "sw8_x"
+    )
+}
+
+// Other fields are left to `Tags`, without being formatted here.
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if is_special(field.name()) {
+            self.text(field, value.to_owned());
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == "error" {
+            self.error = Some(value);
+        } else if is_special(field.name()) {
+            self.text(field, value.to_string());
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if is_special(field.name()) {
+            self.text(field, itoa::Buffer::new().format(value).to_owned());
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if is_special(field.name()) {
+            self.text(field, itoa::Buffer::new().format(value).to_owned());
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if is_special(field.name()) {
+            self.text(field, value.to_string());
+        }
+        if field.name() != "error" {
+            self.error = Some(true);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if is_special(field.name()) {
+            let mut text = String::new();
+            let _ = write!(text, "{value:?}");
+            self.text(field, text);
+        }
+    }
+}
+
+/// Writes a span's other fields as tags, straight into its segment: numbers and strings are not
+/// copied on the way.
+struct Tags<'a> {
+    span: &'a mut Span,
+    max_len: usize,
+}
+
+impl Tags<'_> {
+    fn tag(&mut self, field: &Field, value: &str) {
+        if !is_special(field.name()) {
+            self.span.tag(field.name(), cut_str(value, self.max_len));
+        }
+    }
+}
+
+impl Visit for Tags<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.tag(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.tag(field, if value { "true" } else { "false" });
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.tag(field, itoa::Buffer::new().format(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.tag(field, itoa::Buffer::new().format(value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if !is_special(field.name()) {
+            let mut text = String::new();
+            let _ = write!(text, "{value:?}");
+            self.tag(field, &text);
+        }
+    }
+}
+
+/// The caller's context carried in a server span's `sw8`, `sw8_correlation` and `sw8_x` fields.
+impl Extractor for Fields {
+    fn extract(&self, name: &str) -> Option<Cow<'_, str>> {
+        let value = match name {
+            "sw8" => &self.sw8,
+            "sw8-correlation" => &self.correlation,
+            "sw8-x" => &self.sw8_x,
+            _ => return None,
+        };
+        value.as_deref().map(Cow::Borrowed)
+    }
+}
+
+/// An event's fields as a span log: `level`, `message`, then the others.
+struct EventFields {
+    max_len: usize,
+    entries: Vec<(Cow<'static, str>, String)>,
+}
+
+impl EventFields {
+    fn new(max_len: usize, level: &Level) -> Self {
+        EventFields {
+            max_len,
+            entries: vec![(Cow::Borrowed("level"), level.as_str().to_owned())],
+        }
+    }
+}
+
+impl Visit for EventFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let value = cut(value.to_owned(), self.max_len);
+        self.entries.push((Cow::Borrowed(field.name()), value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        self.entries
+            .push((Cow::Borrowed(field.name()), cut(text, self.max_len)));
+    }
+}
+
+/// `text` cut at `max` characters.
+fn cut(mut text: String, max: usize) -> String {
+    let len = cut_str(&text, max).len();
+    text.truncate(len);
+    text
+}
+
+/// `text` cut at `max` characters.
+fn cut_str(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}
+
+// ------------------------------------------------------------------------------ helpers
+
+/// The target of the spans [`server_span`] and [`client_span`] make: not rust2sky's own, whose
+/// records the bridges leave out.
+const HTTP_TARGET: &str = "http";
+
+/// A server span for `request`, for tower-http's `TraceLayer::make_span_with`: an INFO span of
+/// kind `server` named `{METHOD}:{route}` (axum's route template with the `axum` feature), with
+/// the request's `sw8` headers as fields, so that the bridge continues the caller's trace, and
+/// `http.response.status_code` to be recorded by [`on_response`].
+///
+/// ```
+/// use rust2sky::integrations::tracing::server_span;
+///
+/// let request = http::Request::get("/cart/7").header("sw8", "1-...").body(()).unwrap();
+/// let span = server_span(&request);
+/// # drop(span);
+/// ```
+///
+/// With tower-http: `TraceLayer::new_for_http().make_span_with(server_span).on_response(on_response)`.
+pub fn server_span<B>(request: &http::Request<B>) -> ::tracing::Span {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    ::tracing::info_span!(
+        target: HTTP_TARGET,
+        "request",
+        otel.kind = "server",
+        otel.name = %format_args!("{}:{}", request.method(), super::route(request)),
+        http.request.method = %request.method(),
+        url.path = request.uri().path(),
+        http.response.status_code = ::tracing::field::Empty,
+        sw8 = header("sw8"),
+        sw8_correlation = header("sw8-correlation"),
+        sw8_x = header("sw8-x"),
+    )
+}
+
+/// Records a response's status on the span [`server_span`] made, for tower-http's
+/// `TraceLayer::on_response`.
+///
+/// ```
+/// let span = tracing::info_span!("request", http.response.status_code = tracing::field::Empty);
+/// let response = http::Response::new(());
+/// rust2sky::integrations::tracing::on_response(&response, std::time::Duration::ZERO, &span);
+/// ```
+pub fn on_response<B>(
+    response: &http::Response<B>,
+    _latency: std::time::Duration,
+    span: &::tracing::Span,
+) {
+    span.record("http.response.status_code", response.status().as_u16());
+}
+
+/// A client span for a call to `url`: an INFO span of kind `client` named `{METHOD}:{path}`,
+/// whose peer is the URL's `host:port`. Inside it (entered, or instrumenting the call's future),
+/// [`crate::outgoing_headers`] gives the `sw8` headers to send.
+///
+/// ```
+/// let span = rust2sky::integrations::tracing::client_span(&http::Method::GET, &"http://stock:8080/items".parse().unwrap());
+/// let _call = span.entered();
+/// let headers = rust2sky::outgoing_headers(); // empty here: no tracer is installed
+/// # assert!(headers.is_empty());
+/// ```
+pub fn client_span(method: &http::Method, url: &http::Uri) -> ::tracing::Span {
+    let port = url.port_u16().unwrap_or(match url.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    });
+    ::tracing::info_span!(
+        target: HTTP_TARGET,
+        "request",
+        otel.kind = "client",
+        otel.name = %format_args!("{method}:{}", url.path()),
+        http.request.method = %method,
+        server.address = url.host().unwrap_or_default(),
+        server.port = port,
+        url.full = %url,
+        http.response.status_code = ::tracing::field::Empty,
+    )
+}
