@@ -1,5 +1,7 @@
-//! What the `tracing` span bridge adds to a `tracing` span: a plain `Registry` span, the same span
-//! with `SpanBridge` installed, and rust2sky's own local span for comparison. Each row makes,
+//! What the `tracing` span bridge adds to a `tracing` span: a plain `Registry` span; the same
+//! span with a layer that only keeps a value in each span's extensions (the least any layer that
+//! remembers something per span pays); with `SpanBridge` installed; and rust2sky's own local span
+//! for comparison. Each row makes,
 //! enters, leaves and closes one span inside a request whose segment is current, so the bridged
 //! span is recorded (and the segment, holding up to the span limit, is replaced every 200 spans).
 //!
@@ -12,7 +14,10 @@ use rust2sky::Tracer;
 use rust2sky::config::Config;
 use rust2sky::integrations::tracing::SpanBridge;
 use rust2sky::reporter::MemoryReporter;
+use tracing::span::{Attributes, Id};
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
 
 /// Spans per request, so that no segment reaches the span limit (300).
 const PER_REQUEST: u64 = 200;
@@ -33,34 +38,68 @@ fn in_requests(tracer: &Tracer, reporter: &MemoryReporter, iters: u64, span: imp
     }
 }
 
+/// Keeps a value in each span's extensions: made when the span is, read when it is entered,
+/// removed when it closes, as the bridge does with its SkyWalking span.
+struct ExtensionsOnly;
+
+struct Kept(u64);
+
+impl<S> tracing_subscriber::Layer<S> for ExtensionsOnly
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, _attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Kept(1));
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            black_box(span.extensions().get::<Kept>().map(|kept| kept.0));
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            drop(span.extensions_mut().remove::<Kept>());
+        }
+    }
+}
+
+/// Times `iters` spans of `info_span!("load", id = 7)`, made, entered, left and closed.
+fn tracing_span_rows(
+    tracer: &Tracer,
+    reporter: &MemoryReporter,
+    iters: u64,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    in_requests(tracer, reporter, iters, || {
+        drop(black_box(tracing::info_span!("load", id = 7).entered()));
+    });
+    start.elapsed()
+}
+
 fn tracing_spans(c: &mut Criterion) {
     let reporter = MemoryReporter::with_capacity(4);
     let tracer = Tracer::new(Config::default(), reporter.clone());
     let mut group = c.benchmark_group("tracing");
 
-    let plain = tracing_subscriber::registry();
-    tracing::subscriber::with_default(plain, || {
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
         group.bench_function("registry_span", |b| {
-            b.iter_custom(|iters| {
-                let start = std::time::Instant::now();
-                in_requests(&tracer, &reporter, iters, || {
-                    drop(black_box(tracing::info_span!("load", id = 7).entered()));
-                });
-                start.elapsed()
-            })
+            b.iter_custom(|iters| tracing_span_rows(&tracer, &reporter, iters))
         });
     });
-
+    let extensions_only = tracing_subscriber::registry().with(ExtensionsOnly);
+    tracing::subscriber::with_default(extensions_only, || {
+        group.bench_function("extensions_only_span", |b| {
+            b.iter_custom(|iters| tracing_span_rows(&tracer, &reporter, iters))
+        });
+    });
     let bridged = tracing_subscriber::registry().with(SpanBridge::new());
     tracing::subscriber::with_default(bridged, || {
         group.bench_function("bridged_span", |b| {
-            b.iter_custom(|iters| {
-                let start = std::time::Instant::now();
-                in_requests(&tracer, &reporter, iters, || {
-                    drop(black_box(tracing::info_span!("load", id = 7).entered()));
-                });
-                start.elapsed()
-            })
+            b.iter_custom(|iters| tracing_span_rows(&tracer, &reporter, iters))
         });
     });
 
