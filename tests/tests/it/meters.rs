@@ -13,14 +13,14 @@ use rust2sky::testing::{Collector, Received};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn label(name: &str, value: &str) -> Label {
+pub(crate) fn label(name: &str, value: &str) -> Label {
     Label {
         name: name.to_owned(),
         value: value.to_owned(),
     }
 }
 
-fn single<'a>(
+pub(crate) fn single<'a>(
     meters: &'a [MeterData],
     name: &str,
     labels: &[Label],

@@ -15,14 +15,9 @@ use rust2sky::proto::v3::{Label, MeterData};
 use rust2sky::reporter::GrpcReporter;
 use rust2sky::testing::Collector;
 
-const PATIENCE: Duration = Duration::from_secs(20);
+use crate::meters::label;
 
-fn label(name: &str, value: &str) -> Label {
-    Label {
-        name: name.to_owned(),
-        value: value.to_owned(),
-    }
-}
+const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A second recorder, as a Prometheus exporter would be: it writes down what reaches it.
 #[derive(Clone, Default)]
@@ -95,12 +90,7 @@ impl Recorder for Seen {
 }
 
 fn single(meters: &[MeterData], name: &str, labels: &[Label]) -> Option<f64> {
-    meters.iter().rev().find_map(|meter| match &meter.metric {
-        Some(Metric::SingleValue(single)) if single.name == name && single.labels == labels => {
-            Some(single.value)
-        }
-        _ => None,
-    })
+    crate::meters::single(meters, name, labels).map(|single| single.value)
 }
 
 #[test]
