@@ -104,15 +104,14 @@ fn start_span(
     let tags = args.tags.iter().map(|tag| {
         let key = &tag.key;
         let value = &tag.value;
-        let format = match tag.format {
-            TagFormat::Display => {
-                quote_spanned!(span_of(value)=> #krate::__private::display(&(#value)))
-            }
-            TagFormat::Debug => {
-                quote_spanned!(span_of(value)=> #krate::__private::debug(&(#value)))
-            }
+        let tag = match tag.format {
+            TagFormat::Display => quote!(#krate::__private::tag_display),
+            TagFormat::Debug => quote!(#krate::__private::tag_debug),
         };
-        quote!(#span.tag(#key, #format);)
+        // The value's span is the user's expression, so that a missing `Display` or `Debug` is
+        // reported there.
+        let value = quote_spanned!(span_of(value)=> &(#value));
+        quote!(#tag(&mut #span, #key, #value);)
     });
     quote! {
         #[allow(unused_mut)]

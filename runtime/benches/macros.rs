@@ -36,6 +36,22 @@ async fn by_hand_async(x: u64) -> u64 {
         .await
 }
 
+// With tags: a string and a number, as a handler tags its route and an id.
+#[sw_local(tags(route = route, user = user))]
+#[inline(never)]
+fn traced_tags(route: &str, user: u64) -> u64 {
+    black_box(user) + 1
+}
+
+#[inline(never)]
+fn by_hand_tags(route: &str, user: u64) -> u64 {
+    let mut span = rust2sky::local_span("by_hand_tags");
+    span.tag("route", route)
+        .tag("user", itoa::Buffer::new().format(user));
+    let _span = span.entered();
+    black_box(user) + 1
+}
+
 /// Polls a future that never waits, without a runtime's overhead in the measurement.
 #[inline(never)]
 fn run<F: std::future::Future>(future: F) -> F::Output {
@@ -64,6 +80,12 @@ fn macros(c: &mut Criterion) {
         let mut group = c.benchmark_group("macro_vs_manual");
         group.bench_function("sync/macro", |b| b.iter(|| traced(black_box(1))));
         group.bench_function("sync/manual", |b| b.iter(|| by_hand(black_box(1))));
+        group.bench_function("tags/macro", |b| {
+            b.iter(|| traced_tags(black_box("GET:/users/{id}"), black_box(7)))
+        });
+        group.bench_function("tags/manual", |b| {
+            b.iter(|| by_hand_tags(black_box("GET:/users/{id}"), black_box(7)))
+        });
         group.bench_function("async/macro", |b| {
             b.iter(|| run(traced_async(black_box(1))))
         });

@@ -84,14 +84,47 @@ impl Injector for DynInjector<'_> {
     }
 }
 
-/// A tag value written as `key = expr` or `key = %expr`.
-pub fn display<T: Display + ?Sized>(value: &T) -> String {
-    value.to_string()
+/// Tags `span` with `key = expr` or `key = %expr`: formatted only when the span is recorded,
+/// into a buffer the thread reuses, so that a tag costs no allocation of its own.
+pub fn tag_display<T: Display + ?Sized>(span: &mut Span, key: &str, value: &T) {
+    tag_formatted(span, key, format_args!("{value}"));
 }
 
-/// A tag value written as `key = ?expr`.
-pub fn debug<T: Debug + ?Sized>(value: &T) -> String {
-    format!("{value:?}")
+/// As [`tag_display`], for `key = ?expr`.
+pub fn tag_debug<T: Debug + ?Sized>(span: &mut Span, key: &str, value: &T) {
+    tag_formatted(span, key, format_args!("{value:?}"));
+}
+
+fn tag_formatted(span: &mut Span, key: &str, value: std::fmt::Arguments<'_>) {
+    use std::cell::RefCell;
+    use std::fmt::Write as _;
+
+    thread_local! {
+        static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    /// A buffer grown past this by one huge value is let go rather than kept for the thread.
+    const KEPT_CAPACITY: usize = 4096;
+
+    if !span.is_recording() {
+        return;
+    }
+    // The value's `Display` is the user's code and may tag a span itself: then the buffer is
+    // in use, and that tag gets a `String` of its own.
+    let tagged = BUFFER.try_with(|buffer| {
+        let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            return false;
+        };
+        buffer.clear();
+        let _ = buffer.write_fmt(value);
+        span.tag(key, buffer.as_str());
+        if buffer.capacity() > KEPT_CAPACITY {
+            *buffer = String::new();
+        }
+        true
+    });
+    if tagged != Ok(true) {
+        span.tag(key, value.to_string());
+    }
 }
 
 /// The `Type::method` operation name of one method, worked out once.
