@@ -104,14 +104,32 @@ fn start_span(
     let tags = args.tags.iter().map(|tag| {
         let key = &tag.key;
         let value = &tag.value;
-        let tag = match tag.format {
-            TagFormat::Display => quote!(#krate::__private::tag_display),
-            TagFormat::Debug => quote!(#krate::__private::tag_debug),
-        };
         // The value's span is the user's expression, so that a missing `Display` or `Debug` is
         // reported there.
-        let value = quote_spanned!(span_of(value)=> &(#value));
-        quote!(#tag(&mut #span, #key, #value);)
+        match tag.format {
+            TagFormat::Display => {
+                // Every token of the call is located at the value (the span and the key through
+                // copies of their names), so that the error of a value that is not `Display`
+                // underlines the value alone.
+                let at = span_of(value);
+                let span_here = syn::Ident::new(&span.to_string(), span.span().located_at(at));
+                let key = key.clone();
+                let key_here = syn::Ident::new("__sw_key", Span::mixed_site().located_at(at));
+                let krate_here = located_at(krate, at);
+                let call = quote_spanned!(at=>
+                    (&&#krate_here::__private::TagValue(&(#value))).tag_into(&mut #span_here, #key_here));
+                quote! {{
+                    #[allow(unused_imports)]
+                    use #krate::__private::{TagAsInteger as _, TagAsText as _};
+                    let #key_here: &str = #key;
+                    #call;
+                }}
+            }
+            TagFormat::Debug => {
+                let value = quote_spanned!(span_of(value)=> &(#value));
+                quote!(#krate::__private::tag_debug(&mut #span, #key, #value);)
+            }
+        }
     });
     quote! {
         #[allow(unused_mut)]
@@ -120,6 +138,18 @@ fn start_span(
         #component
         #(#tags)*
     }
+}
+
+/// `tokens` as written, located at `at` (their hygiene unchanged).
+fn located_at(tokens: &TokenStream, at: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(token.span().located_at(at));
+            token
+        })
+        .collect()
 }
 
 /// The operation name: `name = ...`, else `Type::method` for a method with a receiver, else the

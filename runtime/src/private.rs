@@ -84,6 +84,51 @@ impl Injector for DynInjector<'_> {
     }
 }
 
+/// A tag value written as `key = expr` or `key = %expr`, whose type picks how it is written:
+/// text as it is, an integer with `itoa`, anything else through `Display`. The macros call
+/// `(&&TagValue(&value)).tag_into(..)`: method lookup tries the receivers `&&TagValue` (the
+/// integer impl), `&&&TagValue` (the text impl), then `&TagValue` (the inherent `Display` one),
+/// so the cheapest one the type allows wins.
+#[allow(missing_debug_implementations)] // a value of any type; nothing to show
+pub struct TagValue<'a, T: ?Sized>(pub &'a T);
+
+/// Text tag values, copied as they are.
+pub trait TagAsText {
+    /// Tags `span`.
+    fn tag_into(&self, span: &mut Span, key: &str);
+}
+
+impl<T: AsRef<str> + ?Sized> TagAsText for &&TagValue<'_, T> {
+    fn tag_into(&self, span: &mut Span, key: &str) {
+        span.tag(key, self.0.as_ref());
+    }
+}
+
+/// Integer tag values, written with `itoa`.
+pub trait TagAsInteger {
+    /// Tags `span`.
+    fn tag_into(&self, span: &mut Span, key: &str);
+}
+
+impl<T: itoa::Integer + Copy> TagAsInteger for &TagValue<'_, T> {
+    fn tag_into(&self, span: &mut Span, key: &str) {
+        if span.is_recording() {
+            span.tag(key, itoa::Buffer::new().format(*self.0));
+        }
+    }
+}
+
+impl<T: ?Sized> TagValue<'_, T> {
+    /// Any other `Display` tag value. An inherent method, found last and always: a value that is
+    /// not `Display` is then reported as not `Display`, on the user's expression.
+    pub fn tag_into(&self, span: &mut Span, key: &str)
+    where
+        T: Display,
+    {
+        tag_display(span, key, self.0);
+    }
+}
+
 /// Tags `span` with `key = expr` or `key = %expr`: formatted only when the span is recorded,
 /// into a buffer the thread reuses, so that a tag costs no allocation of its own.
 pub fn tag_display<T: Display + ?Sized>(span: &mut Span, key: &str, value: &T) {
