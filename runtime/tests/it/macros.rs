@@ -265,3 +265,50 @@ fn cancelled_and_panicking_functions_end_their_spans() {
     assert!(segment.spans[0].is_error);
     assert_eq!(segment.spans[0].logs[0].data[1].value, "panic");
 }
+
+/// A value whose `Display` is its own, unlike its `AsRef<str>` would be.
+struct Money(i64);
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:02} EUR", self.0 / 100, self.0 % 100)
+    }
+}
+
+#[sw_local(tags(
+    owned = name.clone(), borrowed = name.as_str(), literal = "fixed",
+    negative = delta, small = 7u8, big = u128::MAX,
+    money = Money(1250), shown = %Money(5), floating = 1.5f64,
+    debugged = ?name,
+))]
+fn tagged(name: String, delta: i64) {
+    let _ = (name, delta);
+}
+
+#[test]
+fn tag_values_of_every_kind_read_as_their_display() {
+    let (service, reporter) = crate::spans::tracer(|config| config);
+    service.in_scope(|| tagged("ada".to_owned(), -42));
+    let segment = reporter.take().remove(0);
+    let tags: Vec<(&str, &str)> = segment.spans[0]
+        .tags
+        .iter()
+        .map(|tag| (tag.key.as_str(), tag.value.as_str()))
+        .collect();
+    let max = u128::MAX.to_string();
+    assert_eq!(
+        tags,
+        [
+            ("owned", "ada"),
+            ("borrowed", "ada"),
+            ("literal", "fixed"),
+            ("negative", "-42"),
+            ("small", "7"),
+            ("big", max.as_str()),
+            ("money", "12.50 EUR"),
+            ("shown", "0.05 EUR"),
+            ("floating", "1.5"),
+            ("debugged", "\"ada\""),
+        ]
+    );
+}
