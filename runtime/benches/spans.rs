@@ -135,6 +135,26 @@ fn unsampled(c: &mut Criterion) {
     });
     assert!(reporter.segments().is_empty());
 
+    // The same five-span request as `span/five_span_request`, whose caller did not sample
+    // (`sw8` flag 0): nothing is recorded, and the call still carries the trace on.
+    let not_sampled = SW8.replacen("1-", "0-", 1);
+    let incoming = HashMap::from([("sw8".to_owned(), not_sampled)]);
+    let sampled_tracer = Tracer::new(Config::default(), reporter.clone());
+    sampled_tracer.in_scope(|| {
+        let before = allocations();
+        let outgoing = five_span_request(&incoming);
+        let after = allocations();
+        assert!(outgoing["sw8"].starts_with("0-"), "the decision travels on");
+        println!(
+            "unsampled five_span_request: {} allocations per request",
+            after - before
+        );
+        c.bench_function("span/unsampled_five_span_request", |b| {
+            b.iter(|| black_box(five_span_request(black_box(&incoming))))
+        });
+    });
+    assert!(reporter.segments().is_empty());
+
     c.bench_function("span/no_tracer_local_span", |b| {
         b.iter(|| drop(rust2sky::local_span(black_box("work")).entered()))
     });
