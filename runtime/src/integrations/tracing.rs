@@ -217,19 +217,19 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(entry) = ctx.span(id) else { return };
-        let mut extensions = entry.extensions_mut();
-        let Some(bridged) = extensions.get_mut::<Bridged>() else {
+        // The fields' `Debug` is the application's code, which may use tracing itself: it runs
+        // on a handle of the span, with the span's extensions no longer locked.
+        let Some((mut span, is_client)) = bridged_handle(&ctx, id) else {
             return;
         };
         let mut fields = Fields::new(self.max_tag_len);
         values.record(&mut fields);
         if let Some(name) = fields.name.take() {
-            bridged.span.set_operation_name(name);
+            span.set_operation_name(name);
         }
-        fields.apply(&mut bridged.span, bridged.is_client);
+        fields.apply(&mut span, is_client);
         values.record(&mut Tags {
-            span: &mut bridged.span,
+            span: &mut span,
             max_len: self.max_tag_len,
         });
     }
@@ -284,11 +284,9 @@ where
         };
         match event.parent() {
             Some(parent) => {
-                if let Some(entry) = ctx.span(parent) {
-                    let mut extensions = entry.extensions_mut();
-                    if let Some(bridged) = extensions.get_mut::<Bridged>() {
-                        log(&mut bridged.span);
-                    }
+                // As in `on_record`: on a handle, with the extensions unlocked.
+                if let Some((mut span, _)) = bridged_handle(&ctx, parent) {
+                    log(&mut span);
                 }
             }
             None if event.is_contextual() => {
@@ -316,6 +314,17 @@ where
         // The span ends here, wherever it was entered.
         drop(bridged);
     }
+}
+
+/// A handle on the bridged span of `id` (which does not end it), and whether it is a client's.
+fn bridged_handle<S>(ctx: &Context<'_, S>, id: &Id) -> Option<(Span, bool)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let entry = ctx.span(id)?;
+    let extensions = entry.extensions();
+    let bridged = extensions.get::<Bridged>()?;
+    Some((bridged.span.clone_handle(), bridged.is_client))
 }
 
 /// The span of the nearest ancestor of `id`, itself included, that the bridge records.

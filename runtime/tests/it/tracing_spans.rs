@@ -351,3 +351,44 @@ fn the_bridge_composes_with_the_log_layer_and_per_layer_filters() {
     assert_eq!(context.trace_segment_id, segment.trace_segment_id);
     assert_eq!(context.span_id, checkout.span_id);
 }
+
+/// A field whose `Debug` uses tracing itself, recorded late and in an event with an explicit
+/// parent: no deadlock on the span it is recorded on.
+#[test]
+fn fields_whose_debug_uses_tracing_do_not_deadlock() {
+    struct Chatty;
+    impl std::fmt::Debug for Chatty {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            tracing::info!("formatting a field");
+            tracing::Span::current().record("other", 1);
+            f.write_str("chatty")
+        }
+    }
+
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (service, reporter) = tracer(|config| config);
+        bridged(&service, || {
+            let span = tracing::info_span!(
+                "outer",
+                value = tracing::field::Empty,
+                other = tracing::field::Empty
+            );
+            let _outer = span.clone().entered();
+            span.record("value", tracing::field::debug(Chatty));
+            tracing::info!(parent: &span, field = ?Chatty, "explicit parent");
+        });
+        done.send(reporter.take()).unwrap();
+    });
+    let segments = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("no deadlock");
+    let outer = named(&segments[0], "outer");
+    assert_eq!(tag(outer, "value"), Some("chatty"));
+    assert!(
+        outer
+            .logs
+            .iter()
+            .any(|log| log.data.iter().any(|f| f.value == "explicit parent"))
+    );
+}
