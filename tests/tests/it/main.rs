@@ -3,5 +3,8 @@
 mod grpc_reporter;
 mod logging;
 mod meters;
+mod redis_cache;
+mod servers;
+mod spans;
 mod tonic_rpc;
 mod transport;

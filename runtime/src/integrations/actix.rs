@@ -1,0 +1,1 @@
+//! Entry spans for actix-web.

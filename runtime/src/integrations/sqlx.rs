@@ -1,0 +1,1 @@
+//! Exit spans for sqlx.
