@@ -57,6 +57,12 @@ struct TracerInner {
     // Read by the HTTP integrations only.
     #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
     http_url_query: bool,
+    // Read by the SQL integrations only.
+    #[cfg_attr(
+        not(any(feature = "sqlx-postgres", feature = "sqlx-mysql", feature = "sqlx-sqlite")),
+        allow(dead_code)
+    )]
+    sql_body_max_length: usize,
     sampler: Sampler,
     live: LiveSettings,
     reporter: Box<dyn Reporter>,
@@ -85,6 +91,7 @@ impl Tracer {
                 correlation_limits: config.correlation_limits(),
                 ignore_incoming_context: config.ignore_incoming_context(),
                 http_url_query: config.http_url_query(),
+                sql_body_max_length: config.sql_body_max_length(),
                 sampler: Sampler::new(&config, live.clone()),
                 live,
                 reporter: Box::new(reporter),
@@ -180,6 +187,14 @@ impl Tracer {
     #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
     pub(crate) fn records_url_query(&self) -> bool {
         self.inner.http_url_query
+    }
+
+    #[cfg_attr(
+        not(any(feature = "sqlx-postgres", feature = "sqlx-mysql", feature = "sqlx-sqlite")),
+        allow(dead_code)
+    )]
+    pub(crate) fn sql_body_max_length(&self) -> usize {
+        self.inner.sql_body_max_length
     }
 
     pub(crate) fn sampler(&self) -> &Sampler {

@@ -6,5 +6,6 @@ mod meters;
 mod redis_cache;
 mod servers;
 mod spans;
+mod sql;
 mod tonic_rpc;
 mod transport;
