@@ -59,7 +59,11 @@ struct TracerInner {
     http_url_query: bool,
     // Read by the SQL integrations only.
     #[cfg_attr(
-        not(any(feature = "sqlx-postgres", feature = "sqlx-mysql", feature = "sqlx-sqlite")),
+        not(any(
+            feature = "sqlx-postgres",
+            feature = "sqlx-mysql",
+            feature = "sqlx-sqlite"
+        )),
         allow(dead_code)
     )]
     sql_body_max_length: usize,
@@ -190,7 +194,11 @@ impl Tracer {
     }
 
     #[cfg_attr(
-        not(any(feature = "sqlx-postgres", feature = "sqlx-mysql", feature = "sqlx-sqlite")),
+        not(any(
+            feature = "sqlx-postgres",
+            feature = "sqlx-mysql",
+            feature = "sqlx-sqlite"
+        )),
         allow(dead_code)
     )]
     pub(crate) fn sql_body_max_length(&self) -> usize {

@@ -9,7 +9,11 @@ pub mod reqwest;
 #[cfg(feature = "redis")]
 pub mod redis;
 
-#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql", feature = "sqlx-sqlite"))]
+#[cfg(any(
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
 pub mod sqlx;
 
 #[cfg(feature = "actix-web")]

@@ -253,7 +253,10 @@ impl Command {
             Some(name) if !name.is_empty() && name.len() <= NAME_MAX_LENGTH => name,
             _ => return Command::default(),
         };
-        if !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-') {
+        if !name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+        {
             return Command::default();
         }
         let name = String::from_utf8_lossy(name).to_ascii_uppercase();

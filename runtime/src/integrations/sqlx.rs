@@ -54,9 +54,8 @@ use crate::{SpanLayer, tags};
 /// Sealed; it says which component id a span has, and how its peer and instance are found.
 ///
 /// ```
-/// # #[cfg(feature = "sqlx-sqlite")]
 /// use rust2sky::integrations::sqlx::TracedDatabase;
-/// # #[cfg(feature = "sqlx-sqlite")]
+///
 /// assert_eq!(<sqlx::Sqlite as TracedDatabase>::COMPONENT, rust2sky::component::SQLITE);
 /// ```
 pub trait TracedDatabase: sqlx::Database + sealed::Sealed {
@@ -235,11 +234,7 @@ where
     ) -> impl Future<Output = Result<DB::QueryResult, sqlx::Error>> + Send + 'static {
         let (span, query) = query_span::<DB, _>(&self.target, "execute", query);
         let pool = self.pool.clone();
-        Instrumented::with_outcome(
-            async move { pool.execute(query).await },
-            span,
-            RecordResult,
-        )
+        Instrumented::with_outcome(async move { pool.execute(query).await }, span, RecordResult)
     }
 
     /// As [`Executor::fetch_all`]: runs the query, and gives all its rows.
@@ -379,11 +374,7 @@ where
         query: E,
     ) -> impl Future<Output = Result<DB::QueryResult, sqlx::Error>> + Send + 't {
         let (span, query) = query_span::<DB, _>(&self.target, "execute", query);
-        Instrumented::with_outcome(
-            (&mut *self.transaction).execute(query),
-            span,
-            RecordResult,
-        )
+        Instrumented::with_outcome((&mut *self.transaction).execute(query), span, RecordResult)
     }
 
     /// As [`TracedPool::fetch_all`], inside the transaction.

@@ -1,5 +1,6 @@
 //! End-to-end tests over real sockets on 127.0.0.1: one binary, one module per part.
 
+mod actix;
 mod grpc_reporter;
 mod logging;
 mod meters;

@@ -53,7 +53,11 @@ fn sync_commands_are_cache_exit_spans_with_command_op_and_key_but_no_value() {
     assert_eq!(tag(get, tags::CACHE_OP), Some("read"));
     assert_eq!(tag(get, tags::CACHE_KEY), Some("session:7"));
     assert_cache_span(ping, &server.addr(), "PING");
-    assert_eq!(tag(ping, tags::CACHE_OP), None, "PING is neither read nor write");
+    assert_eq!(
+        tag(ping, tags::CACHE_OP),
+        None,
+        "PING is neither read nor write"
+    );
     assert_eq!(tag(ping, tags::CACHE_KEY), None);
     for span in [set, get, ping] {
         assert!(!span.is_error, "{span:#?}");
@@ -102,9 +106,21 @@ fn async_commands_and_pipelines_are_spans_of_their_own() {
     assert_eq!(pipeline.component_id, component::REDIS);
     assert_eq!(pipeline.peer, server.addr());
     assert_eq!(tag(pipeline, tags::CACHE_TYPE), Some("redis"));
-    assert_eq!(tag(pipeline, tags::CACHE_CMD), Some("INCRBY,GET"), "no MULTI/EXEC");
-    assert_eq!(tag(pipeline, tags::CACHE_OP), Some("write"), "a write among them");
-    assert_eq!(tag(pipeline, tags::CACHE_KEY), Some("visits"), "the first key");
+    assert_eq!(
+        tag(pipeline, tags::CACHE_CMD),
+        Some("INCRBY,GET"),
+        "no MULTI/EXEC"
+    );
+    assert_eq!(
+        tag(pipeline, tags::CACHE_OP),
+        Some("write"),
+        "a write among them"
+    );
+    assert_eq!(
+        tag(pipeline, tags::CACHE_KEY),
+        Some("visits"),
+        "the first key"
+    );
     let reads = exits[2];
     assert_eq!(tag(reads, tags::CACHE_CMD), Some("GET"));
     assert_eq!(tag(reads, tags::CACHE_OP), Some("read"));
@@ -177,7 +193,10 @@ fn a_command_dropped_before_its_answer_ends_its_span_cancelled() {
                 cache.blpop::<_, Option<(String, String)>>("jobs", 5.0),
             )
             .await;
-            assert!(waited.is_err(), "BLPOP on an empty list waits past the timeout");
+            assert!(
+                waited.is_err(),
+                "BLPOP on an empty list waits past the timeout"
+            );
         }
         .in_span("poll jobs", &tracer),
     );

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use std::future::Future;
 
-use rust2sky::future::FutureExt as _;
 use rust2sky::Tracer;
 use rust2sky::config::Config;
+use rust2sky::future::FutureExt as _;
 use rust2sky::proto::v3::{SegmentObject, SpanObject, SpanType};
 use rust2sky::reporter::MemoryReporter;
 

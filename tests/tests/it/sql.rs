@@ -9,7 +9,9 @@ use rust2sky::{component, tags};
 use sqlx::Row as _;
 
 use crate::servers;
-use crate::spans::{InSpan as _, all_text, exits, log_values, one_segment, tag, tracer, tracer_with};
+use crate::spans::{
+    InSpan as _, all_text, exits, log_values, one_segment, tag, tracer, tracer_with,
+};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -61,7 +63,10 @@ fn postgres_queries_and_transactions_are_database_exit_spans() {
                 .await
                 .unwrap();
             assert_eq!(row.get::<String, _>("name"), "secret-param-alice");
-            let all = db.fetch_all(sqlx::query("SELECT id FROM users")).await.unwrap();
+            let all = db
+                .fetch_all(sqlx::query("SELECT id FROM users"))
+                .await
+                .unwrap();
             assert_eq!(all.len(), 1);
             let none = db
                 .fetch_optional(sqlx::query("SELECT id FROM users WHERE id = $1").bind(8_i64))
@@ -76,7 +81,10 @@ fn postgres_queries_and_transactions_are_database_exit_spans() {
     let exits = exits(&segment);
     let peer = format!("127.0.0.1:{}", server.port());
     let expected = [
-        ("execute", "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)"),
+        (
+            "execute",
+            "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+        ),
         ("begin", "BEGIN"),
         ("execute", "INSERT INTO users (id, name) VALUES ($1, $2)"),
         ("commit", "COMMIT"),
@@ -90,7 +98,11 @@ fn postgres_queries_and_transactions_are_database_exit_spans() {
         assert_database_span(span, &peer, component::POSTGRESQL, &operation);
         assert_eq!(span.component_id, 22);
         assert_eq!(tag(span, tags::DB_INSTANCE), Some("postgres"));
-        assert_eq!(tag(span, tags::DB_STATEMENT), Some(statement), "{operation}");
+        assert_eq!(
+            tag(span, tags::DB_STATEMENT),
+            Some(statement),
+            "{operation}"
+        );
         assert!(!span.is_error, "{span:#?}");
         assert_eq!(span.parent_span_id, 0, "children of the request");
         assert!(!all_text(span).contains("secret-param"), "{span:#?}");
@@ -108,11 +120,9 @@ fn a_failed_and_a_cancelled_postgres_query() {
             let db = postgres_pool(&server).await;
             let failed = db.fetch_all("SELECT * FROM no_such_table").await;
             assert!(failed.is_err());
-            let slow = tokio::time::timeout(
-                Duration::from_millis(300),
-                db.execute("SELECT pg_sleep(5)"),
-            )
-            .await;
+            let slow =
+                tokio::time::timeout(Duration::from_millis(300), db.execute("SELECT pg_sleep(5)"))
+                    .await;
             assert!(slow.is_err(), "pg_sleep(5) outlasts the timeout");
         }
         .in_span("GET:/report", &tracer),
@@ -131,7 +141,10 @@ fn a_failed_and_a_cancelled_postgres_query() {
             .any(|(key, value)| *key == "message" && value.contains("does not exist")),
         "{logs:?}"
     );
-    assert_eq!(tag(cancelled, tags::DB_STATEMENT), Some("SELECT pg_sleep(5)"));
+    assert_eq!(
+        tag(cancelled, tags::DB_STATEMENT),
+        Some("SELECT pg_sleep(5)")
+    );
     assert_eq!(log_values(cancelled), vec![("event", "cancelled")]);
 }
 
@@ -203,7 +216,10 @@ fn sqlite_queries_name_the_database_file() {
         assert!(!all_text(span).contains("secret-param"), "{span:#?}");
     }
     assert_eq!(exits[1].operation_name, "SQLite/sqlx/execute");
-    assert_eq!(tag(exits[1], tags::DB_STATEMENT), Some("INSERT INTO items VALUES (?)"));
+    assert_eq!(
+        tag(exits[1], tags::DB_STATEMENT),
+        Some("INSERT INTO items VALUES (?)")
+    );
     assert!(!exits[1].is_error);
     assert!(exits[2].is_error);
     assert!(
