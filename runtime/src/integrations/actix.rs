@@ -23,7 +23,6 @@
 //! Enabled by the `actix-web` cargo feature.
 
 use std::future::{Ready, ready};
-use std::rc::Rc;
 
 use actix_web::Error;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -113,7 +112,7 @@ where
 
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(EntryService {
-            service: Rc::new(service),
+            service,
             tracer: self.tracer.clone(),
         }))
     }
@@ -137,7 +136,7 @@ where
 /// ```
 #[derive(Debug)]
 pub struct EntryService<S> {
-    service: Rc<S>,
+    service: S,
     tracer: Option<Tracer>,
 }
 
