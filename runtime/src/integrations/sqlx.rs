@@ -580,7 +580,44 @@ fn error_kind(error: &sqlx::Error) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::statement;
+    use super::{TracedDatabase, statement};
+
+    #[cfg(feature = "sqlx-mysql")]
+    #[test]
+    fn mysql_spans_name_host_port_and_database() {
+        let options = sqlx::mysql::MySqlConnectOptions::new()
+            .host("db")
+            .port(3307)
+            .database("shop");
+        assert_eq!(
+            sqlx::MySql::peer_and_instance(&options),
+            ("db:3307".to_owned(), Some("shop".to_owned()))
+        );
+        assert_eq!(sqlx::MySql::COMPONENT, crate::component::MYSQL);
+    }
+
+    #[cfg(feature = "sqlx-postgres")]
+    #[test]
+    fn postgres_without_a_database_names_the_users() {
+        let options = sqlx::postgres::PgConnectOptions::new_without_pgpass()
+            .host("db")
+            .port(5433)
+            .username("shop");
+        assert_eq!(
+            sqlx::Postgres::peer_and_instance(&options),
+            ("db:5433".to_owned(), Some("shop".to_owned()))
+        );
+    }
+
+    #[cfg(feature = "sqlx-sqlite")]
+    #[test]
+    fn sqlite_names_the_file_not_its_directory() {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename("/var/lib/shop/orders.db");
+        assert_eq!(
+            sqlx::Sqlite::peer_and_instance(&options),
+            ("orders.db".to_owned(), Some("orders.db".to_owned()))
+        );
+    }
 
     #[test]
     fn statements_are_cut_at_characters_with_an_ellipsis() {

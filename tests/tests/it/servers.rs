@@ -177,17 +177,47 @@ pub(crate) fn postgres() -> Option<Postgres> {
 
 /// `path`, or `None` after a loud message; with `RUST2SKY_REQUIRE_SERVERS=1`, a panic.
 fn missing_or(path: Option<PathBuf>, binary: &str, package: &str) -> Option<PathBuf> {
+    let required = std::env::var("RUST2SKY_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
+    found_or_skip(path, binary, package, required)
+}
+
+fn found_or_skip(
+    path: Option<PathBuf>,
+    binary: &str,
+    package: &str,
+    required: bool,
+) -> Option<PathBuf> {
     if path.is_some() {
         return path;
     }
     let message = format!(
         "{binary} is not installed (Debian package `{package}`): this test needs a real server"
     );
-    if std::env::var("RUST2SKY_REQUIRE_SERVERS").is_ok_and(|value| value == "1") {
+    if required {
         panic!("{message}, and RUST2SKY_REQUIRE_SERVERS=1 says it must not be skipped");
     }
     eprintln!("\n!!!!! SKIPPED: {message}; `apt-get install {package}` to run it !!!!!\n");
     None
+}
+
+#[test]
+fn a_missing_server_skips_on_a_developer_machine_and_fails_where_required() {
+    assert_eq!(
+        found_or_skip(None, "redis-server", "redis-server", false),
+        None
+    );
+    let found = Some(PathBuf::from("/usr/bin/redis-server"));
+    assert_eq!(
+        found_or_skip(found.clone(), "redis-server", "redis-server", true),
+        found
+    );
+    let required = std::panic::catch_unwind(|| {
+        found_or_skip(None, "redis-server", "redis-server", true);
+    });
+    assert!(
+        required.is_err(),
+        "with RUST2SKY_REQUIRE_SERVERS=1 a missing server fails"
+    );
 }
 
 fn find(paths: &[&str]) -> Option<PathBuf> {
