@@ -60,6 +60,16 @@ struct TracerInner {
         allow(dead_code)
     )]
     http_url_query: bool,
+    // Read by the SQL integrations only.
+    #[cfg_attr(
+        not(any(
+            feature = "sqlx-postgres",
+            feature = "sqlx-mysql",
+            feature = "sqlx-sqlite"
+        )),
+        allow(dead_code)
+    )]
+    sql_body_max_length: usize,
     sampler: Sampler,
     live: LiveSettings,
     reporter: Box<dyn Reporter>,
@@ -88,6 +98,7 @@ impl Tracer {
                 correlation_limits: config.correlation_limits(),
                 ignore_incoming_context: config.ignore_incoming_context(),
                 http_url_query: config.http_url_query(),
+                sql_body_max_length: config.sql_body_max_length(),
                 sampler: Sampler::new(&config, live.clone()),
                 live,
                 reporter: Box::new(reporter),
@@ -186,6 +197,18 @@ impl Tracer {
     )]
     pub(crate) fn records_url_query(&self) -> bool {
         self.inner.http_url_query
+    }
+
+    #[cfg_attr(
+        not(any(
+            feature = "sqlx-postgres",
+            feature = "sqlx-mysql",
+            feature = "sqlx-sqlite"
+        )),
+        allow(dead_code)
+    )]
+    pub(crate) fn sql_body_max_length(&self) -> usize {
+        self.inner.sql_body_max_length
     }
 
     pub(crate) fn sampler(&self) -> &Sampler {

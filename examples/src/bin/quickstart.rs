@@ -8,8 +8,10 @@
 //! (`rust2sky::testing::Collector`), and two axum services, `frontend` and `backend`, each with
 //! its own tracer reporting over gRPC. `frontend` calls `backend` twice over real HTTP, with the
 //! trace context in the `sw8` header: once through reqwest's `send_traced()`, once from a
-//! function marked `#[sw_exit]`. A few requests go to `frontend` (the last fails with a 500),
-//! then the traces the collector received are printed as waterfalls.
+//! function marked `#[sw_exit]`. `backend` reads its prices from a SQLite database in a temporary
+//! file, through `rust2sky::integrations::sqlx::TracedPool`, so each price is a database exit
+//! span. A few requests go to `frontend` (the last fails with a 500), then the traces the
+//! collector received are printed as waterfalls.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -21,6 +23,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use rust2sky::config::Config;
 use rust2sky::integrations::reqwest::RequestBuilderExt as _;
+use rust2sky::integrations::sqlx::TracedPool;
 use rust2sky::integrations::tower::EntryLayer;
 use rust2sky::reporter::GrpcReporter;
 use rust2sky::testing::{Collector, Waterfall};
@@ -60,7 +63,36 @@ fn run() -> Result<bool, BoxError> {
     // service gets its own and hands it to its `EntryLayer`.
     let frontend = tracer("frontend")?;
     let backend = tracer("backend")?;
+    let database_dir =
+        std::env::temp_dir().join(format!("rust2sky-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&database_dir)?;
+    let served = serve_and_call(&frontend, &backend, &database_dir.join("shop.db"));
+    let _ = std::fs::remove_dir_all(&database_dir);
+    served?;
 
+    // The reporters send in the background; flush waits until the collector has it all.
+    let flushed = frontend.flush(DEADLINE) && backend.flush(DEADLINE);
+    let segments = collector.wait_for_segments(SEGMENTS, DEADLINE);
+    println!(
+        "\nthe collector received {} segments{}:\n",
+        segments.len(),
+        if flushed { "" } else { " (a flush timed out)" }
+    );
+    print!("{}", Waterfall::new(segments.iter().cloned()));
+    if segments.len() < SEGMENTS {
+        eprintln!("expected {SEGMENTS} segments, got {}", segments.len());
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Starts both services, `backend` with its prices in SQLite at `database`, and sends the
+/// requests.
+fn serve_and_call(
+    frontend: &Tracer,
+    backend: &Tracer,
+    database: &std::path::Path,
+) -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -70,6 +102,7 @@ fn run() -> Result<bool, BoxError> {
         let backend_app = Router::new()
             .route("/price/{sku}", get(price))
             .route("/stock/{sku}", get(stock))
+            .with_state(prices(database).await?)
             .layer(EntryLayer::new().with_tracer(backend.clone()));
         let backend_address = serve(backend_app).await?;
         let frontend_app = Router::new()
@@ -89,23 +122,27 @@ fn run() -> Result<bool, BoxError> {
             println!("GET {url} -> {status} {}", response.text().await?);
         }
         Ok::<_, BoxError>(())
-    })?;
-    drop(runtime);
+    })
+}
 
-    // The reporters send in the background; flush waits until the collector has it all.
-    let flushed = frontend.flush(DEADLINE) && backend.flush(DEADLINE);
-    let segments = collector.wait_for_segments(SEGMENTS, DEADLINE);
-    println!(
-        "\nthe collector received {} segments{}:\n",
-        segments.len(),
-        if flushed { "" } else { " (a flush timed out)" }
-    );
-    print!("{}", Waterfall::new(segments.iter().cloned()));
-    if segments.len() < SEGMENTS {
-        eprintln!("expected {SEGMENTS} segments, got {}", segments.len());
-        return Ok(false);
+/// `backend`'s price list: a SQLite database, filled without tracing (it is not a request),
+/// then wrapped so that the queries of requests are exit spans.
+async fn prices(database: &std::path::Path) -> Result<TracedPool<sqlx::Sqlite>, BoxError> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(database)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await?;
+    sqlx::query("CREATE TABLE prices (sku INTEGER PRIMARY KEY, cents INTEGER NOT NULL)")
+        .execute(&pool)
+        .await?;
+    for sku in SKUS {
+        sqlx::query("INSERT INTO prices (sku, cents) VALUES (?, ?)")
+            .bind(sku)
+            .bind(sku * 250)
+            .execute(&pool)
+            .await?;
     }
-    Ok(true)
+    Ok(TracedPool::new(pool))
 }
 
 /// Serves `app` on a free port of 127.0.0.1, in the background.
@@ -193,9 +230,21 @@ impl std::fmt::Display for BackendError {
     }
 }
 
-/// `backend`'s `GET /price/{sku}`.
-async fn price(Path(sku): Path<u32>) -> String {
-    (sku * 250).to_string()
+/// `backend`'s `GET /price/{sku}`: one query, an exit span to the database `shop.db`.
+async fn price(
+    State(prices): State<TracedPool<sqlx::Sqlite>>,
+    Path(sku): Path<u32>,
+) -> Result<String, (StatusCode, String)> {
+    let row = prices
+        .fetch_optional(sqlx::query("SELECT cents FROM prices WHERE sku = ?").bind(sku))
+        .await
+        .map_err(|error| (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
+    let cents: u32 = match row {
+        Some(row) => sqlx::Row::try_get(&row, "cents")
+            .map_err(|error| (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?,
+        None => 0,
+    };
+    Ok(cents.to_string())
 }
 
 /// `backend`'s `GET /stock/{sku}`.

@@ -42,6 +42,9 @@ fn quickstart_prints_three_two_service_traces_and_exits_0() {
         stdout.contains("url=/checkout/0 http.status_code=500  ✗ error"),
         "{stdout}"
     );
+    // Each price is a query of backend's SQLite database, an exit span to `shop.db`.
+    let database = "backend Exit SQLite/sqlx/fetch_optional -> shop.db  db.type=sql db.instance=shop.db db.statement=SELECT cents FROM prices WHERE sku = ?";
+    assert_eq!(stdout.matches(database).count(), 3, "{stdout}");
     // The `#[sw_exit]` function tags its own span with the status its call got.
     assert!(
         stdout.contains("http.status_code=500  ✗ BackendError: backend answered 500"),

@@ -176,6 +176,17 @@ settings! {
         example: true, env "1" => true,
     }
 
+    /// `plugin.jdbc.sql_body_max_length` in the Java agent, whose default is 2048; 512 here, as
+    /// the Python agent's SQL limit. At least 1: a statement is always cut, so that a generated
+    /// `IN (...)` of a million ids cannot make a tag of megabytes. A cut statement ends in `...`.
+    sql_body_max_length(length: usize) {
+        env: SQL_BODY_MAX_LENGTH = "SW_JDBC_SQL_BODY_MAX_LENGTH",
+        kind: Positive,
+        default: 512, shown as "512",
+        meaning: "Maximum length of the `db.statement` tag of SQL spans, in characters; longer statements are cut",
+        example: 2048, env "2048" => 2048,
+    }
+
     /// `collector.heartbeat_period`. Never zero, and at most a day (a longer period is taken as
     /// a day); the variable is in whole seconds.
     heartbeat_period(period: Duration) {

@@ -44,6 +44,7 @@ fn defaults() {
     assert_eq!(config.ssl_cert_chain_path(), None);
     assert_eq!(config.correlation_max_keys(), 3);
     assert_eq!(config.correlation_max_value_length(), 128);
+    assert_eq!(config.sql_body_max_length(), 512);
     assert_eq!(
         config.config_discovery_interval(),
         Some(Duration::from_secs(20))
@@ -146,6 +147,7 @@ fn every_variable_overrides_the_code_value() {
             (env::SSL_CERT_CHAIN_PATH, "/env/client.crt"),
             (env::CORRELATION_ELEMENT_MAX_NUMBER, "0"),
             (env::CORRELATION_VALUE_MAX_LENGTH, "64"),
+            (env::SQL_BODY_MAX_LENGTH, "100"),
             (env::GET_AGENT_DYNAMIC_CONFIG_INTERVAL, "0"),
         ],
     )
@@ -174,6 +176,7 @@ fn every_variable_overrides_the_code_value() {
     );
     assert_eq!(config.correlation_max_keys(), 0);
     assert_eq!(config.correlation_max_value_length(), 64);
+    assert_eq!(config.sql_body_max_length(), 100);
     assert_eq!(config.config_discovery_interval(), None);
 }
 
@@ -384,6 +387,10 @@ fn bad_code_values_are_errors_naming_the_setting() {
         (
             Config::builder().correlation_max_value_length(0),
             "correlation_max_value_length(0)",
+        ),
+        (
+            Config::builder().sql_body_max_length(0),
+            "sql_body_max_length(0)",
         ),
     ];
     for (builder, expected) in cases {

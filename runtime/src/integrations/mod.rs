@@ -12,7 +12,25 @@ pub mod metrics;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
-#[cfg(any(feature = "tower", feature = "reqwest", feature = "tracing"))]
+#[cfg(feature = "redis")]
+pub mod redis;
+
+#[cfg(any(
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
+pub mod sqlx;
+
+#[cfg(feature = "actix-web")]
+pub mod actix;
+
+#[cfg(any(
+    feature = "tower",
+    feature = "reqwest",
+    feature = "tracing",
+    feature = "actix-web"
+))]
 mod url;
 
 /// The route a request matched: axum's template when there is one, else the path.
@@ -23,4 +41,18 @@ fn route<B>(request: &http::Request<B>) -> &str {
         return matched.as_str();
     }
     request.uri().path()
+}
+
+/// The first `max` characters of `text`: tags stay bounded whatever the host sends.
+#[cfg(any(
+    feature = "redis",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite",
+    feature = "tracing"
+))]
+fn cut(text: &str, max: usize) -> &str {
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(end, _)| &text[..end])
 }

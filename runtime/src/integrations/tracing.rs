@@ -579,7 +579,7 @@ struct Tags<'a> {
 impl Tags<'_> {
     fn tag(&mut self, field: &Field, value: &str) {
         if !is_special(field.name()) {
-            self.span.tag(field.name(), cut_str(value, self.max_len));
+            self.span.tag(field.name(), super::cut(value, self.max_len));
         }
     }
 }
@@ -654,17 +654,9 @@ impl Visit for EventFields {
 
 /// `text` cut at `max` characters.
 fn cut(mut text: String, max: usize) -> String {
-    let len = cut_str(&text, max).len();
+    let len = super::cut(&text, max).len();
     text.truncate(len);
     text
-}
-
-/// `text` cut at `max` characters.
-fn cut_str(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((index, _)) => &text[..index],
-        None => text,
-    }
 }
 
 // ------------------------------------------------------------------------------ helpers

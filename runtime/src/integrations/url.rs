@@ -11,22 +11,39 @@ use crate::span::Span;
 /// `None` when the span is not recorded.
 #[cfg(any(feature = "tower", feature = "tracing"))]
 pub(crate) fn uri_tag(span: &Span, uri: &http::Uri) -> Option<String> {
-    let query = span.recording_tracer()?.records_url_query();
-    let mut shown = String::with_capacity(uri.path().len() + 32);
-    if let Some(scheme) = uri.scheme_str() {
+    parts_tag(
+        span,
+        uri.scheme_str(),
+        uri.authority().map(|authority| authority.as_str()),
+        uri.path(),
+        uri.query(),
+    )
+}
+
+/// As [`uri_tag`], from a URI's parts: for frameworks on another version of `http` (actix-web).
+#[cfg(any(feature = "tower", feature = "tracing", feature = "actix-web"))]
+pub(crate) fn parts_tag(
+    span: &Span,
+    scheme: Option<&str>,
+    authority: Option<&str>,
+    path: &str,
+    query: Option<&str>,
+) -> Option<String> {
+    let record_query = span.recording_tracer()?.records_url_query();
+    let mut shown = String::with_capacity(path.len() + 32);
+    if let Some(scheme) = scheme {
         shown.push_str(scheme);
         shown.push_str("://");
     }
-    if let Some(authority) = uri.authority() {
-        let authority = authority.as_str();
+    if let Some(authority) = authority {
         shown.push_str(
             authority
                 .rsplit_once('@')
                 .map_or(authority, |(_, host)| host),
         );
     }
-    shown.push_str(uri.path());
-    if let Some(query) = uri.query().filter(|_| query) {
+    shown.push_str(path);
+    if let Some(query) = query.filter(|_| record_query) {
         shown.push('?');
         shown.push_str(query);
     }

@@ -1,0 +1,277 @@
+//! Real database servers for the integration tests: `redis-server` and PostgreSQL from Debian's
+//! packages, each on a free loopback port in a temporary directory, stopped when dropped.
+//!
+//! A missing binary skips the test with a loud message on a developer's machine; with
+//! `RUST2SKY_REQUIRE_SERVERS=1` (what CI sets, after installing the packages) it fails it.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// How long a server may take to accept connections.
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// A `redis-server` of this test's own.
+#[derive(Debug)]
+pub(crate) struct Redis {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Redis {
+    /// `127.0.0.1:port`.
+    pub(crate) fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://{}/", self.addr())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        stop(&mut self.child, "-TERM");
+    }
+}
+
+/// Starts a `redis-server`, or `None` (after saying so) when there is none to start.
+pub(crate) fn redis() -> Option<Redis> {
+    let binary = find(&["/usr/bin/redis-server", "/usr/local/bin/redis-server"])
+        .or_else(|| on_path("redis-server"));
+    let binary = missing_or(binary, "redis-server", "redis-server")?;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let port = free_port();
+    let child = Command::new(binary)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("redis-server starts");
+    let mut server = Redis {
+        child,
+        port,
+        _dir: dir,
+    };
+    wait_until(&mut server.child, "redis-server", || {
+        let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut answer = [0; 5];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut answer).is_ok()
+            && &answer == b"+PONG"
+    });
+    Some(server)
+}
+
+/// A PostgreSQL server of this test's own, with a `postgres` superuser that needs no password.
+#[derive(Debug)]
+pub(crate) struct Postgres {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Postgres {
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL of database `postgres`.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGINT, the fast shutdown: a smart one (SIGTERM) would wait for the test's pools.
+        stop(&mut self.child, "-INT");
+    }
+}
+
+/// Starts PostgreSQL, or `None` (after saying so) when it is not installed.
+///
+/// PostgreSQL refuses to run as root, so as root (CI) it runs as the `postgres` user that
+/// Debian's package creates, through `setpriv`, which execs rather than forks: the child is the
+/// server itself, and stopping it stops the server.
+pub(crate) fn postgres() -> Option<Postgres> {
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .filter(|bin| bin.join("initdb").exists() && bin.join("postgres").exists())
+        .max();
+    let bin = missing_or(bin, "/usr/lib/postgresql/*/bin/postgres", "postgresql")?;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("data");
+    let as_postgres = is_root();
+    if as_postgres {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status()
+            .expect("chown runs");
+        assert!(status.success(), "chown of {} failed", dir.path().display());
+    }
+    let command = |program: &Path| {
+        if as_postgres {
+            let mut command = Command::new("setpriv");
+            command
+                .args(["--reuid=postgres", "--regid=postgres", "--clear-groups"])
+                .arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    };
+    let output = command(&bin.join("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
+        .current_dir(dir.path())
+        .output()
+        .expect("initdb runs");
+    assert!(
+        output.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let port = free_port();
+    let child = command(&bin.join("postgres"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+        .arg(dir.path())
+        .args(["-c", "fsync=off", "-c", "max_connections=20"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("postgres starts");
+    let mut server = Postgres {
+        child,
+        port,
+        _dir: dir,
+    };
+    let isready = bin.join("pg_isready");
+    wait_until(&mut server.child, "postgres", || {
+        Command::new(&isready)
+            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .status()
+            .is_ok_and(|status| status.success())
+    });
+    Some(server)
+}
+
+/// `path`, or `None` after a loud message; with `RUST2SKY_REQUIRE_SERVERS=1`, a panic.
+fn missing_or(path: Option<PathBuf>, binary: &str, package: &str) -> Option<PathBuf> {
+    let required = std::env::var("RUST2SKY_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
+    found_or_skip(path, binary, package, required)
+}
+
+fn found_or_skip(
+    path: Option<PathBuf>,
+    binary: &str,
+    package: &str,
+    required: bool,
+) -> Option<PathBuf> {
+    if path.is_some() {
+        return path;
+    }
+    let message = format!(
+        "{binary} is not installed (Debian package `{package}`): this test needs a real server"
+    );
+    if required {
+        panic!("{message}, and RUST2SKY_REQUIRE_SERVERS=1 says it must not be skipped");
+    }
+    eprintln!("\n!!!!! SKIPPED: {message}; `apt-get install {package}` to run it !!!!!\n");
+    None
+}
+
+#[test]
+fn a_missing_server_skips_on_a_developer_machine_and_fails_where_required() {
+    assert_eq!(
+        found_or_skip(None, "redis-server", "redis-server", false),
+        None
+    );
+    let found = Some(PathBuf::from("/usr/bin/redis-server"));
+    assert_eq!(
+        found_or_skip(found.clone(), "redis-server", "redis-server", true),
+        found
+    );
+    let required = std::panic::catch_unwind(|| {
+        found_or_skip(None, "redis-server", "redis-server", true);
+    });
+    assert!(
+        required.is_err(),
+        "with RUST2SKY_REQUIRE_SERVERS=1 a missing server fails"
+    );
+}
+
+fn find(paths: &[&str]) -> Option<PathBuf> {
+    paths.iter().map(PathBuf::from).find(|path| path.exists())
+}
+
+fn on_path(binary: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(binary))
+        .find(|path| path.exists())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+/// A port nothing listens on now. Another process could take it before the server does; the
+/// server then fails to start, and the test with it, loudly.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+fn wait_until(child: &mut Child, name: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{name} exited before it was ready: {status}");
+        }
+        assert!(
+            start.elapsed() < STARTUP,
+            "{name} not ready after {STARTUP:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Asks the server to stop with `signal`, and kills it if it has not within a few seconds.
+fn stop(child: &mut Child, signal: &str) {
+    let _ = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

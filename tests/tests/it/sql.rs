@@ -1,0 +1,232 @@
+//! `integrations::sqlx::TracedPool` against a real PostgreSQL server on loopback, and SQLite in a
+//! temporary file.
+
+use std::time::Duration;
+
+use rust2sky::integrations::sqlx::TracedPool;
+use rust2sky::proto::v3::{SpanLayer, SpanObject};
+use rust2sky::{component, tags};
+use sqlx::Row as _;
+
+use crate::servers;
+use crate::spans::{
+    InSpan as _, all_text, exits, log_values, one_segment, tag, tracer, tracer_with,
+};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn postgres_pool(server: &servers::Postgres) -> TracedPool<sqlx::Postgres> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&server.url())
+        .await
+        .unwrap();
+    TracedPool::new(pool)
+}
+
+fn assert_database_span(span: &SpanObject, peer: &str, component: i32, operation: &str) {
+    assert_eq!(span.operation_name, operation);
+    assert_eq!(span.peer, peer);
+    assert_eq!(span.span_layer(), SpanLayer::Database);
+    assert_eq!(span.component_id, component);
+    assert_eq!(tag(span, tags::DB_TYPE), Some("sql"));
+}
+
+#[test]
+fn postgres_queries_and_transactions_are_database_exit_spans() {
+    let Some(server) = servers::postgres() else {
+        return;
+    };
+    let (tracer, reporter) = tracer("shop");
+    runtime().block_on(
+        async {
+            let db = postgres_pool(&server).await;
+            db.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)")
+                .await
+                .unwrap();
+            let mut tx = db.begin().await.unwrap();
+            tx.execute(
+                sqlx::query("INSERT INTO users (id, name) VALUES ($1, $2)")
+                    .bind(7_i64)
+                    .bind("secret-param-alice"),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            let row = db
+                .fetch_one(sqlx::query("SELECT name FROM users WHERE id = $1").bind(7_i64))
+                .await
+                .unwrap();
+            assert_eq!(row.get::<String, _>("name"), "secret-param-alice");
+            let all = db
+                .fetch_all(sqlx::query("SELECT id FROM users"))
+                .await
+                .unwrap();
+            assert_eq!(all.len(), 1);
+            let none = db
+                .fetch_optional(sqlx::query("SELECT id FROM users WHERE id = $1").bind(8_i64))
+                .await
+                .unwrap();
+            assert!(none.is_none());
+        }
+        .in_span("GET:/users", &tracer),
+    );
+
+    let segment = one_segment(&reporter);
+    let exits = exits(&segment);
+    let peer = format!("127.0.0.1:{}", server.port());
+    let expected = [
+        (
+            "execute",
+            "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+        ),
+        ("begin", "BEGIN"),
+        ("execute", "INSERT INTO users (id, name) VALUES ($1, $2)"),
+        ("commit", "COMMIT"),
+        ("fetch_one", "SELECT name FROM users WHERE id = $1"),
+        ("fetch_all", "SELECT id FROM users"),
+        ("fetch_optional", "SELECT id FROM users WHERE id = $1"),
+    ];
+    assert_eq!(exits.len(), expected.len(), "{segment:#?}");
+    for (span, (method, statement)) in exits.iter().zip(expected) {
+        let operation = format!("PostgreSQL/sqlx/{method}");
+        assert_database_span(span, &peer, component::POSTGRESQL, &operation);
+        assert_eq!(span.component_id, 22);
+        assert_eq!(tag(span, tags::DB_INSTANCE), Some("postgres"));
+        assert_eq!(
+            tag(span, tags::DB_STATEMENT),
+            Some(statement),
+            "{operation}"
+        );
+        assert!(!span.is_error, "{span:#?}");
+        assert_eq!(span.parent_span_id, 0, "children of the request");
+        assert!(!all_text(span).contains("secret-param"), "{span:#?}");
+    }
+}
+
+#[test]
+fn a_failed_and_a_cancelled_postgres_query() {
+    let Some(server) = servers::postgres() else {
+        return;
+    };
+    let (tracer, reporter) = tracer("shop");
+    runtime().block_on(
+        async {
+            let db = postgres_pool(&server).await;
+            let failed = db.fetch_all("SELECT * FROM no_such_table").await;
+            assert!(failed.is_err());
+            let slow =
+                tokio::time::timeout(Duration::from_millis(300), db.execute("SELECT pg_sleep(5)"))
+                    .await;
+            assert!(slow.is_err(), "pg_sleep(5) outlasts the timeout");
+        }
+        .in_span("GET:/report", &tracer),
+    );
+
+    let segment = one_segment(&reporter);
+    let exits = exits(&segment);
+    assert_eq!(exits.len(), 2, "{segment:#?}");
+    let (failed, cancelled) = (exits[0], exits[1]);
+    assert!(failed.is_error);
+    let logs = log_values(failed);
+    assert!(logs.contains(&("event", "error")), "{logs:?}");
+    assert!(logs.contains(&("error.kind", "DatabaseError")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|(key, value)| *key == "message" && value.contains("does not exist")),
+        "{logs:?}"
+    );
+    assert_eq!(
+        tag(cancelled, tags::DB_STATEMENT),
+        Some("SELECT pg_sleep(5)")
+    );
+    assert_eq!(log_values(cancelled), vec![("event", "cancelled")]);
+}
+
+#[test]
+fn a_statement_far_over_the_limit_is_cut_at_the_configured_length() {
+    let Some(server) = servers::postgres() else {
+        return;
+    };
+    let long = format!("SELECT 1 /* {} */", "x".repeat(100_000));
+    let expected_default = format!("{}...", &long[..512]);
+    let expected_short = format!("{}...", &long[..20]);
+    for (env, expected) in [
+        (&[][..], expected_default),
+        (&[("SW_JDBC_SQL_BODY_MAX_LENGTH", "20")][..], expected_short),
+    ] {
+        let (tracer, reporter) = tracer_with("shop", env);
+        let sql = long.clone();
+        runtime().block_on(
+            async {
+                let db = postgres_pool(&server).await;
+                let row = db
+                    .fetch_one(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                    .await
+                    .unwrap();
+                assert_eq!(row.get::<i32, _>(0), 1, "the whole statement ran");
+            }
+            .in_span("GET:/long", &tracer),
+        );
+        let segment = one_segment(&reporter);
+        let exits = exits(&segment);
+        assert_eq!(tag(exits[0], tags::DB_STATEMENT), Some(expected.as_str()));
+    }
+}
+
+#[test]
+fn sqlite_queries_name_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let (tracer, reporter) = tracer("shop");
+    runtime().block_on(
+        async {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let db = TracedPool::new(pool);
+            assert_eq!(db.peer(), "shop.db");
+            db.execute("CREATE TABLE items (sku TEXT)").await.unwrap();
+            db.execute(sqlx::query("INSERT INTO items VALUES (?)").bind("secret-param-sku"))
+                .await
+                .unwrap();
+            let failed = db.fetch_all("SELECT * FROM no_such_table").await;
+            assert!(failed.is_err());
+        }
+        .in_span("GET:/items", &tracer),
+    );
+
+    let segment = one_segment(&reporter);
+    let exits = exits(&segment);
+    assert_eq!(exits.len(), 3, "{segment:#?}");
+    for span in &exits {
+        assert_database_span(span, "shop.db", component::SQLITE, &span.operation_name);
+        assert_eq!(span.component_id, 31);
+        assert_eq!(tag(span, tags::DB_INSTANCE), Some("shop.db"));
+        assert!(!all_text(span).contains("secret-param"), "{span:#?}");
+    }
+    assert_eq!(exits[1].operation_name, "SQLite/sqlx/execute");
+    assert_eq!(
+        tag(exits[1], tags::DB_STATEMENT),
+        Some("INSERT INTO items VALUES (?)")
+    );
+    assert!(!exits[1].is_error);
+    assert!(exits[2].is_error);
+    assert!(
+        log_values(exits[2])
+            .iter()
+            .any(|(key, value)| *key == "message" && value.contains("no such table")),
+        "{:?}",
+        log_values(exits[2])
+    );
+}
