@@ -32,7 +32,7 @@ async fn traced_async(x: u64) -> u64 {
 #[inline(never)]
 async fn by_hand_async(x: u64) -> u64 {
     async move { black_box(x) + 1 }
-        .instrument(rust2sky::local_span("by_hand_async"))
+        .in_span(rust2sky::local_span("by_hand_async"))
         .await
 }
 

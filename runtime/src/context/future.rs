@@ -23,7 +23,7 @@ use crate::tracer::Tracer;
 ///
 /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # runtime.block_on(async {
-/// let items = load_cart().instrument(rust2sky::local_span("checkout")).await;
+/// let items = load_cart().in_span(rust2sky::local_span("checkout")).await;
 /// assert_eq!(items, 3);
 /// # });
 /// ```
@@ -36,10 +36,10 @@ pub trait FutureExt: Future + Sized {
     /// use rust2sky::FutureExt as _;
     /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// # runtime.block_on(async {
-    /// async { /* work */ }.instrument(rust2sky::local_span("work")).await;
+    /// async { /* work */ }.in_span(rust2sky::local_span("work")).await;
     /// # });
     /// ```
-    fn instrument(self, span: Span) -> Instrumented<Self> {
+    fn in_span(self, span: Span) -> Instrumented<Self> {
         Instrumented::with_outcome(self, span, NoOutcome)
     }
 
@@ -98,7 +98,7 @@ pub trait FutureExt: Future + Sized {
 
 impl<F: Future> FutureExt for F {}
 
-/// A future with a span current while it runs. Made by [`FutureExt::instrument`].
+/// A future with a span current while it runs. Made by [`FutureExt::in_span`].
 ///
 /// `O` looks at the output before the span ends; the attribute macros use it to mark a returned
 /// `Err` as an error.
@@ -109,7 +109,7 @@ impl<F: Future> FutureExt for F {}
 /// async fn load_cart() -> u32 {
 ///     3
 /// }
-/// let future: Instrumented<_> = load_cart().instrument(rust2sky::local_span("load cart"));
+/// let future: Instrumented<_> = load_cart().in_span(rust2sky::local_span("load cart"));
 /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// assert_eq!(runtime.block_on(future), 3);
 /// ```
@@ -135,7 +135,7 @@ pub struct Instrumented<F, O = NoOutcome> {
 ///     future.await
 /// }
 /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-/// let answer = runtime.block_on(run(async { 42 }.instrument(rust2sky::local_span("answer"))));
+/// let answer = runtime.block_on(run(async { 42 }.in_span(rust2sky::local_span("answer"))));
 /// assert_eq!(answer, 42);
 /// ```
 pub trait OnReady<T> {
@@ -143,7 +143,7 @@ pub trait OnReady<T> {
     fn on_ready(self, span: &mut Span, output: &T);
 }
 
-/// Does nothing with the output: what [`FutureExt::instrument`] uses.
+/// Does nothing with the output: what [`FutureExt::in_span`] uses.
 ///
 /// ```
 /// use rust2sky::Tracer;
@@ -153,7 +153,7 @@ pub trait OnReady<T> {
 /// let reporter = MemoryReporter::new();
 /// let tracer = Tracer::new(Config::default(), reporter.clone());
 /// let job: Instrumented<_, NoOutcome> = tracer
-///     .in_scope(|| async { Err::<(), _>("failed") }.instrument(rust2sky::local_span("job")));
+///     .in_scope(|| async { Err::<(), _>("failed") }.in_span(rust2sky::local_span("job")));
 /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// assert!(runtime.block_on(job).is_err());
 /// // The output is not looked at: the span is not marked as failed.

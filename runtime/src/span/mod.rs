@@ -23,7 +23,7 @@ use crate::tracer::Tracer;
 ///
 /// A span is `Send`: it may start on one thread or task and end on another (the official agents'
 /// "async span"). Starting a span does not make it current; [`Span::entered`] does, for sync code,
-/// and [`crate::FutureExt::instrument`] does around each poll of a future. Spans started while
+/// and [`crate::FutureExt::in_span`] does around each poll of a future. Spans started while
 /// another is current become its children.
 ///
 /// A span that is not recorded (no tracer installed, the trace not sampled, the segment at its
@@ -263,7 +263,7 @@ impl Span {
     }
 
     /// Makes this span current on this thread until the returned guard is dropped; the span ends
-    /// with the guard. For sync code; in async code use [`crate::FutureExt::instrument`].
+    /// with the guard. For sync code; in async code use [`crate::FutureExt::in_span`].
     ///
     /// ```
     /// let span = rust2sky::local_span("outer").entered();
@@ -380,7 +380,7 @@ impl fmt::Debug for Span {
 ///
 /// Where futures need not be `Send` (a current-thread runtime, `LocalSet`, `block_on`), holding
 /// one across an `.await` compiles. Then:
-/// - inside a future made by [`FutureExt::instrument`](crate::FutureExt::instrument), an
+/// - inside a future made by [`FutureExt::in_span`](crate::FutureExt::in_span), an
 ///   `async fn` with an `sw_*` attribute, or [`crate::spawn`]: the span stays with that future.
 ///   Between its polls it is not current, so other tasks on the thread do not see it;
 /// - in any other future (an `async fn main` or a plain `tokio::spawn`ed block), it stays
@@ -388,7 +388,7 @@ impl fmt::Debug for Span {
 ///   meanwhile see it as their parent. The server layers (`integrations::tower::EntryLayer`)
 ///   start each request from a clean context, so requests never become its children.
 ///
-/// Prefer [`FutureExt::instrument`](crate::FutureExt::instrument) for a span around async work.
+/// Prefer [`FutureExt::in_span`](crate::FutureExt::in_span) for a span around async work.
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>(_: T) {}

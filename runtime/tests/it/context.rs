@@ -36,7 +36,7 @@ fn the_span_follows_a_future_across_awaits_and_worker_threads() {
             }
             let _child = rust2sky::local_span("after awaits").entered();
         }
-        .instrument(rust2sky::local_span("request"))
+        .in_span(rust2sky::local_span("request"))
     });
     runtime().block_on(request);
     let segment = &reporter.segments()[0];
@@ -66,10 +66,10 @@ fn spawned_tasks_and_threads_continue_the_trace_in_new_segments() {
                 .join()
                 .unwrap();
             }
-            .instrument(inner)
+            .in_span(inner)
             .await;
         }
-        .instrument(rust2sky::entry_span("POST:/jobs", &NoHeaders))
+        .in_span(rust2sky::entry_span("POST:/jobs", &NoHeaders))
     });
     runtime().block_on(request);
 
@@ -136,7 +136,7 @@ fn a_cancelled_future_ends_its_span_with_a_log_and_a_panic_marks_it() {
     let runtime = runtime();
     runtime.block_on(
         async {
-            let slow = std::future::pending::<()>().instrument(rust2sky::local_span("slow"));
+            let slow = std::future::pending::<()>().in_span(rust2sky::local_span("slow"));
             let _ = tokio::time::timeout(Duration::from_millis(10), slow).await;
         }
         .with_tracer(&service),
@@ -146,7 +146,7 @@ fn a_cancelled_future_ends_its_span_with_a_log_and_a_panic_marks_it() {
     assert!(!segment.spans[0].is_error);
 
     let handler = service
-        .in_scope(|| async { panic!("handler bug") }.instrument(rust2sky::local_span("panics")));
+        .in_scope(|| async { panic!("handler bug") }.in_span(rust2sky::local_span("panics")));
     let failed = runtime.block_on(runtime.spawn(handler));
     assert!(failed.is_err());
     let segment = reporter.take().remove(0);
@@ -184,14 +184,14 @@ fn two_thousand_concurrent_requests_never_mix_their_spans() {
                                 }
                                 drop(rust2sky::local_span(format!("{request}/leaf")));
                             }
-                            .instrument(rust2sky::local_span(format!("{request}/load")))
+                            .in_span(rust2sky::local_span(format!("{request}/load")))
                             .await;
                             for _ in 0..third {
                                 tokio::task::yield_now().await;
                             }
                             drop(rust2sky::local_span(format!("{request}/render")));
                         }
-                        .instrument(entry)
+                        .in_span(entry)
                         .await
                     }
                     .with_tracer(&service),
@@ -324,7 +324,7 @@ fn a_span_held_across_an_await_stays_with_its_task_on_a_local_set() {
                     tokio::task::yield_now().await;
                     drop(rust2sky::local_span("after the awaits"));
                 }
-                .instrument(rust2sky::local_span("holder")),
+                .in_span(rust2sky::local_span("holder")),
             );
             let bystander = tokio::task::spawn_local(
                 async {
@@ -370,7 +370,7 @@ fn an_instrumented_future_leaves_the_thread_as_it_found_it() {
                     let _held = rust2sky::local_span("held").entered();
                     tokio::task::yield_now().await;
                 }
-                .instrument(rust2sky::local_span("job"))
+                .in_span(rust2sky::local_span("job"))
             );
             // One poll: the job is now waiting inside `held`.
             assert!(poll_once(job.as_mut()).await.is_pending());

@@ -58,7 +58,7 @@ fn tag<'a>(span: &'a rust2sky::proto::v3::SpanObject, key: &str) -> Option<&'a s
 /// the tracer `with_tracer` makes current), not when it is built.
 trait InPage: std::future::Future + Sized {
     fn in_page(self) -> impl std::future::Future<Output = Self::Output> {
-        async { self.instrument(rust2sky::local_span("render")).await }
+        async { self.in_span(rust2sky::local_span("render")).await }
     }
 }
 

@@ -105,7 +105,7 @@ fn client_requests_are_exit_spans_that_carry_sw8() {
         .block_on(
             async {
                 let page = rust2sky::local_span("render");
-                client.oneshot(request).instrument(page).await
+                client.oneshot(request).in_span(page).await
             }
             .with_tracer(&service),
         )

@@ -9,6 +9,7 @@ use rust2sky::integrations::tracing::{SpanBridge, client_span, on_response, serv
 use rust2sky::proto::v3::{SegmentObject, SpanObject};
 use rust2sky::{FutureExt as _, SpanLayer, Tracer, sw_entry, sw_local};
 use tower::ServiceExt as _;
+use tracing::Instrument as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::spans::{spans, tracer};
@@ -90,17 +91,14 @@ fn an_instrumented_future_keeps_its_span_across_awaits_and_threads() {
     let dispatch = tracing::Dispatch::new(subscriber);
     let job = tracing::dispatcher::with_default(&dispatch, || {
         service.in_scope(|| {
-            // Both crates have an `instrument`: with both traits in scope, name tracing's.
-            tracing::Instrument::instrument(
-                async {
-                    for _ in 0..5 {
-                        tokio::task::yield_now().await;
-                    }
-                    drop(rust2sky::local_span("after the awaits"));
-                    tracing::warn!(attempt = 2, "retrying");
-                },
-                tracing::info_span!("job"),
-            )
+            async {
+                for _ in 0..5 {
+                    tokio::task::yield_now().await;
+                }
+                drop(rust2sky::local_span("after the awaits"));
+                tracing::warn!(attempt = 2, "retrying");
+            }
+            .instrument(tracing::info_span!("job"))
         })
     });
     // The subscriber follows the future, as an application's global one would.
@@ -209,8 +207,7 @@ fn a_reqwest_call_in_a_client_span_is_an_exit_span_that_sends_sw8() {
                 .record("http.response.status_code", response.status().as_u16());
             response.text().await.unwrap()
         };
-        let send = tracing::Instrument::instrument(send, call);
-        let page = tracing::Instrument::instrument(send, page);
+        let page = send.instrument(call).instrument(page);
         runtime.block_on(page.with_tracer(&service))
     });
 

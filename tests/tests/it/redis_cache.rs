@@ -6,7 +6,7 @@ use rust2sky::proto::v3::{SpanLayer, SpanObject};
 use rust2sky::{component, tags};
 
 use crate::servers;
-use crate::spans::{InSpan as _, all_text, exits, log_values, one_segment, tag, tracer};
+use crate::spans::{InRequest as _, all_text, exits, log_values, one_segment, tag, tracer};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -92,7 +92,7 @@ fn async_commands_and_pipelines_are_spans_of_their_own() {
                 .await
                 .unwrap();
         }
-        .in_span("request", &tracer),
+        .in_request("request", &tracer),
     );
 
     let segment = one_segment(&reporter);
@@ -156,7 +156,7 @@ fn a_failed_command_is_an_error_with_the_servers_message() {
             let failed: redis::RedisResult<i64> = cache.incr("name", 1).await;
             assert!(failed.is_err());
         }
-        .in_span("request", &tracer),
+        .in_request("request", &tracer),
     );
 
     let segments = reporter.wait_for(2, crate::spans::DEADLINE);
@@ -198,7 +198,7 @@ fn a_command_dropped_before_its_answer_ends_its_span_cancelled() {
                 "BLPOP on an empty list waits past the timeout"
             );
         }
-        .in_span("poll jobs", &tracer),
+        .in_request("poll jobs", &tracer),
     );
 
     let segment = one_segment(&reporter);

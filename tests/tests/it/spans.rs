@@ -76,11 +76,11 @@ pub(crate) fn all_text(span: &SpanObject) -> String {
 }
 
 /// Runs a future inside a local span of `tracer`'s, the way a request handler would.
-pub(crate) trait InSpan: Future + Sized {
-    fn in_span(self, name: &'static str, tracer: &Tracer) -> impl Future<Output = Self::Output> {
+pub(crate) trait InRequest: Future + Sized {
+    fn in_request(self, name: &'static str, tracer: &Tracer) -> impl Future<Output = Self::Output> {
         // The span starts inside `with_tracer`, so that `tracer` records it.
-        async move { self.instrument(rust2sky::local_span(name)).await }.with_tracer(tracer)
+        async move { self.in_span(rust2sky::local_span(name)).await }.with_tracer(tracer)
     }
 }
 
-impl<F: Future> InSpan for F {}
+impl<F: Future> InRequest for F {}

@@ -10,7 +10,7 @@ use sqlx::Row as _;
 
 use crate::servers;
 use crate::spans::{
-    InSpan as _, all_text, exits, log_values, one_segment, tag, tracer, tracer_with,
+    InRequest as _, all_text, exits, log_values, one_segment, tag, tracer, tracer_with,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -74,7 +74,7 @@ fn postgres_queries_and_transactions_are_database_exit_spans() {
                 .unwrap();
             assert!(none.is_none());
         }
-        .in_span("GET:/users", &tracer),
+        .in_request("GET:/users", &tracer),
     );
 
     let segment = one_segment(&reporter);
@@ -125,7 +125,7 @@ fn a_failed_and_a_cancelled_postgres_query() {
                     .await;
             assert!(slow.is_err(), "pg_sleep(5) outlasts the timeout");
         }
-        .in_span("GET:/report", &tracer),
+        .in_request("GET:/report", &tracer),
     );
 
     let segment = one_segment(&reporter);
@@ -171,7 +171,7 @@ fn a_statement_far_over_the_limit_is_cut_at_the_configured_length() {
                     .unwrap();
                 assert_eq!(row.get::<i32, _>(0), 1, "the whole statement ran");
             }
-            .in_span("GET:/long", &tracer),
+            .in_request("GET:/long", &tracer),
         );
         let segment = one_segment(&reporter);
         let exits = exits(&segment);
@@ -203,7 +203,7 @@ fn sqlite_queries_name_the_database_file() {
             let failed = db.fetch_all("SELECT * FROM no_such_table").await;
             assert!(failed.is_err());
         }
-        .in_span("GET:/items", &tracer),
+        .in_request("GET:/items", &tracer),
     );
 
     let segment = one_segment(&reporter);

@@ -102,8 +102,7 @@ fn a_traced_client_and_server_share_the_trace_across_grpc() {
     };
     // The heartbeat span starts inside, where `with_tracer` has made the client's tracer current.
     let answer = runtime.block_on(
-        async { call.instrument(rust2sky::local_span("heartbeat")).await }
-            .with_tracer(&client_tracer),
+        async { call.in_span(rust2sky::local_span("heartbeat")).await }.with_tracer(&client_tracer),
     );
     answer
         .expect("answered in time")
