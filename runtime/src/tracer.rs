@@ -45,6 +45,16 @@ pub struct Tracer {
     inner: Arc<TracerInner>,
 }
 
+/// The settings only integrations read, each behind its own feature.
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // which fields are read depends on the features compiled in
+pub(crate) struct IntegrationSettings {
+    /// [`Config::http_url_query`].
+    pub(crate) http_url_query: bool,
+    /// [`Config::sql_body_max_length`].
+    pub(crate) sql_body_max_length: usize,
+}
+
 struct TracerInner {
     service: Arc<str>,
     instance: Arc<str>,
@@ -54,22 +64,7 @@ struct TracerInner {
     span_limit: usize,
     correlation_limits: CorrelationLimits,
     ignore_incoming_context: bool,
-    // Read by the HTTP integrations only.
-    #[cfg_attr(
-        not(any(feature = "tower", feature = "reqwest", feature = "tracing")),
-        allow(dead_code)
-    )]
-    http_url_query: bool,
-    // Read by the SQL integrations only.
-    #[cfg_attr(
-        not(any(
-            feature = "sqlx-postgres",
-            feature = "sqlx-mysql",
-            feature = "sqlx-sqlite"
-        )),
-        allow(dead_code)
-    )]
-    sql_body_max_length: usize,
+    integrations: IntegrationSettings,
     sampler: Sampler,
     live: LiveSettings,
     reporter: Box<dyn Reporter>,
@@ -97,8 +92,10 @@ impl Tracer {
                 span_limit: config.span_limit(),
                 correlation_limits: config.correlation_limits(),
                 ignore_incoming_context: config.ignore_incoming_context(),
-                http_url_query: config.http_url_query(),
-                sql_body_max_length: config.sql_body_max_length(),
+                integrations: IntegrationSettings {
+                    http_url_query: config.http_url_query(),
+                    sql_body_max_length: config.sql_body_max_length(),
+                },
                 sampler: Sampler::new(&config, live.clone()),
                 live,
                 reporter: Box::new(reporter),
@@ -191,24 +188,10 @@ impl Tracer {
         self.inner.ignore_incoming_context
     }
 
-    #[cfg_attr(
-        not(any(feature = "tower", feature = "reqwest", feature = "tracing")),
-        allow(dead_code)
-    )]
-    pub(crate) fn records_url_query(&self) -> bool {
-        self.inner.http_url_query
-    }
-
-    #[cfg_attr(
-        not(any(
-            feature = "sqlx-postgres",
-            feature = "sqlx-mysql",
-            feature = "sqlx-sqlite"
-        )),
-        allow(dead_code)
-    )]
-    pub(crate) fn sql_body_max_length(&self) -> usize {
-        self.inner.sql_body_max_length
+    // Which integrations read them depends on the features compiled in.
+    #[allow(dead_code)]
+    pub(crate) fn integrations(&self) -> IntegrationSettings {
+        self.inner.integrations
     }
 
     pub(crate) fn sampler(&self) -> &Sampler {

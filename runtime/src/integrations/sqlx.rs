@@ -524,7 +524,7 @@ fn query_span<'q, DB: TracedDatabase, E: Execute<'q, DB>>(
     let sql = query.sql();
     let mut span = base_span::<DB>(target, method);
     if let Some(tracer) = span.recording_tracer() {
-        let statement = statement(sql.as_str(), tracer.sql_body_max_length());
+        let statement = statement(sql.as_str(), tracer.integrations().sql_body_max_length);
         span.tag(tags::DB_STATEMENT, statement);
     }
     let taken = Taken {

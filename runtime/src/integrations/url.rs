@@ -29,7 +29,7 @@ pub(crate) fn parts_tag(
     path: &str,
     query: Option<&str>,
 ) -> Option<String> {
-    let record_query = span.recording_tracer()?.records_url_query();
+    let record_query = span.recording_tracer()?.integrations().http_url_query;
     let mut shown = String::with_capacity(path.len() + 32);
     if let Some(scheme) = scheme {
         shown.push_str(scheme);
@@ -53,7 +53,7 @@ pub(crate) fn parts_tag(
 /// As [`uri_tag`], for a `url::Url` (reqwest's).
 #[cfg(feature = "reqwest")]
 pub(crate) fn url_tag(span: &Span, url: &reqwest::Url) -> Option<String> {
-    let query = span.recording_tracer()?.records_url_query();
+    let query = span.recording_tracer()?.integrations().http_url_query;
     let mut shown = url.clone();
     // Both fail only for URLs that cannot have credentials, which then have none to remove.
     let _ = shown.set_password(None);
