@@ -335,4 +335,15 @@ settings! {
         meaning: "Maximum number of meter series (a name with one set of labels) kept and reported; more are counted and left out",
         example: 500, env "500" => 500,
     }
+
+    /// `plugin.kafka.bootstrap_servers` in the Java agent's Kafka reporter; read by
+    /// `reporter::KafkaReporter` (feature `kafka`), which needs at least one. Empty entries are
+    /// dropped.
+    kafka_bootstrap_servers(servers: Vec<String>) {
+        env: KAFKA_BOOTSTRAP_SERVERS = "SW_KAFKA_BOOTSTRAP_SERVERS",
+        kind: List,
+        default: Vec::new(), shown as "(unset)",
+        meaning: "Comma-separated Kafka brokers, each `host:port`, that the Kafka reporter sends segments to",
+        example: ["kafka-1:9092", "kafka-2:9092"], env "kafka-1:9092,kafka-2:9092" => ["kafka-1:9092", "kafka-2:9092"],
+    }
 }

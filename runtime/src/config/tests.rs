@@ -33,6 +33,7 @@ fn defaults() {
         ".jpg,.jpeg,.js,.css,.png,.bmp,.gif,.ico,.mp3,.mp4,.html,.svg"
     );
     assert!(config.trace_ignore_paths().is_empty());
+    assert!(config.kafka_bootstrap_servers().is_empty());
     assert_eq!(config.heartbeat_period(), Duration::from_secs(30));
     assert_eq!(config.properties_report_period_factor(), 10);
     assert_eq!(config.properties_report_period(), Duration::from_secs(300));
@@ -138,6 +139,7 @@ fn every_variable_overrides_the_code_value() {
             (env::SPAN_LIMIT, "1"),
             (env::IGNORE_SUFFIX, ".a, .b"),
             (env::TRACE_IGNORE_PATH, "/health,/static/**"),
+            (env::KAFKA_BOOTSTRAP_SERVERS, " kafka-1:9092, ,[::1]:9092 "),
             (env::HEARTBEAT_PERIOD, "1"),
             (env::PROPERTIES_REPORT_PERIOD_FACTOR, "3"),
             (env::MAX_SEND_QUEUE_SIZE, "100"),
@@ -164,6 +166,10 @@ fn every_variable_overrides_the_code_value() {
     assert_eq!(config.span_limit(), 1);
     assert_eq!(config.ignore_suffixes(), [".a", ".b"]);
     assert_eq!(config.trace_ignore_paths(), ["/health", "/static/**"]);
+    assert_eq!(
+        config.kafka_bootstrap_servers(),
+        ["kafka-1:9092", "[::1]:9092"]
+    );
     assert_eq!(config.heartbeat_period(), Duration::from_secs(1));
     assert_eq!(config.properties_report_period_factor(), 3);
     assert_eq!(config.max_send_queue_size(), 100);

@@ -10,6 +10,9 @@ mod handover;
 mod setup;
 mod worker;
 
+#[cfg(feature = "kafka")]
+pub(crate) use self::worker::backoff_delay;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;

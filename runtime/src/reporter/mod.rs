@@ -4,12 +4,16 @@
 //! path, when the last span of a segment ends. A [`Transport`] is a reporter that carries the
 //! rest too: log records, meter reports, the instance's properties and keepAlive, and the
 //! collector's dynamic configuration back. Here are [`MemoryReporter`], which keeps segments for
-//! tests, [`LogReporter`], which writes one line per segment, and [`GrpcReporter`], the transport
-//! to a SkyWalking OAP.
+//! tests, [`LogReporter`], which writes one line per segment, [`GrpcReporter`], the transport
+//! to a SkyWalking OAP, and (feature `kafka`) `KafkaReporter`, segments to the OAP through Kafka.
 
 mod commands;
 mod grpc;
 pub use self::grpc::{GrpcError, GrpcReporter, GrpcReporterBuilder, GrpcReporterCounts};
+#[cfg(feature = "kafka")]
+mod kafka;
+#[cfg(feature = "kafka")]
+pub use self::kafka::{KafkaError, KafkaReporter};
 mod lane;
 mod log;
 mod memory;

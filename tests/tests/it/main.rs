@@ -2,6 +2,7 @@
 
 mod actix;
 mod grpc_reporter;
+mod kafka;
 mod logging;
 mod meters;
 mod metrics_recorder;

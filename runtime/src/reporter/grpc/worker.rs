@@ -646,7 +646,7 @@ fn describe(status: &Status) -> String {
 /// The wait before connection round `round` (1 after every backend failed once): `initial`
 /// doubled each round up to `max`, times a factor from 0.8 to 1.2 given by `unit` in `[0, 1)`,
 /// and never more than `max`.
-pub(super) fn backoff_delay(initial: Duration, max: Duration, round: u32, unit: f64) -> Duration {
+pub(crate) fn backoff_delay(initial: Duration, max: Duration, round: u32, unit: f64) -> Duration {
     let doublings = round.saturating_sub(1).min(30);
     let nominal = initial.saturating_mul(1 << doublings).min(max);
     // Checked: `mul_f64` panics past `Duration::MAX`, which a large `max` reaches.
