@@ -62,6 +62,40 @@ where
     Ok(thread)
 }
 
+/// As [`spawn`], and runs `on_exit` however `work` ends, returning or panicking: a transport
+/// marks itself stopped there, so that what is queued counts as failed and `flush` does not wait
+/// for a thread that is gone. A panic is logged.
+pub(crate) fn spawn_with_exit<F, E>(name: &str, work: F, on_exit: E) -> std::io::Result<()>
+where
+    F: FnOnce(tokio::runtime::Runtime) + Send + 'static,
+    E: FnOnce() + Send + 'static,
+{
+    struct OnExit<E: FnOnce()>(Option<E>);
+
+    impl<E: FnOnce()> Drop for OnExit<E> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let thread = std::thread::current();
+                log::error!(
+                    target: "rust2sky",
+                    "the agent's thread {} failed: nothing more is sent, and what is queued or \
+                     reported from now on counts as failed",
+                    thread.name().unwrap_or("rust2sky")
+                );
+            }
+            if let Some(on_exit) = self.0.take() {
+                on_exit();
+            }
+        }
+    }
+
+    spawn(name, move |runtime| {
+        let _exit = OnExit(Some(on_exit));
+        work(runtime);
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,16 +157,24 @@ impl KafkaReporter {
             log: Throttle::default(),
         };
         let thread_shared = Arc::clone(&shared);
-        crate::agent_thread::spawn("rust2sky-kafka", move |runtime| {
-            let stopped = Stopped(thread_shared);
-            runtime.block_on(async {
-                tokio::select! {
-                    () = stopped.0.shutdown.notified() => {}
-                    () = worker.run() => {}
-                }
-            });
-            runtime.shutdown_background();
-        })
+        let stopped = Arc::clone(&shared);
+        crate::agent_thread::spawn_with_exit(
+            "rust2sky-kafka",
+            move |runtime| {
+                runtime.block_on(async {
+                    tokio::select! {
+                        () = thread_shared.shutdown.notified() => {}
+                        () = worker.run() => {}
+                    }
+                });
+                runtime.shutdown_background();
+            },
+            // However the thread ends, the counts add up and `flush` does not wait for it.
+            move || {
+                stopped.connected.store(false, Ordering::Relaxed);
+                stopped.segments.abandon_rest();
+            },
+        )
         .map_err(KafkaError::Thread)?;
         Ok(KafkaReporter {
             _owner: Arc::new(Owner {
@@ -225,24 +233,6 @@ impl fmt::Debug for KafkaReporter {
             .field("stats", &self.stats())
             .field("connected", &self.is_connected())
             .finish_non_exhaustive()
-    }
-}
-
-/// Marks the reporter stopped when dropped, unwinding included, so that the counts add up and
-/// `flush` does not wait for a thread that is gone.
-struct Stopped(Arc<Shared>);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            log::error!(
-                target: "rust2sky",
-                "the Kafka reporter's thread failed: nothing more is sent, and what is queued or \
-                 reported from now on counts as failed"
-            );
-        }
-        self.0.connected.store(false, Ordering::Relaxed);
-        self.0.segments.abandon_rest();
     }
 }
 

@@ -63,28 +63,15 @@ pub(super) fn spawn_guarded<W>(shared: Arc<Shared>, work: W) -> std::io::Result<
 where
     W: FnOnce(&Arc<Shared>, tokio::runtime::Runtime) + Send + 'static,
 {
-    crate::agent_thread::spawn("rust2sky-grpc", move |runtime| {
-        let stopped = Stopped(shared);
-        work(&stopped.0, runtime);
-    })?;
-    Ok(())
-}
-
-/// Marks the reporter stopped when dropped, unwinding included.
-struct Stopped(Arc<Shared>);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            log::error!(
-                target: "rust2sky",
-                "the gRPC reporter's thread failed: nothing more is sent, and what is queued or \
-                 reported from now on counts as failed"
-            );
-        }
-        self.0.connected.store(false, Ordering::Relaxed);
-        self.0.abandon_rest();
-    }
+    let stopped = Arc::clone(&shared);
+    crate::agent_thread::spawn_with_exit(
+        "rust2sky-grpc",
+        move |runtime| work(&shared, runtime),
+        move || {
+            stopped.connected.store(false, Ordering::Relaxed);
+            stopped.abandon_rest();
+        },
+    )
 }
 
 /// A channel that answered, and which connection it belongs to.
