@@ -75,9 +75,9 @@ fn free_address() -> SocketAddr {
 }
 
 /// Sends every segment to both reporters, so a test can compare what arrived with what was made.
-struct Both(MemoryReporter, GrpcReporter);
+pub(crate) struct Both<R>(pub(crate) MemoryReporter, pub(crate) R);
 
-impl Reporter for Both {
+impl<R: Reporter> Reporter for Both<R> {
     fn report(&self, segment: FinishedSegment) {
         self.0.report(segment.clone());
         self.1.report(segment);

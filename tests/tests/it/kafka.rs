@@ -14,6 +14,7 @@ use rust2sky::proto::v3::{SegmentObject, SpanLayer, SpanType};
 use rust2sky::reporter::{FinishedSegment, KafkaReporter, MemoryReporter, Reporter};
 use rust2sky::{Tracer, component, tags};
 
+use crate::grpc_reporter::Both;
 use crate::servers;
 
 /// Long enough for anything that should happen to happen on a loaded 2-core machine.
@@ -83,20 +84,6 @@ fn consume(broker: &str, topic: &str, count: usize) -> Vec<RecordAndOffset> {
         }
         records
     })
-}
-
-/// Sends every segment to both reporters, so a test can compare what arrived with what was made.
-struct Both(MemoryReporter, KafkaReporter);
-
-impl Reporter for Both {
-    fn report(&self, segment: FinishedSegment) {
-        self.0.report(segment.clone());
-        self.1.report(segment);
-    }
-
-    fn flush(&self, timeout: Duration) -> bool {
-        self.1.flush(timeout)
-    }
 }
 
 #[test]

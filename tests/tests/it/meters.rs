@@ -20,6 +20,15 @@ pub(crate) fn label(name: &str, value: &str) -> Label {
     }
 }
 
+/// A histogram's buckets as (negative infinity?, lower bound, count).
+pub(crate) fn buckets(histogram: &MeterHistogram) -> Vec<(bool, f64, i64)> {
+    histogram
+        .values
+        .iter()
+        .map(|bucket| (bucket.is_negative_infinity, bucket.bucket, bucket.count))
+        .collect()
+}
+
 pub(crate) fn single<'a>(
     meters: &'a [MeterData],
     name: &str,
@@ -84,11 +93,7 @@ fn meters_arrive_with_their_values_and_labels() {
     let gauge = single(meters, "it_open_carts", &[]).expect("the gauge arrives");
     assert_eq!(gauge.value, 42.0);
     let histogram = histogram(meters, "it_checkout_latency_ms").expect("the histogram arrives");
-    let buckets: Vec<(bool, f64, i64)> = histogram
-        .values
-        .iter()
-        .map(|bucket| (bucket.is_negative_infinity, bucket.bucket, bucket.count))
-        .collect();
+    let buckets = buckets(histogram);
     assert_eq!(
         buckets,
         [

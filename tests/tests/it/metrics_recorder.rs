@@ -156,11 +156,7 @@ fn counters_gauges_and_histograms_reach_the_collector_and_the_other_recorder() {
     };
     let latency = histogram("it_metrics_latency_ms");
     assert_eq!(latency.labels, [label("route", "/users/{id}")]);
-    let buckets: Vec<(bool, f64, i64)> = latency
-        .values
-        .iter()
-        .map(|bucket| (bucket.is_negative_infinity, bucket.bucket, bucket.count))
-        .collect();
+    let buckets = crate::meters::buckets(latency);
     // Lower bounds, as the OAP reads them: [0, 10) holds 0, 5 and 9.9; 10 starts its own.
     assert_eq!(
         buckets,
