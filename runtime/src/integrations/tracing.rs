@@ -460,10 +460,10 @@ impl Fields {
         }
     }
 
-    fn text(&mut self, field: &Field, value: String) {
-        match field.name() {
-            "otel.name" => self.name = Some(value),
-            "otel.kind" | "span.kind" => {
+    fn text(&mut self, meaning: Meaning, value: String) {
+        match meaning {
+            Meaning::Name => self.name = Some(value),
+            Meaning::Kind => {
                 self.kind = match value.to_ascii_lowercase().as_str() {
                     "server" => Kind::Server,
                     "client" => Kind::Client,
@@ -472,88 +472,96 @@ impl Fields {
                     _ => Kind::Internal,
                 }
             }
-            "otel.status_code" if value.eq_ignore_ascii_case("error") => self.error = Some(true),
-            "error" | "exception.message" => {
-                self.error_message = Some(cut(value, self.max_tag_len))
+            Meaning::Status => {
+                if value.eq_ignore_ascii_case("error") {
+                    self.error = Some(true);
+                }
             }
-            "peer" | "peer.address" | "server.address" | "net.peer.name" => {
-                self.host = Some(cut(value, self.max_tag_len));
-            }
-            "server.port" | "net.peer.port" => self.port = Some(value),
-            "http.request.method" | "http.method" => self.method = Some(cut(value, 32)),
-            "url.full" | "http.url" => self.url = Some(value),
-            "url.path" | "http.target" => self.path = Some(value),
-            "http.response.status_code" | "http.status_code" => self.status = value.parse().ok(),
-            "sw8" => self.sw8 = Some(value),
-            "sw8_correlation" => self.correlation = Some(value),
-            "sw8_x" => self.sw8_x = Some(value),
-            _ => {}
+            Meaning::Error => self.error_message = Some(cut(value, self.max_tag_len)),
+            Meaning::Host => self.host = Some(cut(value, self.max_tag_len)),
+            Meaning::Port => self.port = Some(value),
+            Meaning::Method => self.method = Some(cut(value, 32)),
+            Meaning::Url => self.url = Some(value),
+            Meaning::Path => self.path = Some(value),
+            Meaning::HttpStatus => self.status = value.parse().ok(),
+            Meaning::Sw8 => self.sw8 = Some(value),
+            Meaning::Correlation => self.correlation = Some(value),
+            Meaning::Sw8x => self.sw8_x = Some(value),
         }
     }
 }
 
-/// Whether a field means something to SkyWalking ([`Fields`] reads it) rather than being a tag
-/// ([`Tags`] writes it).
-fn is_special(name: &str) -> bool {
-    matches!(
-        name,
-        "otel.name"
-            | "otel.kind"
-            | "span.kind"
-            | "otel.status_code"
-            | "error"
-            | "exception.message"
-            | "peer"
-            | "peer.address"
-            | "server.address"
-            | "net.peer.name"
-            | "server.port"
-            | "net.peer.port"
-            | "http.request.method"
-            | "http.method"
-            | "url.full"
-            | "http.url"
-            | "url.path"
-            | "http.target"
-            | "http.response.status_code"
-            | "http.status_code"
-            | "sw8"
-            | "sw8_correlation"
-            | "sw8_x"
-    )
+/// What a field means to SkyWalking, for those that are more than a tag: [`Fields`] reads them,
+/// and [`Tags`] leaves them out.
+#[derive(Debug, Clone, Copy)]
+enum Meaning {
+    Name,
+    Kind,
+    Status,
+    Error,
+    Host,
+    Port,
+    Method,
+    Url,
+    Path,
+    HttpStatus,
+    Sw8,
+    Correlation,
+    Sw8x,
+}
+
+impl Meaning {
+    fn of(name: &str) -> Option<Meaning> {
+        Some(match name {
+            "otel.name" => Meaning::Name,
+            "otel.kind" | "span.kind" => Meaning::Kind,
+            "otel.status_code" => Meaning::Status,
+            "error" | "exception.message" => Meaning::Error,
+            "peer" | "peer.address" | "server.address" | "net.peer.name" => Meaning::Host,
+            "server.port" | "net.peer.port" => Meaning::Port,
+            "http.request.method" | "http.method" => Meaning::Method,
+            "url.full" | "http.url" => Meaning::Url,
+            "url.path" | "http.target" => Meaning::Path,
+            "http.response.status_code" | "http.status_code" => Meaning::HttpStatus,
+            "sw8" => Meaning::Sw8,
+            "sw8_correlation" => Meaning::Correlation,
+            "sw8_x" => Meaning::Sw8x,
+            _ => return None,
+        })
+    }
 }
 
 // Other fields are left to `Tags`, without being formatted here.
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if is_special(field.name()) {
-            self.text(field, value.to_owned());
+        if let Some(meaning) = Meaning::of(field.name()) {
+            self.text(meaning, value.to_owned());
         }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         if field.name() == "error" {
             self.error = Some(value);
-        } else if is_special(field.name()) {
-            self.text(field, value.to_string());
+        } else if let Some(meaning) = Meaning::of(field.name()) {
+            self.text(meaning, value.to_string());
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if is_special(field.name()) {
-            self.text(field, itoa::Buffer::new().format(value).to_owned());
+        if let Some(meaning) = Meaning::of(field.name()) {
+            self.text(meaning, itoa::Buffer::new().format(value).to_owned());
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if is_special(field.name()) {
-            self.text(field, itoa::Buffer::new().format(value).to_owned());
+        if let Some(meaning) = Meaning::of(field.name()) {
+            self.text(meaning, itoa::Buffer::new().format(value).to_owned());
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if is_special(field.name()) {
-            self.text(field, value.to_string());
+        if let Some(meaning) = Meaning::of(field.name()) {
+            self.text(meaning, value.to_string());
         }
         if field.name() != "error" {
             self.error = Some(true);
@@ -561,10 +569,10 @@ impl Visit for Fields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if is_special(field.name()) {
+        if let Some(meaning) = Meaning::of(field.name()) {
             let mut text = String::new();
             let _ = write!(text, "{value:?}");
-            self.text(field, text);
+            self.text(meaning, text);
         }
     }
 }
@@ -578,7 +586,7 @@ struct Tags<'a> {
 
 impl Tags<'_> {
     fn tag(&mut self, field: &Field, value: &str) {
-        if !is_special(field.name()) {
+        if Meaning::of(field.name()).is_none() {
             self.span.tag(field.name(), super::cut(value, self.max_len));
         }
     }
@@ -602,7 +610,7 @@ impl Visit for Tags<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if !is_special(field.name()) {
+        if Meaning::of(field.name()).is_none() {
             let mut text = String::new();
             let _ = write!(text, "{value:?}");
             self.tag(field, &text);
