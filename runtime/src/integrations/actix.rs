@@ -152,10 +152,7 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         // As `EntryLayer`: whatever the worker has current is not the request's parent.
-        let span = match self.tracer.as_ref().cloned().or_else(Tracer::current) {
-            Some(tracer) => tracer.in_scope(|| server_span(&request)),
-            None => server_span(&request),
-        };
+        let span = Tracer::start_request(self.tracer.as_ref(), || server_span(&request));
         let future = span.in_scope(|| self.service.call(request));
         Instrumented::with_outcome(future, span, RecordResponse)
     }

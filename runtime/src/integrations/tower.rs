@@ -177,13 +177,7 @@ where
         // Each request starts a trace of its own (or continues its caller's): whatever the
         // server's task has current, such as a span the code that started the server holds
         // across `.await` on a current-thread runtime, is not its parent.
-        let span = match &self.tracer {
-            Some(tracer) => tracer.in_scope(|| server_span(&request, grpc)),
-            None => match Tracer::current() {
-                Some(tracer) => tracer.in_scope(|| server_span(&request, grpc)),
-                None => server_span(&request, grpc),
-            },
-        };
+        let span = Tracer::start_request(self.tracer.as_ref(), || server_span(&request, grpc));
         let future = span.in_scope(|| self.inner.call(request));
         Instrumented::with_outcome(
             future,
