@@ -10,6 +10,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -58,9 +60,16 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 const SW8: &str = "1-M2YyYzlhMWJlNGQ1NGMwZjlhN2U2YjVkNGMzYjJhMTkuMS4xNzM1Njg5NjAwMDEyMDAwMA==-M2YyYzlhMWJlNGQ1NGMwZjlhN2U2YjVkNGMzYjJhMTkuMS4xNzM1Njg5NjAwMDEyMDAwMQ==-2-b3JkZXItc2VydmljZQ==-OGE3YjZjNWQ0ZTNmNDBhMWIyYzNkNGU1ZjZhN2I4YzlAMTAuMC4wLjEy-R0VUOi9hcGkvb3JkZXJzL3tpZH0=-aW52ZW50b3J5OjgwODA=";
 
 /// One request: an entry span from an sw8 header, three local spans, an exit span that injects
-/// its headers, and three tags; the finished segment goes to the reporter.
-fn five_span_request(incoming: &HashMap<String, String>) -> HashMap<String, String> {
-    let mut outgoing = HashMap::new();
+/// its headers into a closure, and three tags; the finished segment goes to the reporter.
+/// Returns the `sw8` the call carried: the one allocation the request makes in steady state, a
+/// `String` the injector API hands over to the caller.
+fn five_span_request(incoming: &HashMap<String, String>) -> Option<String> {
+    let mut sw8 = None;
+    let mut outgoing = |name: &'static str, value: String| {
+        if name == "sw8" {
+            sw8 = Some(value);
+        }
+    };
     let mut request = rust2sky::entry_span("GET:/stock/{sku}", incoming).entered();
     request.tag(tags::HTTP_METHOD, "GET");
     {
@@ -71,7 +80,8 @@ fn five_span_request(incoming: &HashMap<String, String>) -> HashMap<String, Stri
     reserve.tag("sku", "A-1");
     let mut call = rust2sky::exit_span("POST:/reserve", "warehouse:9000", &mut outgoing);
     call.tag(tags::HTTP_STATUS_CODE, "200");
-    outgoing
+    drop((call, reserve, request));
+    sw8
 }
 
 fn request(c: &mut Criterion) {
@@ -144,7 +154,10 @@ fn unsampled(c: &mut Criterion) {
         let before = allocations();
         let outgoing = five_span_request(&incoming);
         let after = allocations();
-        assert!(outgoing["sw8"].starts_with("0-"), "the decision travels on");
+        assert!(
+            outgoing.is_some_and(|sw8| sw8.starts_with("0-")),
+            "the decision travels on"
+        );
         println!(
             "unsampled five_span_request: {} allocations per request",
             after - before
@@ -160,27 +173,54 @@ fn unsampled(c: &mut Criterion) {
     });
 }
 
-/// Hands each segment to a thread of its own, which builds the protobuf and drops it, as a
-/// queueing reporter does: the request threads share only the channel.
-struct ChannelReporter(std::sync::mpsc::Sender<FinishedSegment>);
+/// Queues each segment for a thread of its own, which takes what waits every millisecond, as
+/// the gRPC reporter's queue does, builds the protobuf (or, while `counting_only` is set, just
+/// counts) and drops it: the records then go back to the pool from that thread, as they do in a
+/// service.
+struct QueueingReporter {
+    queue: Arc<Mutex<Vec<FinishedSegment>>>,
+}
 
-impl Reporter for ChannelReporter {
-    fn report(&self, segment: FinishedSegment) {
-        let _ = self.0.send(segment);
+impl QueueingReporter {
+    fn start(counting_only: Arc<AtomicBool>) -> QueueingReporter {
+        let queue = Arc::new(Mutex::new(Vec::<FinishedSegment>::new()));
+        let taken = Arc::downgrade(&queue);
+        std::thread::spawn(move || {
+            let mut batch = Vec::new();
+            while let Some(queue) = taken.upgrade() {
+                std::mem::swap(&mut *queue.lock().unwrap(), &mut batch);
+                drop(queue);
+                for segment in batch.drain(..) {
+                    if counting_only.load(Ordering::Relaxed) {
+                        black_box(segment.span_count());
+                    } else {
+                        black_box(segment.to_proto());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        QueueingReporter { queue }
     }
 }
 
-/// The five-span request on one thread and on two at once, each handing its segments to a
-/// reporter thread: what a request costs when a second thread works too. The figure is the time
-/// per request on each thread (the two threads' mean).
+impl Reporter for QueueingReporter {
+    fn report(&self, segment: FinishedSegment) {
+        self.queue.lock().unwrap().push(segment);
+    }
+}
+
+/// The five-span request on one thread and on two at once, through the global tracer as a
+/// service has it (`rust2sky::init`), each request handing its segment to a queueing reporter:
+/// what a request costs when a second thread works too. The figure is the time per request on
+/// each thread (the two threads' mean). `threads` has the reporter thread build each protobuf,
+/// `threads_counting` only count, so that the reporter's own work takes less of a 2-core
+/// machine's second core.
 fn threads(c: &mut Criterion) {
-    let (sender, receiver) = std::sync::mpsc::channel::<FinishedSegment>();
-    std::thread::spawn(move || {
-        for segment in receiver {
-            drop(black_box(segment.to_proto()));
-        }
-    });
-    let tracer = Tracer::new(Config::default(), ChannelReporter(sender));
+    let counting_only = Arc::new(AtomicBool::new(false));
+    let reporter = QueueingReporter::start(counting_only.clone());
+    let _guard = rust2sky::init(Config::default(), reporter).expect("the bench's one init");
+    let tracer = rust2sky::global_tracer().expect("installed");
     let incoming = HashMap::from([("sw8".to_owned(), SW8.to_owned())]);
     let run = |iterations: u64| {
         tracer.in_scope(|| {
@@ -191,27 +231,32 @@ fn threads(c: &mut Criterion) {
             start.elapsed()
         })
     };
-    let mut group = c.benchmark_group("span/five_span_request_threads");
-    group.bench_function("1", |b| b.iter_custom(run));
-    group.bench_function("2", |b| {
-        b.iter_custom(|iterations| {
-            let barrier = std::sync::Barrier::new(2);
-            let times: Vec<Duration> = std::thread::scope(|scope| {
-                let workers: Vec<_> = (0..2)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            barrier.wait();
-                            run(iterations)
+    for (group, counting) in [("threads", false), ("threads_counting", true)] {
+        counting_only.store(counting, Ordering::Relaxed);
+        let mut group = c.benchmark_group(format!("span/five_span_request_{group}"));
+        group.bench_function("1", |b| b.iter_custom(run));
+        group.bench_function("2", |b| {
+            b.iter_custom(|iterations| {
+                let barrier = std::sync::Barrier::new(2);
+                let times: Vec<Duration> = std::thread::scope(|scope| {
+                    let workers: Vec<_> = (0..2)
+                        .map(|_| {
+                            scope.spawn(|| {
+                                barrier.wait();
+                                run(iterations)
+                            })
                         })
-                    })
-                    .collect();
-                workers.into_iter().map(|w| w.join().unwrap()).collect()
-            });
-            times.iter().sum::<Duration>() / 2
-        })
-    });
-    group.finish();
+                        .collect();
+                    workers.into_iter().map(|w| w.join().unwrap()).collect()
+                });
+                times.iter().sum::<Duration>() / 2
+            })
+        });
+        group.finish();
+    }
 }
 
+// `threads` comes last: it installs the global tracer, which `span/no_tracer_local_span` must not
+// find.
 criterion_group!(benches, request, unsampled, threads);
 criterion_main!(benches);

@@ -40,9 +40,29 @@ pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// assert_eq!(reporter.segments()[0].service, "checkout");
 /// # Ok::<(), rust2sky::config::ConfigError>(())
 /// ```
-#[derive(Clone)]
 pub struct Tracer {
-    inner: Arc<TracerInner>,
+    inner: Handle,
+}
+
+/// How a [`Tracer`] holds its settings and reporter. Segments and spans keep a tracer each, so a
+/// reference count would be written by every request on every thread; the global tracer, which
+/// lives as long as the process, is held by reference instead, and clones of it change no count.
+enum Handle {
+    Global(&'static TracerInner),
+    Owned(Arc<TracerInner>),
+}
+
+impl Clone for Tracer {
+    fn clone(&self) -> Tracer {
+        let inner = match &self.inner {
+            Handle::Global(inner) => Handle::Global(inner),
+            Handle::Owned(owned) => match GLOBAL.get().map(|global| &global.inner) {
+                Some(Handle::Owned(global)) if Arc::ptr_eq(global, owned) => Handle::Global(global),
+                _ => Handle::Owned(Arc::clone(owned)),
+            },
+        };
+        Tracer { inner }
+    }
 }
 
 /// The settings only integrations read, each behind its own feature.
@@ -84,7 +104,7 @@ impl Tracer {
         let live = LiveSettings::new(&config);
         reporter.attach(&live);
         Tracer {
-            inner: Arc::new(TracerInner {
+            inner: Handle::Owned(Arc::new(TracerInner {
                 service: Arc::from(config.service_name()),
                 instance: Arc::from(config.instance_name()),
                 encoded_service: encode_piece(config.service_name()),
@@ -99,7 +119,14 @@ impl Tracer {
                 sampler: Sampler::new(&config, live.clone()),
                 live,
                 reporter: Box::new(reporter),
-            }),
+            })),
+        }
+    }
+
+    fn inner(&self) -> &TracerInner {
+        match &self.inner {
+            Handle::Global(inner) => inner,
+            Handle::Owned(inner) => inner,
         }
     }
 
@@ -112,7 +139,7 @@ impl Tracer {
     /// # Ok::<(), rust2sky::config::ConfigError>(())
     /// ```
     pub fn service(&self) -> &str {
-        &self.inner.service
+        &self.inner().service
     }
 
     /// The instance name segments are reported under.
@@ -124,7 +151,7 @@ impl Tracer {
     /// # Ok::<(), rust2sky::config::ConfigError>(())
     /// ```
     pub fn instance(&self) -> &str {
-        &self.inner.instance
+        &self.inner().instance
     }
 
     /// Asks the reporter to deliver what it still holds, waiting at most `timeout`; returns whether
@@ -137,7 +164,7 @@ impl Tracer {
     /// assert!(tracer.flush(Duration::from_secs(1)));
     /// ```
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.inner.reporter.flush(timeout)
+        self.inner().reporter.flush(timeout)
     }
 
     /// The settings that can change while the tracer runs (the OAP's dynamic configuration
@@ -150,64 +177,74 @@ impl Tracer {
     /// assert_eq!(tracer.live_settings().span_limit(), Some(50));
     /// ```
     pub fn live_settings(&self) -> &LiveSettings {
-        &self.inner.live
+        &self.inner().live
     }
 
     /// The service name, shared with the segments that report it.
+    /// The service name, without a reference count changed.
+    pub(crate) fn service_arc(&self) -> &Arc<str> {
+        &self.inner().service
+    }
+
+    /// The instance name, without a reference count changed.
+    pub(crate) fn instance_arc(&self) -> &Arc<str> {
+        &self.inner().instance
+    }
+
     pub(crate) fn service_name(&self) -> Arc<str> {
-        self.inner.service.clone()
+        self.inner().service.clone()
     }
 
     /// The instance name, shared with the segments that report it.
     pub(crate) fn instance_name(&self) -> Arc<str> {
-        self.inner.instance.clone()
+        self.inner().instance.clone()
     }
 
     /// The service name in standard Base64.
     pub(crate) fn encoded_service(&self) -> &str {
-        &self.inner.encoded_service
+        &self.inner().encoded_service
     }
 
     /// The instance name in standard Base64.
     pub(crate) fn encoded_instance(&self) -> &str {
-        &self.inner.encoded_instance
+        &self.inner().encoded_instance
     }
 
     pub(crate) fn span_limit(&self) -> usize {
-        self.inner
+        self.inner()
             .live
             .span_limit()
-            .unwrap_or(self.inner.span_limit)
+            .unwrap_or(self.inner().span_limit)
     }
 
     pub(crate) fn correlation_limits(&self) -> CorrelationLimits {
-        self.inner.correlation_limits
+        self.inner().correlation_limits
     }
 
     pub(crate) fn ignores_incoming_context(&self) -> bool {
-        self.inner.ignore_incoming_context
+        self.inner().ignore_incoming_context
     }
 
     // Which integrations read them depends on the features compiled in.
     #[allow(dead_code)]
     pub(crate) fn integrations(&self) -> IntegrationSettings {
-        self.inner.integrations
+        self.inner().integrations
     }
 
     pub(crate) fn sampler(&self) -> &Sampler {
-        &self.inner.sampler
+        &self.inner().sampler
     }
 
     pub(crate) fn reporter(&self) -> &dyn Reporter {
-        &*self.inner.reporter
+        &*self.inner().reporter
     }
 }
 
 impl fmt::Debug for Tracer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tracer")
-            .field("service", &self.inner.service)
-            .field("instance", &self.inner.instance)
+            .field("service", &self.inner().service)
+            .field("instance", &self.inner().instance)
             .finish_non_exhaustive()
     }
 }

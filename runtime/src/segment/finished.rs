@@ -1,7 +1,6 @@
 //! A segment whose spans have all ended, and the protobuf `SegmentObject` built from it.
 
 use std::fmt;
-use std::sync::Arc;
 
 use rust2sky_proto::v3::{
     KeyStringValuePair, Log, RefType, SegmentObject, SegmentReference, SpanObject,
@@ -37,8 +36,6 @@ use crate::text::Text;
 pub struct FinishedSegment {
     pub(super) trace_id: TraceId,
     pub(super) segment_id: Id,
-    pub(super) service: Arc<str>,
-    pub(super) instance: Arc<str>,
     pub(super) skip_analysis: bool,
     pub(super) records: PooledRecords,
 }
@@ -75,6 +72,7 @@ impl FinishedSegment {
     pub fn to_proto(&self) -> SegmentObject {
         let records = self.records.get();
         let text = records.text.as_str();
+        let (service, instance) = records.origin();
         // Spans are recorded in the order they started and reported in the order they ended.
         let mut spans: Vec<(u32, SpanObject)> = records
             .spans
@@ -125,14 +123,15 @@ impl FinishedSegment {
             trace_id: self.trace_id.to_string(),
             trace_segment_id: self.segment_id.to_string(),
             spans: spans.into_iter().map(|(_, span)| span).collect(),
-            service: self.service.to_string(),
-            service_instance: self.instance.to_string(),
+            service: service.to_owned(),
+            service_instance: instance.to_owned(),
             is_size_limited: records.size_limited,
         }
     }
 
     fn reference(&self, parent: &Parent) -> SegmentReference {
-        let text = self.records.get().text.as_str();
+        let records = self.records.get();
+        let text = records.text.as_str();
         match parent {
             Parent::CrossProcess(caller) => {
                 let [trace, segment, service, instance, endpoint, address] =
@@ -157,8 +156,8 @@ impl FinishedSegment {
                 trace_id: self.trace_id.to_string(),
                 parent_trace_segment_id: segment_id.to_string(),
                 parent_span_id: *span_id,
-                parent_service: self.service.to_string(),
-                parent_service_instance: self.instance.to_string(),
+                parent_service: records.origin().0.to_owned(),
+                parent_service_instance: records.origin().1.to_owned(),
                 parent_endpoint: endpoint.clone(),
                 network_address_used_at_peer: String::new(),
             },

@@ -83,6 +83,7 @@ impl Segment {
     ) -> Arc<Segment> {
         if let Some(records) = records.get_mut() {
             records.parent = parent;
+            records.set_origin(&tracer);
         }
         Arc::new(Segment {
             tracer,
@@ -164,8 +165,6 @@ impl Segment {
             let segment = FinishedSegment {
                 trace_id: self.trace_id.clone(),
                 segment_id: self.segment_id,
-                service: self.tracer.service_name(),
-                instance: self.tracer.instance_name(),
                 skip_analysis: self.skip_analysis,
                 records,
             };

@@ -1,24 +1,108 @@
 //! The pool of finished segments' records that new segments record into.
 
+use std::cell::RefCell;
+
 use parking_lot::Mutex;
 
 use super::records::Records;
 use crate::text;
 
-/// How many finished segments' records wait for new segments. With the size limits of
-/// [`Records::is_worth_keeping`], the spare records hold at most about 750 KiB, and typically
-/// under 200 KiB (a typical segment's come to about 1.3 KiB).
-const MAX_SPARE: usize = 128;
+/// How many finished segments' records move between a thread and the shared pool at once: a
+/// thread takes or gives a whole magazine under one lock, so that the lock is taken once every
+/// this many requests rather than twice a request, by threads that would otherwise all write the
+/// same cache lines.
+const MAGAZINE: usize = 8;
+
+/// How many magazines the shared pool keeps. With the size limits of
+/// [`Records::is_worth_keeping`], the spare records hold at most about 400 KiB, typically about
+/// 80 KiB (a typical segment's come to about 1.3 KiB); each thread keeps up to two magazines of
+/// its own besides.
+const MAX_MAGAZINES: usize = 8;
 
 /// Records of reported segments, emptied, for new segments to record into: a request then takes
 /// its text, span and tag buffers from here instead of making four allocations, and the
-/// reporter's thread does not free them. Both ends only `try_lock`: when the pool is busy, a new
-/// segment allocates and a finished one frees, as they would without it.
-#[expect(
-    clippy::vec_box,
-    reason = "the boxes are what is reused, so that records move as pointers"
-)]
-static SPARE: Mutex<Vec<Box<Records>>> = Mutex::new(Vec::new());
+/// reporter's thread does not free them.
+///
+/// Each thread keeps the records it frees and takes new ones from those first (a thread that
+/// reports on its own uses only these); the reporter's thread, which frees what request threads
+/// took, passes them back through [`SHARED`] a magazine at a time.
+#[derive(Default)]
+struct Shared {
+    /// Magazines of [`MAGAZINE`] records each.
+    full: Vec<Magazine>,
+    /// Emptied magazines, whose buffers the next magazine given back reuses.
+    empty: Vec<Magazine>,
+}
+
+/// Boxed records, so that they move between threads and segments as pointers.
+type Magazine = Vec<Box<Records>>;
+
+/// Both ends only `try_lock`: when the pool is busy, a thread allocates new records or frees
+/// its extra ones, as it would without a pool.
+static SHARED: Mutex<Shared> = Mutex::new(Shared {
+    full: Vec::new(),
+    empty: Vec::new(),
+});
+
+thread_local! {
+    /// This thread's spare records: up to two magazines.
+    static LOCAL: RefCell<Local> = const { RefCell::new(Local(Vec::new())) };
+}
+
+struct Local(Magazine);
+
+impl Local {
+    fn take(&mut self, shared: &Mutex<Shared>) -> Option<Box<Records>> {
+        if self.0.is_empty()
+            && let Some(mut shared) = shared.try_lock()
+            && let Some(full) = shared.full.pop()
+        {
+            let empty = std::mem::replace(&mut self.0, full);
+            if empty.capacity() > 0 {
+                shared.empty.push(empty);
+            }
+        }
+        self.0.pop()
+    }
+
+    fn give(&mut self, records: Box<Records>, shared: &Mutex<Shared>) {
+        if self.0.len() >= 2 * MAGAZINE {
+            self.give_magazine(shared);
+        }
+        if self.0.len() < 2 * MAGAZINE {
+            self.0.push(records);
+        }
+    }
+
+    /// Passes this thread's oldest magazine on to the shared pool, or frees it when the pool is
+    /// busy or full.
+    fn give_magazine(&mut self, shared: &Mutex<Shared>) {
+        let Some(mut shared) = shared.try_lock() else {
+            self.0.drain(..MAGAZINE);
+            return;
+        };
+        if shared.full.len() >= MAX_MAGAZINES {
+            drop(shared);
+            self.0.drain(..MAGAZINE);
+            return;
+        }
+        let mut magazine = shared
+            .empty
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(MAGAZINE));
+        magazine.extend(self.0.drain(..MAGAZINE));
+        shared.full.push(magazine);
+    }
+}
+
+impl Drop for Local {
+    /// A thread that ends leaves its records to the others, as far as the pool has room.
+    fn drop(&mut self) {
+        while self.0.len() >= MAGAZINE {
+            self.give_magazine(&SHARED);
+        }
+    }
+}
 
 /// What [`PooledRecords`] reads once its records have moved on: none.
 static NO_RECORDS: Records = Records {
@@ -29,6 +113,7 @@ static NO_RECORDS: Records = Records {
     parent: None,
     size_limited: false,
     dropped: 0,
+    origin: None,
 };
 
 /// A segment's records, in a box of their own so that segments and reporters move a pointer
@@ -40,7 +125,10 @@ pub(crate) struct PooledRecords(Option<Box<Records>>);
 impl PooledRecords {
     /// Empty records, in the box of a finished segment's when there is one to spare.
     pub(crate) fn recycled() -> PooledRecords {
-        let spare = SPARE.try_lock().and_then(|mut spare| spare.pop());
+        let spare = LOCAL
+            .try_with(|local| local.try_borrow_mut().ok()?.take(&SHARED))
+            .ok()
+            .flatten();
         PooledRecords(Some(spare.unwrap_or_else(Records::new_box)))
     }
 
@@ -77,11 +165,13 @@ impl Drop for PooledRecords {
             return;
         }
         records.clear();
-        if let Some(mut spare) = SPARE.try_lock()
-            && spare.len() < MAX_SPARE
-        {
-            spare.push(records);
-        }
+        // While the thread's locals are torn down, or the pool is being changed, the records
+        // are freed.
+        let _ = LOCAL.try_with(|local| {
+            if let Ok(mut local) = local.try_borrow_mut() {
+                local.give(records, &SHARED);
+            }
+        });
     }
 }
 
@@ -95,6 +185,7 @@ impl Records {
             parent: None,
             size_limited: false,
             dropped: 0,
+            origin: None,
         })
     }
 
@@ -107,7 +198,7 @@ impl Records {
             && self.logs.capacity() <= 16
     }
 
-    /// Empties the records, keeping their buffers.
+    /// Empties the records, keeping their buffers and their origin.
     fn clear(&mut self) {
         self.text.clear();
         self.spans.clear();
@@ -127,10 +218,8 @@ mod tests {
     use crate::segment::records::SpanRecord;
     use crate::text::Text;
 
-    #[test]
-    fn spare_records_come_back_empty_and_stay_bounded() {
-        let mut used = PooledRecords::recycled();
-        let records = used.get_mut().expect("fresh records");
+    fn used_records() -> Box<Records> {
+        let mut records = Records::new_box();
         records.text.push_str("GET:/orders");
         records.spans.push(SpanRecord {
             parent_span_id: -1,
@@ -145,10 +234,65 @@ mod tests {
             ended: 1,
         });
         records.size_limited = true;
-        drop(used);
+        records
+    }
 
-        // Other tests run at the same time and share the pool, so every one is checked.
-        let taken: Vec<PooledRecords> = (0..2 * MAX_SPARE)
+    #[test]
+    fn records_freed_on_the_reporters_thread_come_back_to_the_request_thread() {
+        let shared = Mutex::new(Shared::default());
+        let mut reporter = Local(Vec::new());
+        let mut request = Local(Vec::new());
+        let given: Vec<*const Records> = (0..3 * MAGAZINE)
+            .map(|_| {
+                let mut records = used_records();
+                records.clear();
+                let address: *const Records = &*records;
+                reporter.give(records, &shared);
+                address
+            })
+            .collect();
+        // The reporter's thread keeps two magazines and passed the first one on.
+        assert_eq!(reporter.0.len(), 2 * MAGAZINE);
+        assert_eq!(shared.lock().full.len(), 1);
+
+        let taken: Vec<Box<Records>> = (0..MAGAZINE)
+            .map(|_| request.take(&shared).expect("a magazine to take"))
+            .collect();
+        for records in &taken {
+            assert!(given.contains(&(&**records as *const Records)));
+            assert!(records.text.is_empty() && records.spans.is_empty());
+            assert!(records.parent.is_none() && !records.size_limited);
+        }
+        assert!(
+            request.take(&shared).is_none(),
+            "one magazine was passed on"
+        );
+    }
+
+    #[test]
+    fn the_pool_stays_bounded() {
+        let shared = Mutex::new(Shared::default());
+        let mut local = Local(Vec::new());
+        for _ in 0..100 * MAGAZINE {
+            local.give(Records::new_box(), &shared);
+        }
+        assert_eq!(local.0.len(), 2 * MAGAZINE);
+        assert_eq!(shared.lock().full.len(), MAX_MAGAZINES);
+        assert!(
+            shared
+                .lock()
+                .full
+                .iter()
+                .all(|magazine| magazine.len() == MAGAZINE)
+        );
+    }
+
+    #[test]
+    fn spare_records_come_back_empty() {
+        let mut used = PooledRecords(Some(used_records()));
+        assert!(used.get_mut().is_some());
+        drop(used);
+        let taken: Vec<PooledRecords> = (0..4 * MAGAZINE)
             .map(|_| PooledRecords::recycled())
             .collect();
         for records in taken.iter().map(PooledRecords::get) {
@@ -156,8 +300,6 @@ mod tests {
             assert!(records.tags.is_empty() && records.logs.is_empty());
             assert!(records.parent.is_none() && !records.size_limited);
         }
-        drop(taken);
-        assert!(SPARE.lock().len() <= MAX_SPARE);
 
         // Records grown by an unusual segment are freed, not kept.
         let mut big = PooledRecords::recycled();

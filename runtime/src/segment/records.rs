@@ -1,10 +1,13 @@
 //! What a segment records: its spans, tags and logs, with every string in one text buffer.
 
+use std::sync::Arc;
+
 use rust2sky_proto::v3::{SpanLayer, SpanType};
 
 use crate::id::Id;
 use crate::propagation::Sw8Fields;
 use crate::text::{self, Text};
+use crate::tracer::Tracer;
 
 /// Everything a segment reports, with its strings in `text`.
 #[derive(Clone)]
@@ -17,6 +20,17 @@ pub(super) struct Records {
     pub(super) size_limited: bool,
     /// Strings left out since the last report of them (see [`super::report_dropped`]).
     pub(super) dropped: usize,
+    /// The service and instance that recorded the segment. Kept when the records are recycled:
+    /// the next segment is most likely the same tracer's, and then needs no reference count
+    /// changed on names that every request thread shares.
+    pub(super) origin: Option<Origin>,
+}
+
+/// The names of the service and instance of a segment.
+#[derive(Clone)]
+pub(super) struct Origin {
+    pub(super) service: Arc<str>,
+    pub(super) instance: Arc<str>,
 }
 
 /// One span. Its id is its index in [`Records::spans`].
@@ -64,6 +78,28 @@ pub(crate) enum Parent {
 }
 
 impl Records {
+    /// Records the names of `tracer`'s service and instance, cloning them only when they are not
+    /// the ones these records already hold.
+    pub(super) fn set_origin(&mut self, tracer: &Tracer) {
+        let same = self.origin.as_ref().is_some_and(|origin| {
+            Arc::ptr_eq(&origin.service, tracer.service_arc())
+                && Arc::ptr_eq(&origin.instance, tracer.instance_arc())
+        });
+        if !same {
+            self.origin = Some(Origin {
+                service: tracer.service_name(),
+                instance: tracer.instance_name(),
+            });
+        }
+    }
+
+    /// The service and instance names, empty when none were recorded.
+    pub(super) fn origin(&self) -> (&str, &str) {
+        self.origin
+            .as_ref()
+            .map_or(("", ""), |origin| (&*origin.service, &*origin.instance))
+    }
+
     /// The trace id in the Base64 the caller's `sw8` carried it in, when it can be copied as is.
     pub(super) fn caller_trace_id_base64(&self) -> Option<&str> {
         match &self.parent {
