@@ -176,7 +176,16 @@ where
             return;
         }
         let mut fields = Fields::new(self.max_tag_len);
-        attrs.record(&mut fields);
+        // Most spans have no field that means something to SkyWalking, which their metadata
+        // tells without a value visited: their fields are then only tags.
+        let meaningful = attrs
+            .metadata()
+            .fields()
+            .iter()
+            .any(|field| Meaning::of(field.name()).is_some());
+        if meaningful {
+            attrs.record(&mut fields);
+        }
         let operation = fields
             .name
             .take()
@@ -203,10 +212,16 @@ where
         }
         let is_client = fields.is_client();
         fields.apply(&mut span, is_client);
-        attrs.record(&mut Tags {
+        let mut tags = Tags {
             span: &mut span,
             max_len: self.max_tag_len,
-        });
+            errored: false,
+        };
+        attrs.record(&mut tags);
+        if tags.errored && !meaningful {
+            // What `Fields` would have made of an error value, had it visited them.
+            span.set_error(true);
+        }
         if let Some(entry) = ctx.span(id) {
             entry.extensions_mut().insert(Bridged {
                 span,
@@ -231,6 +246,7 @@ where
         values.record(&mut Tags {
             span: &mut span,
             max_len: self.max_tag_len,
+            errored: false,
         });
     }
 
@@ -254,20 +270,24 @@ where
         // The guards are dropped after the borrow: dropping one leaves the context.
         let left = ENTERED.try_with(|entered_here| {
             let mut entered_here = entered_here.try_borrow_mut().ok()?;
-            let mut left: Vec<_> = Vec::new();
-            if let Some(index) = entered_here.iter().rposition(|(entered, ..)| entered == id) {
-                left.push(entered_here.remove(index));
+            let exited = entered_here
+                .iter()
+                .rposition(|(entered, ..)| entered == id)
+                .map(|index| entered_here.remove(index));
+            // Spans closed on another thread while entered on this one, which is rare: the
+            // list of them is only made when there are some.
+            let mut closed_elsewhere = Vec::new();
+            if entered_here
+                .iter()
+                .any(|(.., closed)| closed.load(Ordering::Relaxed))
+            {
+                let (closed, open) = std::mem::take(&mut *entered_here)
+                    .into_iter()
+                    .partition(|(.., closed)| closed.load(Ordering::Relaxed));
+                *entered_here = open;
+                closed_elsewhere = closed;
             }
-            // Spans closed on another thread while entered on this one.
-            let mut index = 0;
-            while index < entered_here.len() {
-                if entered_here[index].2.load(Ordering::Relaxed) {
-                    left.push(entered_here.remove(index));
-                } else {
-                    index += 1;
-                }
-            }
-            Some(left)
+            Some((exited, closed_elsewhere))
         });
         drop(left);
     }
@@ -582,6 +602,8 @@ impl Visit for Fields {
 struct Tags<'a> {
     span: &'a mut Span,
     max_len: usize,
+    /// A field's value was an error.
+    errored: bool,
 }
 
 impl Tags<'_> {
@@ -614,6 +636,13 @@ impl Visit for Tags<'_> {
             let mut text = String::new();
             let _ = write!(text, "{value:?}");
             self.tag(field, &text);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.errored = true;
+        if Meaning::of(field.name()).is_none() {
+            self.tag(field, &value.to_string());
         }
     }
 }

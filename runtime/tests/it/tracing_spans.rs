@@ -238,6 +238,8 @@ fn errors_late_fields_levels_and_targets() {
         ));
         drop(tracing::warn_span!("refused", error = true));
         drop(tracing::error_span!("broken", error = %"disk full"));
+        let refused: &(dyn std::error::Error + 'static) = &std::fmt::Error;
+        drop(tracing::info_span!("write", cause = refused));
         drop(tracing::debug_span!("below the level"));
         drop(tracing::info_span!(target: "h2::codec", "frame"));
         drop(tracing::info_span!("huge", blob = %"x".repeat(10_000)));
@@ -249,7 +251,14 @@ fn errors_late_fields_levels_and_targets() {
         .collect();
     assert_eq!(
         names,
-        ["POST:/orders", "failed call", "refused", "broken", "huge"]
+        [
+            "POST:/orders",
+            "failed call",
+            "refused",
+            "broken",
+            "write",
+            "huge"
+        ]
     );
     let request = named(&segment, "POST:/orders");
     assert_eq!(
@@ -265,6 +274,13 @@ fn errors_late_fields_levels_and_targets() {
     let broken = named(&segment, "broken");
     assert!(broken.is_error);
     assert!(broken.logs[0].data.iter().any(|f| f.value == "disk full"));
+    // A field whose value is an error marks its span, and is a tag like any other.
+    let write = named(&segment, "write");
+    assert!(write.is_error);
+    assert_eq!(
+        tag(write, "cause"),
+        Some("an error occurred when formatting an argument")
+    );
     assert_eq!(tag(named(&segment, "huge"), "blob").unwrap().len(), 1024);
 }
 
