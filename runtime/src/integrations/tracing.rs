@@ -29,10 +29,9 @@
 //! for any layer.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use ::tracing::field::{Field, Visit};
 use ::tracing::span::{Attributes, Id, Record};
@@ -157,14 +156,21 @@ impl SpanBridge {
 struct Bridged {
     span: Span,
     is_client: bool,
-    /// Set when the `tracing` span closes, so that an entry left on some thread by a span
-    /// entered there and closed elsewhere is let go.
-    closed: Arc<AtomicBool>,
+    /// How many times the span is entered now, on any thread: more than none when it closes
+    /// means a guard was leaked (`mem::forget`) on some thread, whose entry must be let go.
+    entered: AtomicU32,
 }
+
+/// Counts the spans closed while still entered: a thread whose last look at it saw another
+/// count lets go of the entries of closed spans it holds. Written only on that misuse, so the
+/// request path only reads it.
+static CLOSED_WHILE_ENTERED: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     /// The bridged spans entered on this thread, innermost last, with their context guards.
-    static ENTERED: RefCell<Vec<(Id, stack::Entered, Arc<AtomicBool>)>> = const { RefCell::new(Vec::new()) };
+    static ENTERED: RefCell<Vec<(Id, stack::Entered)>> = const { RefCell::new(Vec::new()) };
+    /// The count of [`CLOSED_WHILE_ENTERED`] this thread last let go of entries for.
+    static SWEPT: Cell<u64> = const { Cell::new(0) };
 }
 
 impl<S> Layer<S> for SpanBridge
@@ -226,7 +232,7 @@ where
             entry.extensions_mut().insert(Bridged {
                 span,
                 is_client,
-                closed: Arc::default(),
+                entered: AtomicU32::new(0),
             });
         }
     }
@@ -257,16 +263,15 @@ where
             return;
         };
         let entered = bridged.span.enter();
-        let closed = Arc::clone(&bridged.closed);
-        drop(extensions);
         let _ = ENTERED.try_with(|entered_here| {
             if let Ok(mut entered_here) = entered_here.try_borrow_mut() {
-                entered_here.push((id.clone(), entered, closed));
+                entered_here.push((id.clone(), entered));
+                bridged.entered.fetch_add(1, Ordering::Relaxed);
             }
         });
     }
 
-    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         // The guards are dropped after the borrow: dropping one leaves the context.
         let left = ENTERED.try_with(|entered_here| {
             let mut entered_here = entered_here.try_borrow_mut().ok()?;
@@ -274,16 +279,19 @@ where
                 .iter()
                 .rposition(|(entered, ..)| entered == id)
                 .map(|index| entered_here.remove(index));
-            // Spans closed on another thread while entered on this one, which is rare: the
-            // list of them is only made when there are some.
+            if exited.is_some() {
+                with_bridged(&ctx, id, |bridged| {
+                    bridged.entered.fetch_sub(1, Ordering::Relaxed);
+                });
+            }
+            // Spans closed on another thread while entered on this one, which is rare: they
+            // are looked for only when some span somewhere was.
             let mut closed_elsewhere = Vec::new();
-            if entered_here
-                .iter()
-                .any(|(.., closed)| closed.load(Ordering::Relaxed))
-            {
+            let closed_while_entered = CLOSED_WHILE_ENTERED.load(Ordering::Relaxed);
+            if SWEPT.replace(closed_while_entered) != closed_while_entered {
                 let (closed, open) = std::mem::take(&mut *entered_here)
                     .into_iter()
-                    .partition(|(.., closed)| closed.load(Ordering::Relaxed));
+                    .partition(|(id, _)| with_bridged(&ctx, id, |_| ()).is_none());
                 *entered_here = open;
                 closed_elsewhere = closed;
             }
@@ -321,19 +329,35 @@ where
         let Some(bridged) = entry.extensions_mut().remove::<Bridged>() else {
             return;
         };
-        bridged.closed.store(true, Ordering::Relaxed);
         // Closed while still entered on this thread (a span dropped inside its own scope).
-        let left = ENTERED.try_with(|entered_here| {
-            let mut entered_here = entered_here.try_borrow_mut().ok()?;
-            let index = entered_here
-                .iter()
-                .rposition(|(entered, ..)| *entered == id)?;
-            Some(entered_here.remove(index))
-        });
+        let left = ENTERED
+            .try_with(|entered_here| {
+                let mut entered_here = entered_here.try_borrow_mut().ok()?;
+                let index = entered_here
+                    .iter()
+                    .rposition(|(entered, _)| *entered == id)?;
+                Some(entered_here.remove(index))
+            })
+            .ok()
+            .flatten();
+        let entered_elsewhere = bridged.entered.load(Ordering::Relaxed) > u32::from(left.is_some());
+        if entered_elsewhere {
+            CLOSED_WHILE_ENTERED.fetch_add(1, Ordering::Relaxed);
+        }
         drop(left);
         // The span ends here, wherever it was entered.
         drop(bridged);
     }
+}
+
+/// Runs `f` on what the bridge keeps for the span `id`, unless the span is closed or not bridged.
+fn with_bridged<S, R>(ctx: &Context<'_, S>, id: &Id, f: impl FnOnce(&Bridged) -> R) -> Option<R>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let entry = ctx.span(id)?;
+    let extensions = entry.extensions();
+    extensions.get::<Bridged>().map(f)
 }
 
 /// A handle on the bridged span of `id` (which does not end it), and whether it is a client's.
