@@ -236,27 +236,80 @@ fn threads(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("span/five_span_request_{group}"));
         group.bench_function("1", |b| b.iter_custom(run));
         group.bench_function("2", |b| {
-            b.iter_custom(|iterations| {
-                let barrier = std::sync::Barrier::new(2);
-                let times: Vec<Duration> = std::thread::scope(|scope| {
-                    let workers: Vec<_> = (0..2)
-                        .map(|_| {
-                            scope.spawn(|| {
-                                barrier.wait();
-                                run(iterations)
-                            })
-                        })
-                        .collect();
-                    workers.into_iter().map(|w| w.join().unwrap()).collect()
-                });
-                times.iter().sum::<Duration>() / 2
-            })
+            b.iter_custom(|iterations| on_two_threads(|| run(iterations)))
         });
         group.finish();
     }
 }
 
+/// What the fastrace rows hand to their reporter: counted and dropped, as the counting rows'
+/// reporter does with rust2sky's segments.
+struct CountingFastraceReporter;
+
+impl fastrace::collector::Reporter for CountingFastraceReporter {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        black_box(spans.len());
+    }
+}
+
+/// [`five_span_request`] traced with fastrace 0.7, the fastest Rust tracer: a root span with a
+/// property, three local spans, and a fourth for the call with a property each where rust2sky
+/// tags. fastrace has no propagation, so nothing is read from or written into headers.
+fn fastrace_five_span_request() {
+    use fastrace::prelude::{LocalSpan, Span, SpanContext};
+    let request = Span::root("GET:/stock/{sku}", SpanContext::random())
+        .with_property(|| ("http.method", "GET"));
+    let _request = request.set_local_parent();
+    {
+        let _check = LocalSpan::enter_with_local_parent("check stock");
+        let _cache = LocalSpan::enter_with_local_parent("read cache");
+    }
+    let _reserve = LocalSpan::enter_with_local_parent("reserve").with_property(|| ("sku", "A-1"));
+    let _call = LocalSpan::enter_with_local_parent("POST:/reserve")
+        .with_property(|| ("http.status_code", "200"));
+}
+
+/// fastrace's rows beside `span/five_span_request_threads_counting`, in the same run: one
+/// thread, and two at once. fastrace's own collector thread takes the spans every 10 ms.
+fn fastrace_side_by_side(c: &mut Criterion) {
+    fastrace::set_reporter(
+        CountingFastraceReporter,
+        fastrace::collector::Config::default(),
+    );
+    let run = |iterations: u64| {
+        let start = Instant::now();
+        for _ in 0..iterations {
+            fastrace_five_span_request();
+        }
+        start.elapsed()
+    };
+    let mut group = c.benchmark_group("span/fastrace_five_span_request_threads");
+    group.bench_function("1", |b| b.iter_custom(run));
+    group.bench_function("2", |b| {
+        b.iter_custom(|iterations| on_two_threads(|| run(iterations)))
+    });
+    group.finish();
+    fastrace::flush();
+}
+
+/// Runs `run` on two threads at once and gives their mean time.
+fn on_two_threads(run: impl Fn() -> Duration + Sync) -> Duration {
+    let barrier = std::sync::Barrier::new(2);
+    let times: Vec<Duration> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    run()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    times.iter().sum::<Duration>() / 2
+}
+
 // `threads` comes last: it installs the global tracer, which `span/no_tracer_local_span` must not
 // find.
-criterion_group!(benches, request, unsampled, threads);
+criterion_group!(benches, request, unsampled, threads, fastrace_side_by_side);
 criterion_main!(benches);
