@@ -10,7 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -182,7 +182,8 @@ struct QueueingReporter {
 }
 
 impl QueueingReporter {
-    fn start(counting_only: Arc<AtomicBool>) -> QueueingReporter {
+    /// Starts the reporter's thread, which adds each segment it is done with to `done`.
+    fn start(counting_only: Arc<AtomicBool>, done: Arc<AtomicU64>) -> QueueingReporter {
         let queue = Arc::new(Mutex::new(Vec::<FinishedSegment>::new()));
         let taken = Arc::downgrade(&queue);
         std::thread::spawn(move || {
@@ -196,6 +197,7 @@ impl QueueingReporter {
                     } else {
                         black_box(segment.to_proto());
                     }
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -218,10 +220,21 @@ impl Reporter for QueueingReporter {
 /// machine's second core.
 fn threads(c: &mut Criterion) {
     let counting_only = Arc::new(AtomicBool::new(false));
-    let reporter = QueueingReporter::start(counting_only.clone());
+    let done = Arc::new(AtomicU64::new(0));
+    let reporter = QueueingReporter::start(counting_only.clone(), done.clone());
     let _guard = rust2sky::init(Config::default(), reporter).expect("the bench's one init");
     let tracer = rust2sky::global_tracer().expect("installed");
     let incoming = HashMap::from([("sw8".to_owned(), SW8.to_owned())]);
+    tracer.in_scope(|| {
+        five_span_request(&incoming);
+        let before = allocations();
+        drop(five_span_request(&incoming));
+        let after = allocations();
+        println!(
+            "five_span_request through the global tracer: {} allocations per request",
+            after - before
+        );
+    });
     let run = |iterations: u64| {
         tracer.in_scope(|| {
             let start = Instant::now();
@@ -231,6 +244,19 @@ fn threads(c: &mut Criterion) {
             start.elapsed()
         })
     };
+    // Requests on one thread until the reporter's thread has built the protobuf of every one:
+    // the throughput of a service's request thread and its reporter together.
+    c.bench_function("span/five_span_request_sustained", |b| {
+        b.iter_custom(|iterations| {
+            let start = Instant::now();
+            let target = done.load(Ordering::Relaxed) + iterations;
+            run(iterations);
+            while done.load(Ordering::Relaxed) < target {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            start.elapsed()
+        })
+    });
     for (group, counting) in [("threads", false), ("threads_counting", true)] {
         counting_only.store(counting, Ordering::Relaxed);
         let mut group = c.benchmark_group(format!("span/five_span_request_{group}"));

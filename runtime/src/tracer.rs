@@ -123,6 +123,12 @@ impl Tracer {
         }
     }
 
+    /// Whether this is a handle on the global tracer that holds it by reference: one that lives
+    /// as long as the process, which a thread may keep without keeping anything alive.
+    pub(crate) fn is_global(&self) -> bool {
+        matches!(self.inner, Handle::Global(_))
+    }
+
     fn inner(&self) -> &TracerInner {
         match &self.inner {
             Handle::Global(inner) => inner,

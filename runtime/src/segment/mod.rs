@@ -14,6 +14,7 @@ pub(crate) mod reporting;
 mod trace_id;
 mod unsampled;
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -35,6 +36,11 @@ use crate::tracer::Tracer;
 /// How many tags and log entries a segment keeps at most: with empty strings, which the text limit
 /// does not stop, a span tagged in a loop would otherwise still grow without bound.
 const MAX_ENTRIES: usize = 65_536;
+
+thread_local! {
+    /// The last segment of the global tracer this thread started (see [`Segment::new`]).
+    static LAST_SEGMENT: Cell<Option<Arc<Segment>>> = const { Cell::new(None) };
+}
 
 /// A segment being recorded. Spans hold it through an `Arc`; the span that ends last reports it.
 pub(crate) struct Segment {
@@ -85,19 +91,43 @@ impl Segment {
             records.parent = parent;
             records.set_origin(&tracer);
         }
-        Arc::new(Segment {
-            tracer,
-            trace_id,
-            segment_id: Id::generate_at(now),
-            skip_analysis,
-            state: Mutex::new(SegmentState {
-                records,
-                open_spans: 0,
-                ended: 0,
-                endpoint: None,
-                correlation,
-            }),
-        })
+        let state = SegmentState {
+            records,
+            open_spans: 0,
+            ended: 0,
+            endpoint: None,
+            correlation,
+        };
+        let segment_id = Id::generate_at(now);
+        let fresh = |tracer, trace_id, state| {
+            Arc::new(Segment {
+                tracer,
+                trace_id,
+                segment_id,
+                skip_analysis,
+                state: Mutex::new(state),
+            })
+        };
+        // A thread keeps its last segment of the global tracer, and the next one it starts
+        // reuses it once nothing else holds it: a request then allocates no segment.
+        if !tracer.is_global() {
+            return fresh(tracer, trace_id, state);
+        }
+        let segment = match LAST_SEGMENT.try_with(Cell::take).ok().flatten() {
+            Some(mut last) => match Arc::get_mut(&mut last) {
+                Some(reused) => {
+                    reused.trace_id = trace_id;
+                    reused.segment_id = segment_id;
+                    reused.skip_analysis = skip_analysis;
+                    *reused.state.get_mut() = state;
+                    last
+                }
+                None => fresh(tracer, trace_id, state),
+            },
+            None => fresh(tracer, trace_id, state),
+        };
+        let _ = LAST_SEGMENT.try_with(|last| last.set(Some(Arc::clone(&segment))));
+        segment
     }
 
     fn lock(&self) -> MutexGuard<'_, SegmentState> {

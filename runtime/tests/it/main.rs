@@ -3,6 +3,7 @@
 mod cleartext;
 mod context;
 mod gauges;
+mod global;
 mod macros;
 mod propagation;
 mod readme;
