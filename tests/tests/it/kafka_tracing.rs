@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rskafka::client::ClientBuilder;
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
-use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::{Record, RecordAndOffset};
 use rust2sky::config::Config;
 use rust2sky::integrations::kafka::rskafka::TracedPartitionClient;
@@ -64,25 +64,40 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-/// A client of `broker` with `topic` made (one partition), and the topic's partition.
-async fn partition(
-    broker: &str,
-    topic: &str,
-) -> (Client, Arc<rskafka::client::partition::PartitionClient>) {
-    let client = ClientBuilder::new(vec![broker.to_owned()])
-        .build()
-        .await
-        .expect("the broker answers");
-    let controller = client.controller_client().expect("a controller");
-    controller
-        .create_topic(topic, 1, 1, 5_000)
-        .await
-        .expect("the topic is made");
-    let partition = client
-        .partition_client(topic, 0, UnknownTopicHandling::Retry)
-        .await
-        .expect("the topic has a partition");
-    (client, Arc::new(partition))
+/// What each test has: the producing service `orders`, the consuming one `billing`, a runtime,
+/// and `topic` made on the broker (one partition), with a traced client of its partition.
+struct Scene {
+    orders: Service,
+    billing: Service,
+    runtime: tokio::runtime::Runtime,
+    partition: TracedPartitionClient,
+}
+
+impl Scene {
+    fn new(broker: &str, topic: &str) -> Scene {
+        let runtime = runtime();
+        let partition = runtime.block_on(async {
+            let client = ClientBuilder::new(vec![broker.to_owned()])
+                .build()
+                .await
+                .expect("the broker answers");
+            let controller = client.controller_client().expect("a controller");
+            controller
+                .create_topic(topic, 1, 1, 5_000)
+                .await
+                .expect("the topic is made");
+            client
+                .partition_client(topic, 0, UnknownTopicHandling::Retry)
+                .await
+                .expect("the topic has a partition")
+        });
+        Scene {
+            orders: Service::new("orders"),
+            billing: Service::new("billing"),
+            runtime,
+            partition: TracedPartitionClient::new(Arc::new(partition), broker),
+        }
+    }
 }
 
 /// At least `count` records of the partition, from offset 0.
@@ -202,13 +217,12 @@ fn a_record_produced_and_consumed_with_rskafka_makes_one_trace_across_the_two() 
     };
     let broker = tansu.addr();
     let topic = "orders-placed";
-    let (orders, billing) = (Service::new("orders"), Service::new("billing"));
-    let runtime = runtime();
-    let (_client, partition) = runtime.block_on(self::partition(&broker, topic));
-    let partition = TracedPartitionClient::new(partition, &broker);
+    let scene = Scene::new(&broker, topic);
+    let (orders, billing, runtime) = (&scene.orders, &scene.billing, &scene.runtime);
+    let partition = &scene.partition;
 
-    runtime.block_on(produce_order(&orders, &partition, "order 7"));
-    let records = runtime.block_on(fetch(&partition, 1));
+    runtime.block_on(produce_order(orders, partition, "order 7"));
+    let records = runtime.block_on(fetch(partition, 1));
 
     let produced = orders.reporter.segments();
     assert_eq!(produced.len(), 1);
@@ -261,10 +275,9 @@ fn a_batch_span_refers_to_every_traced_record_and_bad_headers_start_fresh_traces
     };
     let broker = tansu.addr();
     let topic = "orders-batched";
-    let (orders, billing) = (Service::new("orders"), Service::new("billing"));
-    let runtime = runtime();
-    let (_client, partition) = runtime.block_on(self::partition(&broker, topic));
-    let partition = TracedPartitionClient::new(partition, &broker);
+    let scene = Scene::new(&broker, topic);
+    let (orders, billing, runtime) = (&scene.orders, &scene.billing, &scene.runtime);
+    let partition = &scene.partition;
 
     // An untraced record, one whose `sw8` is garbage, then two traced ones.
     let mut malformed = record("order 2");
@@ -279,9 +292,9 @@ fn a_batch_span_refers_to_every_traced_record_and_bad_headers_start_fresh_traces
                 .produce(untraced, Compression::NoCompression),
         )
         .expect("the broker takes the records");
-    runtime.block_on(produce_order(&orders, &partition, "order 3"));
-    runtime.block_on(produce_order(&orders, &partition, "order 4"));
-    let records = runtime.block_on(fetch(&partition, 4));
+    runtime.block_on(produce_order(orders, partition, "order 3"));
+    runtime.block_on(produce_order(orders, partition, "order 4"));
+    let records = runtime.block_on(fetch(partition, 4));
     let produced = orders.reporter.segments();
     assert_eq!(produced.len(), 2);
 

@@ -1,5 +1,17 @@
 //! The same trace across a producer and a consumer, with rdkafka (librdkafka) on both sides.
+//!
+//! librdkafka 2.0.2 (Debian bookworm's) cannot read the answer tansu gives to its first request,
+//! ApiVersions v3: tansu ends it with the four optional tagged fields (supported and finalized
+//! features, their epoch, ZooKeeper migration) written out at their default values, where Kafka
+//! leaves them out, and librdkafka fails with "Read underflow" and never connects. So the client
+//! talks to tansu through [`Relay`], which passes every byte on unchanged but for those tagged
+//! fields of ApiVersions answers. Everything else, the records and their headers included, is
+//! what tansu and librdkafka send.
 
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -8,19 +20,25 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use rust2sky::integrations::kafka::rdkafka::{TracedProducer, consumer_spans};
 use rust2sky::propagation::NoHeaders;
 
-use super::{PATIENCE, Service, check_consumer_span, check_reference_to, producer_exit, runtime};
+use super::{PATIENCE, Scene, check_consumer_span, check_reference_to, producer_exit};
 use crate::servers;
 
 #[test]
 fn a_message_sent_and_received_with_rdkafka_makes_one_trace_across_the_two() {
-    let Some(tansu) = servers::tansu() else {
+    let relay_port = servers::free_loopback_port();
+    let tansu_port = servers::free_loopback_port();
+    let Some(_tansu) = servers::tansu_advertising(tansu_port, relay_port) else {
         return;
     };
-    let broker = tansu.addr();
+    let _relay = Relay::start(relay_port, tansu_port);
+    let broker = format!("127.0.0.1:{relay_port}");
     let topic = "orders-rdkafka";
-    let (orders, billing) = (Service::new("orders"), Service::new("billing"));
-    let runtime = runtime();
-    let _client = runtime.block_on(super::partition(&broker, topic));
+    let Scene {
+        orders,
+        billing,
+        runtime,
+        ..
+    } = Scene::new(&broker, topic);
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &broker)
@@ -77,4 +95,113 @@ fn a_message_sent_and_received_with_rdkafka_makes_one_trace_across_the_two() {
     check_consumer_span(entry, topic, &broker);
     assert_eq!(entry.refs.len(), 1);
     check_reference_to(&entry.refs[0], &produced[0], exit, &broker);
+}
+
+/// A TCP relay on 127.0.0.1 in front of tansu, for librdkafka (see the module's comment). It
+/// stops accepting when the test's process ends.
+struct Relay;
+
+impl Relay {
+    fn start(port: u16, broker_port: u16) -> Relay {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("the relay's port");
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(broker) = TcpStream::connect((Ipv4Addr::LOCALHOST, broker_port)) else {
+                    continue;
+                };
+                relay(client, broker);
+            }
+        });
+        Relay
+    }
+}
+
+/// Relays one connection: requests as they are, answers frame by frame.
+fn relay(client: TcpStream, broker: TcpStream) {
+    let api_versions = Arc::new(Mutex::new(HashSet::new()));
+    let (mut from_client, mut to_broker) =
+        (client.try_clone().unwrap(), broker.try_clone().unwrap());
+    let asked = api_versions.clone();
+    std::thread::spawn(move || {
+        while let Some(frame) = read_frame(&mut from_client) {
+            // A request header starts with the API key (18 is ApiVersions), then its version
+            // and the correlation id that the answer repeats.
+            if frame.len() >= 8 && frame[..2] == [0, 18] {
+                asked.lock().unwrap().insert(frame[4..8].to_vec());
+            }
+            if write_frame(&mut to_broker, &frame).is_err() {
+                break;
+            }
+        }
+        let _ = to_broker.shutdown(Shutdown::Both);
+    });
+    let (mut from_broker, mut to_client) = (broker, client);
+    std::thread::spawn(move || {
+        while let Some(mut frame) = read_frame(&mut from_broker) {
+            let is_api_versions =
+                frame.len() >= 4 && api_versions.lock().unwrap().remove(&frame[..4]);
+            if is_api_versions {
+                without_tagged_fields(&mut frame);
+            }
+            if write_frame(&mut to_client, &frame).is_err() {
+                break;
+            }
+        }
+        let _ = to_client.shutdown(Shutdown::Both);
+    });
+}
+
+fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut size = [0; 4];
+    stream.read_exact(&mut size).ok()?;
+    let mut frame = vec![0; usize::try_from(i32::from_be_bytes(size)).ok()?];
+    stream.read_exact(&mut frame).ok()?;
+    Some(frame)
+}
+
+fn write_frame(stream: &mut TcpStream, frame: &[u8]) -> std::io::Result<()> {
+    let size = i32::try_from(frame.len()).expect("a small frame");
+    stream.write_all(&size.to_be_bytes())?;
+    stream.write_all(frame)
+}
+
+/// Drops the tagged fields at the end of an ApiVersions v3 answer (correlation id, error code,
+/// the compact array of API keys each with tagged fields of its own, throttle time, tagged
+/// fields), leaving an empty set of them; an answer of another shape is left as it is.
+fn without_tagged_fields(frame: &mut Vec<u8>) {
+    let mut at = 6;
+    let Some(count) = varint(frame, &mut at) else {
+        return;
+    };
+    for _ in 0..count.saturating_sub(1) {
+        at += 6;
+        let Some(tags) = varint(frame, &mut at) else {
+            return;
+        };
+        for _ in 0..tags {
+            let (Some(_tag), Some(len)) = (varint(frame, &mut at), varint(frame, &mut at)) else {
+                return;
+            };
+            at += len;
+        }
+    }
+    at += 4;
+    if at < frame.len() {
+        frame.truncate(at);
+        frame.push(0);
+    }
+}
+
+/// The unsigned varint at `at`, moving past it.
+fn varint(frame: &[u8], at: &mut usize) -> Option<usize> {
+    let mut value = 0;
+    for shift in (0..35).step_by(7) {
+        let byte = *frame.get(*at)?;
+        *at += 1;
+        value |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }
