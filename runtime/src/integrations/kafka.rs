@@ -260,3 +260,64 @@ fn join(parts: impl Iterator<Item = String>) -> String {
 fn send_failed(span: &mut Span, error: &dyn std::fmt::Display) {
     span.error("KafkaError", error);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::reporter::MemoryReporter;
+
+    #[test]
+    fn a_batch_refers_to_at_most_500_producers_and_counts_the_rest() {
+        let reporter = MemoryReporter::new();
+        let tracer = Tracer::new(Config::default(), reporter.clone());
+        let records: Vec<HashMap<String, String>> = (0..600)
+            .map(|_| {
+                let mut headers = HashMap::new();
+                tracer.in_scope(|| producer_span("orders", "kafka-1:9092", &mut headers).end());
+                headers
+            })
+            .collect();
+        let dropped_before = crate::diagnostics::counters().span_text_dropped;
+        let consumer =
+            ConsumerSpans::new("kafka-1:9092", ["orders"], "billing").with_tracer(tracer);
+        consumer.batch_span(&records).end();
+
+        let segments = reporter.segments();
+        let batch = &segments[600];
+        let refs = &batch.spans[0].refs;
+        assert_eq!(refs.len(), 500);
+        for (reference, producer) in refs.iter().zip(&segments) {
+            assert_eq!(reference.parent_trace_segment_id, producer.trace_segment_id);
+        }
+        assert_eq!(batch.trace_id, segments[0].trace_id);
+        assert!(crate::diagnostics::counters().span_text_dropped >= dropped_before + 100);
+    }
+
+    #[test]
+    fn a_batch_without_a_valid_sw8_starts_a_trace_and_skips_the_bad_headers() {
+        let reporter = MemoryReporter::new();
+        let tracer = Tracer::new(Config::default(), reporter.clone());
+        let garbage = HashMap::from([("sw8".to_owned(), "1-x-y".to_owned())]);
+        let empty = HashMap::from([("sw8".to_owned(), " ".to_owned())]);
+        let consumer =
+            ConsumerSpans::new("kafka-1:9092", ["orders"], "billing").with_tracer(tracer);
+        consumer
+            .batch_span([&garbage, &empty, &HashMap::new()])
+            .end();
+        let span = &reporter.segments()[0].spans[0];
+        assert!(span.refs.is_empty());
+        assert_eq!(span.operation_name, "Kafka/orders/Consumer/billing");
+    }
+
+    #[test]
+    fn broker_lists_are_joined_by_semicolons_whatever_they_were_given_with() {
+        assert_eq!(
+            broker_list("a:9092, b:9092;c:9092,,"),
+            "a:9092;b:9092;c:9092"
+        );
+        assert_eq!(broker_list(""), "");
+    }
+}
