@@ -5,12 +5,14 @@
 //! The spans, whatever the client:
 //!
 //! - producer: an exit span `Kafka/{topic}/Producer`, peer the broker list, layer MQ, component
-//!   kafka-producer (40), tags `mq.broker` and `mq.topic`; the record's headers get `sw8` (and
-//!   `sw8-correlation`, `sw8-x` when there is something to carry). It ends when the broker has
-//!   acknowledged the record, or the send failed (logged on the span);
+//!   kafka-producer (40), tags `mq.broker` and `mq.topic`; the record's headers get `sw8`,
+//!   `sw8-x` with the sending time, and `sw8-correlation` when there is a correlation to carry.
+//!   It ends when the broker has acknowledged the record, or the send failed (logged on the
+//!   span);
 //! - consumer: an entry span `Kafka/{topics}/Consumer/{group}`, layer MQ, component
 //!   kafka-consumer (41), tags `mq.broker` and `mq.topic`, with a `CrossProcess` reference to
-//!   the producer's exit span; [`ConsumerSpans::batch_span`] makes one span for the records of a
+//!   the producer's exit span, and `transmission.latency` (milliseconds from sending to
+//!   consuming, from `sw8-x`); [`ConsumerSpans::batch_span`] makes one span for the records of a
 //!   poll with a reference to each record's producer, as the Java agent does,
 //!   [`ConsumerSpans::record_span`] one span a record. A record without a valid `sw8` starts a
 //!   new trace; a malformed header is ignored and counted (see [`crate::diagnostics`]).
@@ -49,7 +51,8 @@ pub mod rdkafka;
 
 use std::sync::Arc;
 
-use crate::propagation::{Extractor, Injector};
+use crate::clock::now_ms;
+use crate::propagation::{Extractor, Injector, SW8, SW8_X, Sw8x};
 use crate::span::{Span, batch_entry_span, entry_span, exit_span};
 use crate::tracer::Tracer;
 use crate::{SpanLayer, component, tags};
@@ -76,7 +79,24 @@ use crate::{SpanLayer, component, tags};
 /// ```
 pub fn producer_span(topic: &str, brokers: &str, headers: &mut (impl Injector + ?Sized)) -> Span {
     let brokers = broker_list(brokers);
-    let mut span = exit_span(format!("Kafka/{topic}/Producer"), &brokers, headers);
+    // As the Java agent does, a record carries its sending time in `sw8-x`, from which the
+    // consumer's span gets `transmission.latency` (OAP's consume latency); `skip_analysis` is
+    // kept from the extension the exit span writes, which it writes only to say that.
+    let mut extension: Option<Sw8x> = None;
+    let mut collect = |name: &'static str, value: String| match name {
+        SW8_X => extension.get_or_insert_default().skip_analysis = value.starts_with('1'),
+        _ => {
+            if name == SW8 {
+                extension.get_or_insert_default();
+            }
+            headers.inject(name, value);
+        }
+    };
+    let mut span = exit_span(format!("Kafka/{topic}/Producer"), &brokers, &mut collect);
+    if let Some(mut extension) = extension {
+        extension.send_time_ms = Some(now_ms());
+        headers.inject(SW8_X, extension.encode());
+    }
     span.set_layer(SpanLayer::Mq)
         .set_component(component::KAFKA_PRODUCER)
         .tag(tags::MQ_BROKER, &brokers)

@@ -11,7 +11,7 @@ use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::record::{Record, RecordAndOffset};
 use rust2sky::config::Config;
 use rust2sky::integrations::kafka::rskafka::TracedPartitionClient;
-use rust2sky::propagation::{NoHeaders, Sw8Header};
+use rust2sky::propagation::{NoHeaders, Sw8Header, Sw8x};
 use rust2sky::proto::v3::{RefType, SegmentObject, SpanLayer, SpanObject, SpanType};
 use rust2sky::reporter::MemoryReporter;
 use rust2sky::{Tracer, component};
@@ -239,6 +239,15 @@ fn a_record_produced_and_consumed_with_rskafka_makes_one_trace_across_the_two() 
     assert_eq!(sw8.parent_segment_id, producer.trace_segment_id);
     assert_eq!(sw8.parent_span_id, exit.span_id);
     assert_eq!(sw8.target_address, broker);
+    // And when it was sent, for the consumer's latency, as the Java agent writes it.
+    let sw8x = std::str::from_utf8(&record.headers["sw8-x"]).expect("text");
+    let sent = Sw8x::decode(sw8x).expect("a valid sw8-x");
+    assert!(!sent.skip_analysis);
+    let sent = sent.send_time_ms.expect("a sending time");
+    assert!(
+        (exit.start_time..=exit.end_time).contains(&sent),
+        "{sent} {exit:?}"
+    );
 
     let consumer = partition
         .consumer_spans("billing")
@@ -266,6 +275,12 @@ fn a_record_produced_and_consumed_with_rskafka_makes_one_trace_across_the_two() 
     check_consumer_span(entry, topic, &broker);
     assert_eq!(entry.refs.len(), 1);
     check_reference_to(&entry.refs[0], producer, exit, &broker);
+    let latency = tag(entry, "transmission.latency").expect("the latency from sw8-x");
+    let latency: i64 = latency.parse().expect("milliseconds");
+    assert!(
+        (0..PATIENCE.as_millis() as i64).contains(&latency),
+        "{latency}"
+    );
 }
 
 #[test]

@@ -95,6 +95,10 @@ fn a_message_sent_and_received_with_rdkafka_makes_one_trace_across_the_two() {
     check_consumer_span(entry, topic, &broker);
     assert_eq!(entry.refs.len(), 1);
     check_reference_to(&entry.refs[0], &produced[0], exit, &broker);
+    assert!(
+        super::tag(entry, "transmission.latency").is_some(),
+        "{entry:?}"
+    );
 }
 
 /// A TCP relay on 127.0.0.1 in front of tansu, for librdkafka (see the module's comment). It
