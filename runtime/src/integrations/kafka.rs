@@ -20,8 +20,8 @@
 //! The broker list is written as the Java agent writes it, the bootstrap servers joined by `;`
 //! (`kafka-1:9092;kafka-2:9092`), so that OAP shows one Kafka node for agents of every language.
 //!
-//! Two clients are supported: [`rskafka`](self::rskafka) (pure Rust, the `kafka` feature) and
-//! [`rdkafka`](self::rdkafka) (librdkafka, the `rdkafka` feature). Any other client works with
+//! Two clients are supported, each in a module of its own: `rskafka` (pure Rust, the `kafka`
+//! feature) and `rdkafka` (librdkafka, the `rdkafka` feature). Any other client works with
 //! [`producer_span`] and [`ConsumerSpans`] over its own headers.
 //!
 //! ```

@@ -32,7 +32,7 @@
 //! Enabled by the `rdkafka` cargo feature, which links the system's librdkafka (2.0.2 or newer,
 //! found with pkg-config: Debian's `librdkafka-dev`). The feature pins rdkafka 0.29, the last
 //! release whose bindings accept librdkafka 2.0.2; an application on a newer rdkafka cannot link
-//! a second one, and uses [`producer_span`](super::producer_span) and
+//! a second one, and uses [`producer_span`] and
 //! [`ConsumerSpans`] with its own client instead.
 
 use std::borrow::Cow;
