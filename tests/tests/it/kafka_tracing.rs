@@ -74,6 +74,26 @@ struct Scene {
 }
 
 impl Scene {
+    /// A `tansu` of the test's own and its address, with the scene on it; `None` (said loudly)
+    /// without tansu.
+    fn on_tansu(topic: &str) -> Option<(servers::Tansu, String, Scene)> {
+        let tansu = servers::tansu()?;
+        let broker = tansu.addr();
+        let scene = Scene::new(&broker, topic);
+        Some((tansu, broker, scene))
+    }
+
+    fn parts(
+        &self,
+    ) -> (
+        &Service,
+        &Service,
+        &tokio::runtime::Runtime,
+        &TracedPartitionClient,
+    ) {
+        (&self.orders, &self.billing, &self.runtime, &self.partition)
+    }
+
     fn new(broker: &str, topic: &str) -> Scene {
         let runtime = runtime();
         let partition = runtime.block_on(async {
@@ -212,14 +232,11 @@ async fn produce_order(service: &Service, partition: &TracedPartitionClient, val
 
 #[test]
 fn a_record_produced_and_consumed_with_rskafka_makes_one_trace_across_the_two() {
-    let Some(tansu) = servers::tansu() else {
+    let topic = "orders-placed";
+    let Some((_tansu, broker, scene)) = Scene::on_tansu(topic) else {
         return;
     };
-    let broker = tansu.addr();
-    let topic = "orders-placed";
-    let scene = Scene::new(&broker, topic);
-    let (orders, billing, runtime) = (&scene.orders, &scene.billing, &scene.runtime);
-    let partition = &scene.partition;
+    let (orders, billing, runtime, partition) = scene.parts();
 
     runtime.block_on(produce_order(orders, partition, "order 7"));
     let records = runtime.block_on(fetch(partition, 1));
@@ -285,14 +302,11 @@ fn a_record_produced_and_consumed_with_rskafka_makes_one_trace_across_the_two() 
 
 #[test]
 fn a_batch_span_refers_to_every_traced_record_and_bad_headers_start_fresh_traces() {
-    let Some(tansu) = servers::tansu() else {
+    let topic = "orders-batched";
+    let Some((_tansu, broker, scene)) = Scene::on_tansu(topic) else {
         return;
     };
-    let broker = tansu.addr();
-    let topic = "orders-batched";
-    let scene = Scene::new(&broker, topic);
-    let (orders, billing, runtime) = (&scene.orders, &scene.billing, &scene.runtime);
-    let partition = &scene.partition;
+    let (orders, billing, runtime, partition) = scene.parts();
 
     // An untraced record, one whose `sw8` is garbage, then two traced ones.
     let mut malformed = record("order 2");
