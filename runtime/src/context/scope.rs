@@ -27,7 +27,15 @@ impl Tracer {
     /// Runs `f`, which starts a server's span for one request, from a clean context: with
     /// `tracer` (the server's own, if it was given one) or else the tracer current here, but no
     /// span of whatever the server's task has current as its parent.
-    #[cfg_attr(not(any(feature = "tower", feature = "actix-web")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(
+            feature = "tower",
+            feature = "actix-web",
+            feature = "kafka",
+            feature = "rdkafka"
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn start_request<R>(tracer: Option<&Tracer>, f: impl FnOnce() -> R) -> R {
         match tracer {
             Some(tracer) => tracer.in_scope(f),

@@ -25,6 +25,9 @@ pub mod sqlx;
 #[cfg(feature = "actix-web")]
 pub mod actix;
 
+#[cfg(any(feature = "kafka", feature = "rdkafka"))]
+pub mod kafka;
+
 #[cfg(any(
     feature = "tower",
     feature = "reqwest",

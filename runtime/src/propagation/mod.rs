@@ -25,6 +25,8 @@ pub use correlation::{
 pub(crate) use incoming::Incoming;
 pub use incoming::IncomingHeaders;
 pub(crate) use outgoing::{Outgoing, outgoing};
+#[cfg(any(feature = "kafka", feature = "rdkafka"))]
+pub(crate) use sw8::decode_into;
 pub use sw8::{MAX_ID_LEN, MAX_SW8_LEN, Sw8Error, Sw8Field, Sw8Header};
 pub(crate) use sw8::{Piece, Sw8Fields, encode_piece};
 pub use sw8x::{Sw8x, Sw8xError};

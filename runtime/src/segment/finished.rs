@@ -10,6 +10,7 @@ use super::pool::PooledRecords;
 use super::records::Parent;
 use super::trace_id::TraceId;
 use crate::id::Id;
+use crate::propagation::Sw8Fields;
 use crate::text::Text;
 
 /// A segment whose spans have all ended, as a [`Reporter`](crate::reporter::Reporter) receives
@@ -54,6 +55,7 @@ impl FinishedSegment {
             + records.spans.capacity() * size_of::<super::records::SpanRecord>()
             + records.tags.capacity() * size_of::<super::records::TagRecord>()
             + records.logs.capacity() * size_of::<super::records::LogRecord>()
+            + records.more_callers.capacity() * size_of::<Sw8Fields>()
             + fields * size_of::<(Text, Text)>()
     }
 
@@ -117,6 +119,10 @@ impl FinishedSegment {
         }
         if let (Some(parent), Some(first)) = (&records.parent, span_mut(&mut spans, 0)) {
             first.refs.push(self.reference(parent));
+            let more = records.more_callers.iter();
+            first
+                .refs
+                .extend(more.map(|caller| cross_process(caller, text)));
         }
         spans.sort_by_key(|(ended, _)| *ended);
         SegmentObject {
@@ -133,20 +139,7 @@ impl FinishedSegment {
         let records = self.records.get();
         let text = records.text.as_str();
         match parent {
-            Parent::CrossProcess(caller) => {
-                let [trace, segment, service, instance, endpoint, address] =
-                    caller.text.map(|field| field.get(text).to_owned());
-                SegmentReference {
-                    ref_type: RefType::CrossProcess as i32,
-                    trace_id: trace,
-                    parent_trace_segment_id: segment,
-                    parent_span_id: caller.parent_span_id,
-                    parent_service: service,
-                    parent_service_instance: instance,
-                    parent_endpoint: endpoint,
-                    network_address_used_at_peer: address,
-                }
-            }
+            Parent::CrossProcess(caller) => cross_process(caller, text),
             Parent::CrossThread {
                 segment_id,
                 span_id,
@@ -176,6 +169,22 @@ impl FinishedSegment {
     /// ```
     pub fn span_count(&self) -> usize {
         self.records.get().spans.len()
+    }
+}
+
+/// The reference to a caller in another process, whose `sw8` fields are ranges of `text`.
+fn cross_process(caller: &Sw8Fields, text: &str) -> SegmentReference {
+    let [trace, segment, service, instance, endpoint, address] =
+        caller.text.map(|field| field.get(text).to_owned());
+    SegmentReference {
+        ref_type: RefType::CrossProcess as i32,
+        trace_id: trace,
+        parent_trace_segment_id: segment,
+        parent_span_id: caller.parent_span_id,
+        parent_service: service,
+        parent_service_instance: instance,
+        parent_endpoint: endpoint,
+        network_address_used_at_peer: address,
     }
 }
 

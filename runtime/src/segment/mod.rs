@@ -42,6 +42,11 @@ thread_local! {
     static LAST_SEGMENT: Cell<Option<Arc<Segment>>> = const { Cell::new(None) };
 }
 
+/// How many callers a segment's first span refers to at most: as many as the records of one
+/// poll of a Kafka consumer with its default `max.poll.records`, so that a batch handled as one
+/// span links to each, and no batch grows the segment past that.
+const MAX_CALLERS: usize = 500;
+
 /// A segment being recorded. Spans hold it through an `Arc`; the span that ends last reports it.
 pub(crate) struct Segment {
     // Fixed at creation, read by the context on every span: plain fields, no lock.
@@ -255,6 +260,35 @@ impl Segment {
         })
     }
 
+    /// Adds the caller whose `sw8` header is `sw8` to the references of the segment's first
+    /// span, when that span continues a caller in another process already: the other records
+    /// of a batch that a consumer handles as one span, as the Java agent links them. Past
+    /// [`MAX_CALLERS`] or the text limit the caller is left out and counted; a malformed header
+    /// is ignored and counted.
+    #[cfg(any(feature = "kafka", feature = "rdkafka"))]
+    pub(crate) fn add_caller(&self, sw8: &str) {
+        let added = self.update(|state| {
+            let Some(records) = state.records.get_mut() else {
+                return Ok::<(), crate::propagation::Sw8Error>(());
+            };
+            if !matches!(records.parent, Some(Parent::CrossProcess(_))) {
+                return Ok(());
+            }
+            if records.more_callers.len() + 1 >= MAX_CALLERS
+                || records.text.len() + sw8.len() > text::MAX_TEXT_LEN
+            {
+                records.dropped += 1;
+                return Ok(());
+            }
+            let caller = crate::propagation::decode_into(sw8, &mut records.text)?;
+            records.more_callers.push(caller);
+            Ok(())
+        });
+        if let Err(error) = added {
+            diagnostics::record(Problem::MalformedSw8, 1, &error);
+        }
+    }
+
     /// The endpoint that `sw8` headers and cross-thread references name for this segment.
     pub(crate) fn endpoint(&self) -> String {
         self.lock().endpoint_name().to_owned()
@@ -368,7 +402,8 @@ fn report_dropped(dropped: usize) {
         return;
     }
     let why = format_args!(
-        "a segment holds at most {} bytes of text and {MAX_ENTRIES} tags and logs",
+        "a segment holds at most {} bytes of text, {MAX_ENTRIES} tags and logs and {MAX_CALLERS} \
+         callers",
         text::MAX_TEXT_LEN
     );
     diagnostics::record(Problem::SpanTextDropped, dropped, &why);

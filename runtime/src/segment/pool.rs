@@ -111,6 +111,7 @@ static NO_RECORDS: Records = Records {
     tags: Vec::new(),
     logs: Vec::new(),
     parent: None,
+    more_callers: Vec::new(),
     size_limited: false,
     dropped: 0,
     origin: None,
@@ -183,6 +184,7 @@ impl Records {
             tags: Vec::new(),
             logs: Vec::new(),
             parent: None,
+            more_callers: Vec::new(),
             size_limited: false,
             dropped: 0,
             origin: None,
@@ -196,6 +198,7 @@ impl Records {
             && self.spans.capacity() <= 32
             && self.tags.capacity() <= 64
             && self.logs.capacity() <= 16
+            && self.more_callers.capacity() <= 16
     }
 
     /// Empties the records, keeping their buffers and their origin.
@@ -205,6 +208,7 @@ impl Records {
         self.tags.clear();
         self.logs.clear();
         self.parent = None;
+        self.more_callers.clear();
         self.size_limited = false;
         self.dropped = 0;
     }

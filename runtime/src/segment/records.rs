@@ -17,6 +17,9 @@ pub(super) struct Records {
     pub(super) tags: Vec<TagRecord>,
     pub(super) logs: Vec<LogRecord>,
     pub(super) parent: Option<Parent>,
+    /// More callers of the first span, after `parent`: the other records of a batch a consumer
+    /// handles as one (see [`crate::Span::add_caller`]).
+    pub(super) more_callers: Vec<Sw8Fields>,
     pub(super) size_limited: bool,
     /// Strings left out since the last report of them (see [`super::report_dropped`]).
     pub(super) dropped: usize,

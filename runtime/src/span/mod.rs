@@ -2,6 +2,8 @@
 //! current, and [`with_active_span`], which lends the current one. The functions that start
 //! spans are the children's: [`entry_span`], [`local_span`] and [`exit_span`].
 
+#[cfg(any(feature = "kafka", feature = "rdkafka"))]
+mod batch;
 mod entry;
 mod exit;
 mod start;
@@ -11,6 +13,8 @@ use std::sync::Arc;
 
 use rust2sky_proto::v3::SpanLayer;
 
+#[cfg(any(feature = "kafka", feature = "rdkafka"))]
+pub(crate) use self::batch::batch_entry_span;
 pub use self::entry::entry_span;
 pub use self::exit::exit_span;
 pub use self::start::local_span;

