@@ -10,9 +10,6 @@ mod handover;
 mod setup;
 mod worker;
 
-#[cfg(feature = "kafka")]
-pub(crate) use self::worker::backoff_delay;
-
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,11 +18,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::lane::Lane;
+use super::lanes::Lanes;
 use super::{FinishedSegment, Management, Reporter, ReporterStats, Transport, TransportStats};
 use crate::config::{Config, DynamicConfig, LiveSettings, WeakLiveSettings};
-use crate::diagnostics::Problem;
-use rust2sky_proto::prost::Message as _;
 use rust2sky_proto::v3::{LogData, MeterData};
 
 /// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
@@ -80,15 +75,9 @@ pub struct GrpcReporter {
     _owner: Arc<Owner>,
 }
 
-/// How many meter reports, and how many management messages, wait at most.
-const TELEMETRY_CAPACITY: usize = 64;
-
 /// What the caller threads and the background thread share.
 struct Shared {
-    segments: Lane<FinishedSegment>,
-    logs: Lane<LogData>,
-    meters: Lane<Vec<MeterData>>,
-    management: Lane<Management>,
+    lanes: Lanes,
     /// Ends the background thread.
     shutdown: tokio::sync::Notify,
     connected: AtomicBool,
@@ -102,41 +91,8 @@ struct Shared {
 
 impl Shared {
     fn new(config: &Config) -> Self {
-        let capacity = config.max_send_queue_size();
-        let max_bytes = config.max_send_queue_bytes();
         Shared {
-            segments: Lane::new(
-                capacity,
-                max_bytes,
-                FinishedSegment::size_estimate,
-                Problem::SegmentDropped,
-                "segments",
-            ),
-            // Log records are fewer and smaller than segments where both are used.
-            logs: Lane::new(
-                capacity,
-                (max_bytes / 4).max(1),
-                |log: &LogData| std::mem::size_of::<LogData>() + log.encoded_len(),
-                Problem::LogDropped,
-                "log records",
-            ),
-            // Reports are readings made every interval and heartbeats are periodic too: a few
-            // waiting is plenty, older ones say little once newer ones exist; that few bounds
-            // their memory.
-            meters: Lane::new(
-                TELEMETRY_CAPACITY,
-                usize::MAX,
-                |_| 0,
-                Problem::MeterReportDropped,
-                "meter reports",
-            ),
-            management: Lane::new(
-                TELEMETRY_CAPACITY,
-                usize::MAX,
-                |_| 0,
-                Problem::ManagementDropped,
-                "management messages",
-            ),
+            lanes: Lanes::new(config),
             shutdown: tokio::sync::Notify::new(),
             connected: AtomicBool::new(false),
             dynamic_config: Mutex::new(None),
@@ -164,19 +120,11 @@ impl Shared {
 
     /// Counts everything still queued or in flight as failed: the background thread is gone.
     fn abandon_rest(&self) {
-        self.segments.abandon_rest();
-        self.logs.abandon_rest();
-        self.meters.abandon_rest();
-        self.management.abandon_rest();
+        self.lanes.abandon_rest();
     }
 
     fn stats(&self) -> TransportStats {
-        TransportStats {
-            segments: self.segments.stats(),
-            logs: self.logs.stats(),
-            meters: self.meters.stats(),
-            management: self.management.stats(),
-        }
+        self.lanes.stats()
     }
 }
 
@@ -312,7 +260,7 @@ impl GrpcReporter {
     /// # Ok::<(), rust2sky::reporter::GrpcError>(())
     /// ```
     pub fn stats(&self) -> ReporterStats {
-        self.shared.segments.stats()
+        self.shared.lanes.segments.stats()
     }
 
     /// Whether a collector answered the last call made to it: the reporter is sending rather than
@@ -376,7 +324,7 @@ impl GrpcReporterCounts {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> ReporterStats {
-        self.shared.segments.stats()
+        self.shared.lanes.segments.stats()
     }
 
     /// The counters of every kind, as [`Transport::transport_stats`].
@@ -402,7 +350,7 @@ impl fmt::Debug for GrpcReporterCounts {
 
 impl Reporter for GrpcReporter {
     fn report(&self, segment: FinishedSegment) {
-        self.shared.segments.offer(segment);
+        self.shared.lanes.segments.offer(segment);
     }
 
     fn attach(&self, settings: &LiveSettings) {
@@ -420,12 +368,7 @@ impl Reporter for GrpcReporter {
     /// meanwhile (those that had failed before the call are counted in
     /// [`ReporterStats::failed`]).
     fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now().checked_add(timeout);
-        let segments = self.shared.segments.flush(deadline);
-        let logs = self.shared.logs.flush(deadline);
-        let meters = self.shared.meters.flush(deadline);
-        let management = self.shared.management.flush(deadline);
-        segments && logs && meters && management
+        self.shared.lanes.flush(Instant::now().checked_add(timeout))
     }
 }
 
@@ -453,16 +396,16 @@ impl Transport for GrpcReporter {
     /// Queues the record; an empty `service` or `service_instance` is filled in with this
     /// reporter's when it is sent.
     fn report_log(&self, log: LogData) {
-        self.shared.logs.offer(log);
+        self.shared.lanes.logs.offer(log);
     }
 
     fn report_meters(&self, meters: Vec<MeterData>) {
-        self.shared.meters.offer(meters);
+        self.shared.lanes.meters.offer(meters);
     }
 
     /// Queues the message; it goes out besides the reporter's own heartbeats.
     fn report_management(&self, message: Management) {
-        self.shared.management.offer(message);
+        self.shared.lanes.management.offer(message);
     }
 
     /// [`Config::log_reporter_level`].
