@@ -527,3 +527,61 @@ fn the_send_queue_is_bounded_in_bytes_too() {
     assert_eq!(config.max_send_queue_bytes(), 1000);
     assert!(build_env(&[(env::MAX_SEND_QUEUE_BYTES, "0")]).is_err());
 }
+
+#[test]
+fn the_kafka_variables_override_the_code_values() {
+    let code = Config::builder()
+        .protocol(Protocol::Grpc)
+        .kafka_namespace("code")
+        .kafka_topic_segment("code-segments")
+        .kafka_topic_management("code-managements")
+        .kafka_topic_meter("code-meters")
+        .kafka_topic_log("code-logs")
+        .kafka_max_request_size(9)
+        .kafka_request_timeout(Duration::from_secs(9));
+    let config = build(
+        code,
+        &[
+            (env::PROTOCOL, "Kafka"),
+            (env::KAFKA_NAMESPACE, "prod"),
+            (env::KAFKA_TOPIC_SEGMENT, "segments"),
+            (env::KAFKA_TOPIC_MANAGEMENT, "managements"),
+            (env::KAFKA_TOPIC_METER, "meters"),
+            (env::KAFKA_TOPIC_LOG, "logs"),
+            (env::KAFKA_MAX_REQUEST_SIZE, "1000"),
+            (env::KAFKA_REQUEST_TIMEOUT, "5"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.protocol(), Protocol::Kafka);
+    assert_eq!(config.kafka_namespace(), Some("prod"));
+    assert_eq!(config.kafka_topic_segment(), "segments");
+    assert_eq!(config.kafka_topic_management(), "managements");
+    assert_eq!(config.kafka_topic_meter(), "meters");
+    assert_eq!(config.kafka_topic_log(), "logs");
+    assert_eq!(config.kafka_max_request_size(), 1000);
+    assert_eq!(config.kafka_request_timeout(), Duration::from_secs(5));
+
+    let defaults = Config::default();
+    assert_eq!(defaults.protocol(), Protocol::Grpc);
+    assert_eq!(defaults.kafka_namespace(), None);
+    assert_eq!(defaults.kafka_topic_log(), "skywalking-logs");
+}
+
+#[test]
+fn a_protocol_rust2sky_does_not_have_is_refused_with_the_ones_it_has() {
+    let err = build_env(&[(env::PROTOCOL, "http")]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("SW_AGENT_PROTOCOL"), "{text}");
+    assert!(text.contains("grpc or kafka"), "{text}");
+    assert!(
+        build_env(&[(env::KAFKA_TOPIC_LOG, " ")]).is_ok(),
+        "blank is unset"
+    );
+    assert!(
+        Config::builder()
+            .kafka_topic_segment(" ")
+            .build_with_env(|_| None)
+            .is_err()
+    );
+}

@@ -14,14 +14,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::lanes::Lanes;
-use super::{FinishedSegment, Management, Reporter, ReporterStats, Transport, TransportStats};
+use super::lanes::{Lanes, lane_methods};
+use super::{Reporter, ReporterStats, Transport, TransportStats};
 use crate::config::{Config, DynamicConfig, LiveSettings, WeakLiveSettings};
-use rust2sky_proto::v3::{LogData, MeterData};
 
 /// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
 ///
@@ -349,9 +348,7 @@ impl fmt::Debug for GrpcReporterCounts {
 }
 
 impl Reporter for GrpcReporter {
-    fn report(&self, segment: FinishedSegment) {
-        self.shared.lanes.segments.offer(segment);
-    }
+    lane_methods!(reporter);
 
     fn attach(&self, settings: &LiveSettings) {
         let current = self.shared.dynamic_config.lock();
@@ -361,14 +358,6 @@ impl Reporter for GrpcReporter {
         let mut attached = self.shared.attached.lock();
         attached.retain(|attached| !attached.is_gone());
         attached.push(settings.downgrade());
-    }
-
-    /// Waits until every segment, log record, meter report and management message reported
-    /// before the call has been sent or has failed, at most `timeout`; returns whether that happened in time with none failing
-    /// meanwhile (those that had failed before the call are counted in
-    /// [`ReporterStats::failed`]).
-    fn flush(&self, timeout: Duration) -> bool {
-        self.shared.lanes.flush(Instant::now().checked_add(timeout))
     }
 }
 
@@ -393,29 +382,7 @@ impl Reporter for GrpcReporter {
 /// # Ok::<(), rust2sky::reporter::GrpcError>(())
 /// ```
 impl Transport for GrpcReporter {
-    /// Queues the record; an empty `service` or `service_instance` is filled in with this
-    /// reporter's when it is sent.
-    fn report_log(&self, log: LogData) {
-        self.shared.lanes.logs.offer(log);
-    }
-
-    fn report_meters(&self, meters: Vec<MeterData>) {
-        self.shared.lanes.meters.offer(meters);
-    }
-
-    /// Queues the message; it goes out besides the reporter's own heartbeats.
-    fn report_management(&self, message: Management) {
-        self.shared.lanes.management.offer(message);
-    }
-
-    /// [`Config::log_reporter_level`].
-    fn log_level(&self) -> log::LevelFilter {
-        self.shared.log_level
-    }
-
-    fn transport_stats(&self) -> TransportStats {
-        self.shared.stats()
-    }
+    lane_methods!(transport);
 
     /// The last dynamic configuration the collector sent (`fetchConfigurations`), if any.
     ///
@@ -594,7 +561,10 @@ impl GrpcReporterBuilder {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
+    use crate::reporter::FinishedSegment;
 
     fn finished_segments(count: usize) -> Vec<FinishedSegment> {
         let memory = crate::reporter::MemoryReporter::new();

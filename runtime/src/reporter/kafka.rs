@@ -13,12 +13,9 @@ mod worker;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
-use rust2sky_proto::v3::{LogData, MeterData};
-
-use super::lanes::Lanes;
-use super::{FinishedSegment, Management, Reporter, ReporterStats, Transport, TransportStats};
+use super::lanes::{Lanes, lane_methods};
+use super::{Reporter, ReporterStats, Transport};
 use crate::config::Config;
 
 /// Reports to Kafka, for a SkyWalking OAP that reads with its kafka-fetcher: what the
@@ -182,16 +179,7 @@ impl KafkaReporter {
 }
 
 impl Reporter for KafkaReporter {
-    fn report(&self, segment: FinishedSegment) {
-        self.shared.lanes.segments.offer(segment);
-    }
-
-    /// Waits until every segment, log record, meter report and management message reported
-    /// before the call has been sent or has failed, at most `timeout`; returns whether that
-    /// happened in time with none failing meanwhile.
-    fn flush(&self, timeout: Duration) -> bool {
-        self.shared.lanes.flush(Instant::now().checked_add(timeout))
-    }
+    lane_methods!(reporter);
 }
 
 /// Log records, meter reports and management messages wait in queues of their own, each
@@ -214,30 +202,7 @@ impl Reporter for KafkaReporter {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 impl Transport for KafkaReporter {
-    /// Queues the record; an empty `service` or `service_instance` is filled in with this
-    /// reporter's when it is sent.
-    fn report_log(&self, log: LogData) {
-        self.shared.lanes.logs.offer(log);
-    }
-
-    /// Queues the report; it goes out as one `MeterDataCollection` record.
-    fn report_meters(&self, meters: Vec<MeterData>) {
-        self.shared.lanes.meters.offer(meters);
-    }
-
-    /// Queues the message; it goes out besides the reporter's own heartbeats.
-    fn report_management(&self, message: Management) {
-        self.shared.lanes.management.offer(message);
-    }
-
-    /// [`Config::log_reporter_level`].
-    fn log_level(&self) -> log::LevelFilter {
-        self.shared.log_level
-    }
-
-    fn transport_stats(&self) -> TransportStats {
-        self.shared.lanes.stats()
-    }
+    lane_methods!(transport);
 }
 
 impl fmt::Debug for KafkaReporter {

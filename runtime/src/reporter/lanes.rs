@@ -121,3 +121,54 @@ impl Lanes {
         }
     }
 }
+
+/// The methods of [`Reporter`](super::Reporter) (`reporter`) or of
+/// [`Transport`](super::Transport) (`transport`) that only hand an item to its lane, for a
+/// transport whose `self.shared` has `lanes: Lanes` and `log_level`.
+macro_rules! lane_methods {
+    (reporter) => {
+        fn report(&self, segment: $crate::reporter::FinishedSegment) {
+            self.shared.lanes.segments.offer(segment);
+        }
+
+        /// Waits until every segment, log record, meter report and management message
+        /// reported before the call has been sent or has failed, at most `timeout`; returns
+        /// whether that happened in time with none failing meanwhile (those that had failed
+        /// before the call are counted in [`ReporterStats::failed`]).
+        ///
+        /// [`ReporterStats::failed`]: crate::reporter::ReporterStats::failed
+        fn flush(&self, timeout: ::std::time::Duration) -> bool {
+            self.shared
+                .lanes
+                .flush(::std::time::Instant::now().checked_add(timeout))
+        }
+    };
+    (transport) => {
+        /// Queues the record; an empty `service` or `service_instance` is filled in with this
+        /// reporter's when it is sent.
+        fn report_log(&self, log: ::rust2sky_proto::v3::LogData) {
+            self.shared.lanes.logs.offer(log);
+        }
+
+        /// Queues the report, read at one instant.
+        fn report_meters(&self, meters: Vec<::rust2sky_proto::v3::MeterData>) {
+            self.shared.lanes.meters.offer(meters);
+        }
+
+        /// Queues the message; it goes out besides the reporter's own heartbeats.
+        fn report_management(&self, message: $crate::reporter::Management) {
+            self.shared.lanes.management.offer(message);
+        }
+
+        /// [`Config::log_reporter_level`](crate::config::Config::log_reporter_level).
+        fn log_level(&self) -> ::log::LevelFilter {
+            self.shared.log_level
+        }
+
+        fn transport_stats(&self) -> $crate::reporter::TransportStats {
+            self.shared.lanes.stats()
+        }
+    };
+}
+
+pub(crate) use lane_methods;

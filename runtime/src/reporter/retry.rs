@@ -21,10 +21,12 @@ pub(crate) fn backoff_delay(initial: Duration, max: Duration, round: u32, unit: 
         .min(max)
 }
 
-/// Log lines of `KINDS` kinds, each written at most once per [`LOG_INTERVAL`] with the count of
+/// Log lines by kind, each kind written at most once per [`LOG_INTERVAL`] with the count of
 /// those left out. For the one thread of a transport: not `Sync`.
-pub(crate) struct Throttle<const KINDS: usize> {
-    slots: RefCell<[Slot; KINDS]>,
+#[derive(Default)]
+pub(crate) struct Throttle {
+    /// A few kinds per transport: a list is as quick as a map, and smaller.
+    slots: RefCell<Vec<(&'static str, Slot)>>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -33,35 +35,29 @@ struct Slot {
     suppressed: u64,
 }
 
-impl<const KINDS: usize> Default for Throttle<KINDS> {
-    fn default() -> Self {
-        Throttle {
-            slots: RefCell::new([Slot::default(); KINDS]),
-        }
-    }
-}
-
-impl<const KINDS: usize> Throttle<KINDS> {
+impl Throttle {
     /// Logs `message` as a warning (target `rust2sky`) unless a line of `kind` went out less
     /// than [`LOG_INTERVAL`] ago.
-    pub(crate) fn warn(&self, kind: impl Into<usize>, message: fmt::Arguments<'_>) {
+    pub(crate) fn warn(&self, kind: &'static str, message: fmt::Arguments<'_>) {
         let mut slots = self.slots.borrow_mut();
-        let now = Instant::now();
-        let suppressed = match slots.get_mut(kind.into()) {
-            Some(slot) => {
-                if slot
-                    .last
-                    .is_some_and(|last| now.duration_since(last) < LOG_INTERVAL)
-                {
-                    slot.suppressed += 1;
-                    return;
-                }
-                slot.last = Some(now);
-                std::mem::take(&mut slot.suppressed)
+        let index = match slots.iter().position(|(seen, _)| *seen == kind) {
+            Some(index) => index,
+            None => {
+                slots.push((kind, Slot::default()));
+                slots.len() - 1
             }
-            // A kind out of range is not worth a panic on the reporter's thread: it goes out.
-            None => 0,
         };
+        let slot = &mut slots[index].1;
+        let now = Instant::now();
+        if slot
+            .last
+            .is_some_and(|last| now.duration_since(last) < LOG_INTERVAL)
+        {
+            slot.suppressed += 1;
+            return;
+        }
+        slot.last = Some(now);
+        let suppressed = std::mem::take(&mut slot.suppressed);
         drop(slots);
         if suppressed == 0 {
             log::warn!(target: "rust2sky", "{message}");
@@ -114,12 +110,15 @@ mod tests {
 
     #[test]
     fn a_kind_is_counted_not_repeated() {
-        let throttle = Throttle::<2>::default();
-        throttle.warn(0usize, format_args!("first"));
-        throttle.warn(0usize, format_args!("second"));
-        throttle.warn(1usize, format_args!("other kind"));
-        throttle.warn(7usize, format_args!("out of range, still fine"));
+        let throttle = Throttle::default();
+        throttle.warn("connect", format_args!("first"));
+        throttle.warn("connect", format_args!("second"));
+        throttle.warn("send", format_args!("other kind"));
         let slots = throttle.slots.borrow();
-        assert_eq!((slots[0].suppressed, slots[1].suppressed), (1, 0));
+        let suppressed: Vec<_> = slots
+            .iter()
+            .map(|(kind, slot)| (*kind, slot.suppressed))
+            .collect();
+        assert_eq!(suppressed, [("connect", 1), ("send", 0)]);
     }
 }

@@ -82,7 +82,7 @@ struct Worker {
     link: watch::Sender<Option<Link>>,
     /// Wakes the link loop when a call on the live link failed.
     broken: Notify,
-    log: Throttle<{ Kind::COUNT }>,
+    log: Throttle,
     commands: RefCell<CommandInbox>,
 }
 
@@ -156,7 +156,7 @@ impl Worker {
                 }
                 Err(status) => {
                     self.log.warn(
-                        Kind::Connect,
+                        "connect",
                         format_args!(
                             "cannot reach the SkyWalking collector at {}: {}",
                             backend.address,
@@ -298,7 +298,7 @@ impl Worker {
             if unserved == Some(link.generation) {
                 let count = lane.fail_queued();
                 self.log.warn(
-                    Kind::Unserved,
+                    "unserved",
                     format_args!(
                         "{count} {items}(s) dropped: the collector does not serve {service}"
                     ),
@@ -330,7 +330,7 @@ impl Worker {
                     if is_unserved(&status) {
                         unserved = Some(link.generation);
                         self.log.warn(
-                            Kind::Unserved,
+                            "unserved",
                             format_args!(
                                 "{count} {items}(s) dropped: the collector does not serve \
                                  {service}: {}",
@@ -340,7 +340,7 @@ impl Worker {
                         continue;
                     }
                     self.log.warn(
-                        Kind::Send,
+                        "send",
                         format_args!(
                             "{count} {items}(s) lost: the collector stream failed: {}",
                             describe(&status)
@@ -383,7 +383,7 @@ impl Worker {
                 lane.finish(1, result.is_ok());
                 if let Err(status) = result {
                     self.log.warn(
-                        Kind::Heartbeat,
+                        "heartbeat",
                         format_args!("heartbeat to the collector failed: {}", describe(&status)),
                     );
                     if link_outcome(&status) == Outcome::BreaksLink {
@@ -433,7 +433,7 @@ impl Worker {
                 Ok(response) => self.handle_commands(response.into_inner()),
                 Err(status) => {
                     self.log.warn(
-                        Kind::Discovery,
+                        "discovery",
                         format_args!(
                             "fetching the dynamic configuration failed: {}",
                             describe(&status)
@@ -451,7 +451,7 @@ impl Worker {
     fn handle_commands(&self, commands: Commands) {
         let config = self.commands.borrow_mut().receive(commands, |command| {
             self.log.warn(
-                Kind::UnknownCommand,
+                "unknown_command",
                 format_args!("ignored a command rust2sky does not know: {command}"),
             );
         });
@@ -569,27 +569,6 @@ fn describe(status: &Status) -> String {
         text.push_str(&error_chain(source));
     }
     text
-}
-
-/// Kinds of log lines, each written at most once per interval.
-#[derive(Clone, Copy)]
-enum Kind {
-    Connect,
-    Send,
-    Unserved,
-    Heartbeat,
-    Discovery,
-    UnknownCommand,
-}
-
-impl Kind {
-    const COUNT: usize = Kind::UnknownCommand as usize + 1;
-}
-
-impl From<Kind> for usize {
-    fn from(kind: Kind) -> usize {
-        kind as usize
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandl
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 use rust2sky_proto::prost::Message as _;
-use rust2sky_proto::v3::MeterDataCollection;
+use rust2sky_proto::v3::{LogData, MeterDataCollection};
 
 use super::{Shared, partition};
 use crate::config::Config;
@@ -130,28 +130,10 @@ pub(super) fn spawn(shared: Arc<Shared>, settings: Settings) -> std::io::Result<
     )
 }
 
-/// Kinds of log lines, each written at most once per interval.
-#[derive(Clone, Copy)]
-enum Kind {
-    Connect,
-    Send,
-    Topic,
-}
-
-impl Kind {
-    const COUNT: usize = Kind::Topic as usize + 1;
-}
-
-impl From<Kind> for usize {
-    fn from(kind: Kind) -> usize {
-        kind as usize
-    }
-}
-
 struct Worker {
     shared: Arc<Shared>,
     settings: Settings,
-    log: Throttle<{ Kind::COUNT }>,
+    log: Throttle,
     /// The number of the live connection, `None` while (re)connecting: heartbeats and meter
     /// reports are made only while connected.
     connection: Cell<Option<u64>>,
@@ -160,14 +142,16 @@ struct Worker {
 /// A client of the brokers, and one for each partition of each topic that exists.
 struct Link {
     _client: Client,
-    segments: Option<Partitions>,
-    management: Option<Partitions>,
-    meters: Option<Partitions>,
-    logs: Option<Partitions>,
+    segments: Partitions,
+    management: Partitions,
+    meters: Partitions,
+    logs: Partitions,
 }
 
-/// The clients of one topic's partitions, by partition number.
+/// The clients of one topic's partitions, by partition number; none when the topic does not
+/// exist.
 struct Partitions {
+    topic: String,
     clients: Vec<PartitionClient>,
 }
 
@@ -234,7 +218,7 @@ impl Worker {
                             link = None;
                             failures = failures.saturating_add(1);
                             self.log.warn(
-                                Kind::Send,
+                                "send",
                                 format_args!("cannot send the instance properties to Kafka: {why}"),
                             );
                             continue;
@@ -253,7 +237,7 @@ impl Worker {
                     Err(why) => {
                         self.shared.connected.store(false, Ordering::Relaxed);
                         self.log.warn(
-                            Kind::Connect,
+                            "connect",
                             format_args!(
                                 "cannot reach the Kafka brokers {:?}: {why}",
                                 self.settings.brokers
@@ -273,8 +257,8 @@ impl Worker {
                     self.shared.connected.store(false, Ordering::Relaxed);
                     failures = failures.saturating_add(1);
                     let kind = match failure {
-                        Failure::Request(_) => Kind::Send,
-                        Failure::NoTopic(_) => Kind::Topic,
+                        Failure::Request(_) => "send",
+                        Failure::NoTopic(_) => "topic",
                     };
                     self.log
                         .warn(kind, format_args!("sending to Kafka failed: {failure}"));
@@ -287,67 +271,50 @@ impl Worker {
     /// even when one before it failed; the first failure is returned.
     async fn send_round(&self, link: &Link) -> Result<(), Failure> {
         let lanes = &self.shared.lanes;
-        let topics = &self.settings.topics;
         let instance = &self.settings.instance;
-        let management = self
-            .send_batch(
-                &lanes.management,
-                link.management.as_ref(),
-                &topics.management,
-                management_record,
-            )
-            .await;
         // The protobuf is made here, on the reporter's thread, off the request path.
-        let segments = self
-            .send_batch(
-                &lanes.segments,
-                link.segments.as_ref(),
-                &topics.segments,
-                |segment: FinishedSegment| {
-                    let segment = segment.to_proto();
-                    let value = segment.encode_to_vec();
-                    (segment.trace_segment_id.into_bytes(), value)
-                },
-            )
-            .await;
+        let segment_record = |segment: FinishedSegment| {
+            let segment = segment.to_proto();
+            let value = segment.encode_to_vec();
+            (segment.trace_segment_id.into_bytes(), value)
+        };
+        let meter_record = |meter_data| {
+            let value = MeterDataCollection { meter_data }.encode_to_vec();
+            (instance.instance().as_bytes().to_vec(), value)
+        };
+        let log_record = |mut log: LogData| {
+            instance.fill_log(&mut log);
+            let value = log.encode_to_vec();
+            (log.service.into_bytes(), value)
+        };
+        let management = self.send_batch(&lanes.management, &link.management, management_record);
+        let management = management.await;
+        let segments = self.send_batch(&lanes.segments, &link.segments, segment_record);
+        let segments = segments.await;
         let meters = self
-            .send_batch(
-                &lanes.meters,
-                link.meters.as_ref(),
-                &topics.meters,
-                |meter_data| {
-                    let value = MeterDataCollection { meter_data }.encode_to_vec();
-                    (instance.instance().as_bytes().to_vec(), value)
-                },
-            )
+            .send_batch(&lanes.meters, &link.meters, meter_record)
             .await;
-        let logs = self
-            .send_batch(&lanes.logs, link.logs.as_ref(), &topics.logs, |mut log| {
-                instance.fill_log(&mut log);
-                let value = log.encode_to_vec();
-                (log.service.into_bytes(), value)
-            })
-            .await;
+        let logs = self.send_batch(&lanes.logs, &link.logs, log_record).await;
         management.and(segments).and(meters).and(logs)
     }
 
     /// Takes up to [`KafkaReporter::BATCH_SIZE`](super::KafkaReporter::BATCH_SIZE) items, or
     /// [`Config::kafka_max_request_size`] bytes of records, off `lane` (at least one if any is
-    /// queued), makes each a record with `record` (its key and value), and produces them, one
+    /// queued), makes each a record with `key_and_value`, and produces them, one
     /// request a partition. What a request carried counts as sent or failed by its answer.
     async fn send_batch<T>(
         &self,
         lane: &Lane<T>,
-        partitions: Option<&Partitions>,
-        topic: &str,
-        mut record: impl FnMut(T) -> (Vec<u8>, Vec<u8>),
+        partitions: &Partitions,
+        mut key_and_value: impl FnMut(T) -> (Vec<u8>, Vec<u8>),
     ) -> Result<(), Failure> {
         if !lane.has_queued() {
             return Ok(());
         }
-        let Some(partitions) = partitions else {
-            return Err(Failure::NoTopic(topic.to_owned()));
-        };
+        let topic = &partitions.topic;
+        if partitions.clients.is_empty() {
+            return Err(Failure::NoTopic(topic.clone()));
+        }
         let timestamp = now();
         let mut by_partition: Vec<Vec<Record>> = Vec::new();
         by_partition.resize_with(partitions.clients.len(), Vec::new);
@@ -357,16 +324,11 @@ impl Worker {
             let Some(item) = lane.take_one() else {
                 break;
             };
-            let (key, value) = record(item);
+            let (key, value) = key_and_value(item);
             bytes += key.len() + value.len();
             taken += 1;
             let partition = partition::for_key(&key, by_partition.len());
-            by_partition[partition].push(Record {
-                key: Some(key),
-                value: Some(value),
-                headers: BTreeMap::new(),
-                timestamp,
-            });
+            by_partition[partition].push(record(key, value, timestamp));
         }
         let mut outcome = Ok(());
         for (client, records) in partitions.clients.iter().zip(by_partition) {
@@ -374,16 +336,7 @@ impl Worker {
                 continue;
             }
             let count = records.len();
-            let sent = tokio::time::timeout(
-                self.settings.request_timeout,
-                client.produce(records, Compression::NoCompression),
-            )
-            .await;
-            let failure = match sent {
-                Ok(Ok(_offsets)) => None,
-                Ok(Err(err)) => Some(err.to_string()),
-                Err(_elapsed) => Some("no answer in time".to_owned()),
-            };
+            let failure = self.produce(client, records).await.err();
             lane.finish(count, failure.is_none());
             if let Some(why) = failure {
                 let why = format!("{count} record(s) for topic {topic} lost: {why}");
@@ -397,27 +350,25 @@ impl Worker {
     /// connection sends, as the gRPC reporter's. Nothing to do when the topic does not exist:
     /// the heartbeats find that out.
     async fn send_properties(&self, link: &Link) -> Result<(), String> {
-        let Some(partitions) = &link.management else {
-            return Ok(());
-        };
+        let partitions = &link.management;
         let (key, value) =
             management_record(Management::Properties(self.settings.instance.properties()));
         let partition = partition::for_key(&key, partitions.clients.len());
-        let record = Record {
-            key: Some(key),
-            value: Some(value),
-            headers: BTreeMap::new(),
-            timestamp: now(),
-        };
         let Some(client) = partitions.clients.get(partition) else {
             return Ok(());
         };
-        match tokio::time::timeout(
+        self.produce(client, vec![record(key, value, now())]).await
+    }
+
+    /// Produces `records` to the partition of `client`: the failure in words if it failed or
+    /// took longer than [`Config::kafka_request_timeout`].
+    async fn produce(&self, client: &PartitionClient, records: Vec<Record>) -> Result<(), String> {
+        let produced = tokio::time::timeout(
             self.settings.request_timeout,
-            client.produce(vec![record], Compression::NoCompression),
+            client.produce(records, Compression::NoCompression),
         )
-        .await
-        {
+        .await;
+        match produced {
             Ok(Ok(_offsets)) => Ok(()),
             Ok(Err(err)) => Err(err.to_string()),
             Err(_elapsed) => Err("no answer in time".to_owned()),
@@ -440,20 +391,21 @@ impl Worker {
                 .await
                 .map_err(|err| err.to_string())?;
             let listed = client.list_topics().await.map_err(|err| err.to_string())?;
-            let partitions = async |topic: &str| -> Result<Option<Partitions>, String> {
-                let Some(listed) = listed.iter().find(|listed| listed.name == topic) else {
-                    return Ok(None);
-                };
-                let mut clients = Vec::with_capacity(listed.partitions.len());
+            let partitions = async |topic: &str| -> Result<Partitions, String> {
+                let mut clients = Vec::new();
+                let listed = listed.iter().find(|listed| listed.name == topic);
                 // In the order of their numbers, so that a partition's index is its number.
-                for &partition in &listed.partitions {
+                for &partition in listed.iter().flat_map(|listed| &listed.partitions) {
                     let client = client
                         .partition_client(topic, partition, UnknownTopicHandling::Error)
                         .await
                         .map_err(|err| err.to_string())?;
                     clients.push(client);
                 }
-                Ok((!clients.is_empty()).then_some(Partitions { clients }))
+                Ok(Partitions {
+                    topic: topic.to_owned(),
+                    clients,
+                })
             };
             let topics = &self.settings.topics;
             Ok(Link {
@@ -481,6 +433,16 @@ fn management_record(message: Management) -> (Vec<u8>, Vec<u8>) {
             let value = ping.encode_to_vec();
             (ping.service_instance.into_bytes(), value)
         }
+    }
+}
+
+/// A record without headers, as the Java agent's are.
+fn record(key: Vec<u8>, value: Vec<u8>, timestamp: DateTime<Utc>) -> Record {
+    Record {
+        key: Some(key),
+        value: Some(value),
+        headers: BTreeMap::new(),
+        timestamp,
     }
 }
 
