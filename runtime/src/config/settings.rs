@@ -383,9 +383,9 @@ settings! {
 
     /// `plugin.kafka.namespace` in the Java agent: the OAP's kafka-fetcher `namespace`
     /// (`SW_NAMESPACE` there), which both sides put before every topic as `<namespace>-<topic>`.
-    /// It is not [`Config::namespace`] (`agent.namespace`), which names the service's namespace
-    /// in its instance properties; the Java and Python agents keep the two apart too, so a
-    /// service namespace never moves the topics it reports to.
+    /// It is not [`Config::namespace`](crate::config::Config::namespace) (`agent.namespace`), which
+    /// names the service's namespace in its instance properties; the Java and Python agents keep
+    /// the two apart too, so a service namespace never moves the topics it reports to.
     kafka_namespace(namespace: Option<String>) {
         env: KAFKA_NAMESPACE = "SW_KAFKA_NAMESPACE",
         kind: Text,

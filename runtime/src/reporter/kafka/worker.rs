@@ -203,6 +203,8 @@ impl Worker {
         // Failures since the last round that sent everything it took.
         let mut failures: u32 = 0;
         let mut generation: u64 = 0;
+        // Whether the last connection attempt found no broker: worth a line once one answers.
+        let mut unreachable = false;
         loop {
             if failures > 0 {
                 let delay = backoff_delay(INITIAL_BACKOFF, MAX_BACKOFF, failures, fastrand::f64());
@@ -223,7 +225,7 @@ impl Worker {
                             );
                             continue;
                         }
-                        if failures > 0 {
+                        if std::mem::take(&mut unreachable) {
                             log::info!(
                                 target: "rust2sky",
                                 "connected to the Kafka brokers {:?} after {failures} failed attempt(s)",
@@ -235,6 +237,7 @@ impl Worker {
                         current
                     }
                     Err(why) => {
+                        unreachable = true;
                         self.shared.connected.store(false, Ordering::Relaxed);
                         self.log.warn(
                             "connect",
