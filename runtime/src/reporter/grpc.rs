@@ -243,6 +243,7 @@ impl GrpcReporter {
             initial_backoff: Self::DEFAULT_INITIAL_BACKOFF,
             max_backoff: Self::DEFAULT_MAX_BACKOFF,
             rpc_timeout: Self::DEFAULT_RPC_TIMEOUT,
+            commands_only: false,
         }
     }
 
@@ -475,9 +476,19 @@ pub struct GrpcReporterBuilder {
     initial_backoff: Duration,
     max_backoff: Duration,
     rpc_timeout: Duration,
+    commands_only: bool,
 }
 
 impl GrpcReporterBuilder {
+    /// Makes the reporter fetch the dynamic configuration and nothing else, for a transport
+    /// that carries the rest (the Kafka reporter, as the Java agent's fetches it over gRPC
+    /// beside its Kafka reporter). Nothing is sent but `fetchConfigurations`.
+    #[cfg(feature = "kafka")]
+    pub(crate) fn commands_only(mut self) -> Self {
+        self.commands_only = true;
+        self
+    }
+
     /// Adds an instance property, reported after the built-in ones (`language`, `OS Name`,
     /// `hostname`, `ipv4`, `Process No.`, `agent_version`, `namespace`); OAP keeps the last value
     /// of a key.

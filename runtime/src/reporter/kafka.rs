@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::lanes::{Lanes, lane_methods};
-use super::{Reporter, ReporterStats, Transport};
-use crate::config::Config;
+use super::{GrpcError, GrpcReporter, Reporter, ReporterStats, Transport};
+use crate::config::{Config, DynamicConfig, LiveSettings};
 
 /// Reports to Kafka, for a SkyWalking OAP that reads with its kafka-fetcher: what the
 /// [`GrpcReporter`](super::GrpcReporter) sends over gRPC, on the topics and with the record keys
@@ -51,7 +51,11 @@ use crate::config::Config;
 /// - Requests carry at most [`Config::kafka_max_request_size`] bytes of records and may take
 ///   [`Config::kafka_request_timeout`]. Records are not compressed: rskafka's codecs would add
 ///   C libraries or new crates for a gain the brokers can make up with topic compression.
-/// - No dynamic configuration comes back over Kafka ([`Transport::dynamic_config`] is `None`).
+/// - The dynamic configuration comes over gRPC, as the Java agent's does beside its Kafka
+///   reporter: every [`Config::config_discovery_interval`] a second background thread fetches
+///   it from [`Config::backends`] (with the gRPC reporter's TLS, authentication and backoff), and
+///   sends nothing else there; [`Transport::dynamic_config`] is the last one received, applied
+///   to the tracers that report here. With the interval at 0 no gRPC connection is made.
 ///
 /// Cloning gives another handle to the same reporter. The background thread stops when the last
 /// handle is dropped; what is still queued then is counted as failed. Flush first (the guard of
@@ -70,6 +74,8 @@ pub struct KafkaReporter {
     shared: Arc<Shared>,
     /// Stops the background thread when the last handle goes.
     _owner: Arc<Owner>,
+    /// Fetches the dynamic configuration over gRPC, and nothing else.
+    commands: Option<GrpcReporter>,
 }
 
 /// What the caller threads and the background thread share.
@@ -110,6 +116,10 @@ pub enum KafkaError {
     /// The background thread could not be started.
     #[error("cannot start the Kafka reporter's thread: {0}")]
     Thread(std::io::Error),
+    /// The gRPC client that fetches the dynamic configuration could not start: its settings
+    /// cannot work (a TLS file that cannot be read, an invalid backend address...).
+    #[error("cannot start fetching the dynamic configuration over gRPC: {0}")]
+    Commands(GrpcError),
 }
 
 impl KafkaReporter {
@@ -132,6 +142,15 @@ impl KafkaReporter {
     /// ```
     pub fn start(config: &Config) -> Result<KafkaReporter, KafkaError> {
         let settings = worker::Settings::new(config).ok_or(KafkaError::NoBootstrapServers)?;
+        let commands = match config.config_discovery_interval() {
+            Some(_) => Some(
+                GrpcReporter::builder(config)
+                    .commands_only()
+                    .start()
+                    .map_err(KafkaError::Commands)?,
+            ),
+            None => None,
+        };
         crate::meter::set_max_series(config.meter_max_series());
         let shared = Arc::new(Shared {
             lanes: Lanes::new(config),
@@ -145,6 +164,7 @@ impl KafkaReporter {
                 shared: Arc::clone(&shared),
             }),
             shared,
+            commands,
         })
     }
 
@@ -180,6 +200,13 @@ impl KafkaReporter {
 
 impl Reporter for KafkaReporter {
     lane_methods!(reporter);
+
+    /// The dynamic configuration fetched over gRPC applies to the tracer's settings.
+    fn attach(&self, settings: &LiveSettings) {
+        if let Some(commands) = &self.commands {
+            commands.attach(settings);
+        }
+    }
 }
 
 /// Log records, meter reports and management messages wait in queues of their own, each
@@ -203,6 +230,11 @@ impl Reporter for KafkaReporter {
 /// ```
 impl Transport for KafkaReporter {
     lane_methods!(transport);
+
+    /// The last dynamic configuration fetched over gRPC, if any.
+    fn dynamic_config(&self) -> Option<DynamicConfig> {
+        self.commands.as_ref()?.dynamic_config()
+    }
 }
 
 impl fmt::Debug for KafkaReporter {

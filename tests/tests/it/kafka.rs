@@ -21,6 +21,7 @@ use rust2sky::reporter::{
     self, FinishedSegment, KafkaReporter, Management, MemoryReporter, Reporter, StartedTransport,
     Transport as _,
 };
+use rust2sky::testing::Collector;
 use rust2sky::{Tracer, component, tags};
 
 use crate::grpc_reporter::Both;
@@ -36,12 +37,15 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
+/// Settings for `broker`, without the dynamic configuration over gRPC: these tests have no
+/// collector for it, but for the one that starts its own.
 fn kafka_config(broker: &str, more: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Config {
     more(
         Config::builder()
             .service_name("payments")
             .instance_name("payments-1")
-            .kafka_bootstrap_servers([broker]),
+            .kafka_bootstrap_servers([broker])
+            .config_discovery_interval(Duration::ZERO),
     )
     .build_with_env(|_| None)
     .expect("a valid configuration")
@@ -697,14 +701,20 @@ fn with_the_broker_away_the_reporter_thread_uses_under_one_percent_of_a_core() {
 }
 
 #[test]
-fn one_setting_switches_from_grpc_to_kafka() {
+fn one_setting_switches_from_grpc_to_kafka_and_the_dynamic_configuration_still_comes_over_grpc() {
     let Some(broker) = servers::tansu() else {
         return;
     };
     create_topics(&broker.addr(), &TOPICS, 1);
+    let collector = Collector::builder()
+        .configuration("v1", [("agent.sample_rate", "0.5")])
+        .start()
+        .expect("the collector starts");
     let config = Config::builder()
         .service_name("switched")
+        .backends([collector.backend()])
         .kafka_bootstrap_servers([broker.addr()])
+        .config_discovery_interval(Duration::from_secs(1))
         .build_with_env(|name| (name == "SW_AGENT_PROTOCOL").then(|| "kafka".to_owned()))
         .expect("a valid configuration");
     assert_eq!(config.protocol(), Protocol::Kafka);
@@ -719,4 +729,22 @@ fn one_setting_switches_from_grpc_to_kafka() {
     let segment: SegmentObject = decode(&records[0]);
     assert_eq!(segment.service, "switched");
     assert_eq!(segment.spans[0].operation_name, "GET:/switched");
+
+    // The OAP's sample rate, fetched over gRPC, applies to the tracer that reports to Kafka.
+    let started = Instant::now();
+    while tracer.live_settings().sample_rate() != Some(0.5) {
+        assert!(started.elapsed() < PATIENCE, "no dynamic configuration");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dynamic = transport
+        .dynamic_config()
+        .expect("the configuration received");
+    assert_eq!(dynamic.sample_rate(), Some(0.5));
+    // Over gRPC only the fetches: the rest went to Kafka.
+    let received = collector.received();
+    assert!(!received.configuration_requests.is_empty());
+    assert_eq!(received.configuration_requests[0].service, "switched");
+    assert!(received.segments.is_empty(), "segments went to Kafka");
+    assert!(received.instance_properties.is_empty() && received.pings.is_empty());
+    assert!(received.logs.is_empty() && received.meters.is_empty());
 }

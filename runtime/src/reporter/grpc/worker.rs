@@ -99,6 +99,11 @@ impl Worker {
     }
 
     async fn run(&self) {
+        if self.settings.commands_only {
+            // Beside another transport: only what the collector sends back.
+            tokio::join!(self.link_loop(), self.discovery_loop());
+            return;
+        }
         tokio::join!(
             self.link_loop(),
             self.segment_loop(),
@@ -133,7 +138,14 @@ impl Worker {
             let backend = &self.settings.backends[index];
             // Lazy: the first call makes the connection, so one attempt is one connection.
             let channel = backend.endpoint.connect_lazy();
-            match self.report_properties(&channel).await {
+            // The first call on a connection proves it: the properties, or, for a reporter that
+            // only fetches commands, the first fetch.
+            let first_call = if self.settings.commands_only {
+                self.fetch_configurations(&channel).await
+            } else {
+                self.report_properties(&channel).await
+            };
+            match first_call {
                 Ok(()) => {
                     if failures > 0 {
                         log::info!(
@@ -421,31 +433,34 @@ impl Worker {
         };
         loop {
             let link = self.link_up().await;
-            let uuid = self.commands.borrow().config_uuid().to_owned();
-            let request = ConfigurationSyncRequest {
-                service: self.settings.instance.service().to_owned(),
-                uuid,
-            };
-            let result = ConfigurationDiscoveryServiceClient::new(link.channel.clone())
-                .fetch_configurations(self.request(request))
-                .await;
-            match result {
-                Ok(response) => self.handle_commands(response.into_inner()),
-                Err(status) => {
-                    self.log.warn(
-                        "discovery",
-                        format_args!(
-                            "fetching the dynamic configuration failed: {}",
-                            describe(&status)
-                        ),
-                    );
-                    if is_transport(&status) {
-                        self.link_broken(&link);
-                    }
+            if let Err(status) = self.fetch_configurations(&link.channel).await {
+                self.log.warn(
+                    "discovery",
+                    format_args!(
+                        "fetching the dynamic configuration failed: {}",
+                        describe(&status)
+                    ),
+                );
+                if is_transport(&status) {
+                    self.link_broken(&link);
                 }
             }
             tokio::time::sleep(interval).await;
         }
+    }
+
+    /// One `fetchConfigurations`; what it brings is applied.
+    async fn fetch_configurations(&self, channel: &Channel) -> Result<(), Status> {
+        let uuid = self.commands.borrow().config_uuid().to_owned();
+        let request = ConfigurationSyncRequest {
+            service: self.settings.instance.service().to_owned(),
+            uuid,
+        };
+        let response = ConfigurationDiscoveryServiceClient::new(channel.clone())
+            .fetch_configurations(self.request(request))
+            .await?;
+        self.handle_commands(response.into_inner());
+        Ok(())
     }
 
     fn handle_commands(&self, commands: Commands) {
