@@ -245,6 +245,19 @@ impl Kind<Option<Duration>> for SecondsOrOff {
     }
 }
 
+/// A [`Protocol`](super::Protocol) by its name, in any case.
+pub(super) struct ProtocolName;
+
+impl Kind<super::Protocol> for ProtocolName {
+    fn parse(&self, text: &str) -> Result<super::Protocol, &'static str> {
+        match text.to_ascii_lowercase().as_str() {
+            "grpc" => Ok(super::Protocol::Grpc),
+            "kafka" => Ok(super::Protocol::Kafka),
+            _ => Err("expected grpc or kafka (rust2sky has no http transport)"),
+        }
+    }
+}
+
 /// `true`/`false`/`1`/`0`, in any case.
 pub(super) struct Flag;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::generate::settings;
 use super::kinds::{Backends, Count, File, Flag, Level, List, Name, Positive, Rate, Secret};
-use super::kinds::{Seconds, SecondsOrOff, Text};
+use super::kinds::{ProtocolName, Seconds, SecondsOrOff, Text};
 
 /// The default service name, used when neither the code nor [`env::SERVICE_NAME`] sets one.
 ///
@@ -19,6 +19,29 @@ use super::kinds::{Seconds, SecondsOrOff, Text};
 ///
 /// [`env::SERVICE_NAME`]: super::env::SERVICE_NAME
 pub const DEFAULT_SERVICE_NAME: &str = "rust-service";
+
+/// Which transport carries what the agent reports ([`Config::protocol`](super::Config::protocol));
+/// [`reporter::start`](crate::reporter::start) starts it.
+///
+/// ```
+/// use rust2sky::config::{Config, Protocol, env};
+///
+/// let config = Config::builder()
+///     .build_with_env(|name| (name == env::PROTOCOL).then(|| "KAFKA".to_owned()))?;
+/// assert_eq!(config.protocol(), Protocol::Kafka);
+/// # Ok::<(), rust2sky::config::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// gRPC to the OAP's receivers at [`Config::backends`](super::Config::backends).
+    #[default]
+    Grpc,
+    /// Kafka, for the OAP's kafka-fetcher, through the brokers at
+    /// [`Config::kafka_bootstrap_servers`](super::Config::kafka_bootstrap_servers); needs the
+    /// `kafka` feature.
+    Kafka,
+}
 
 /// The default OAP address: a collector on this machine.
 ///
@@ -336,6 +359,17 @@ settings! {
         example: 500, env "500" => 500,
     }
 
+    /// `agent_protocol` in the Python agent, which also knows `http`; rust2sky has no HTTP
+    /// transport, so only `grpc` and `kafka` (in any case) are taken. [`crate::reporter::start`]
+    /// starts the transport it names.
+    protocol(protocol: Protocol) {
+        env: PROTOCOL = "SW_AGENT_PROTOCOL",
+        kind: ProtocolName,
+        default: Protocol::Grpc, shown as "grpc",
+        meaning: "Transport to the OAP that `reporter::start` starts: `grpc`, or `kafka` (feature `kafka`)",
+        example: rust2sky::config::Protocol::Kafka, env "kafka" => rust2sky::config::Protocol::Kafka,
+    }
+
     /// `plugin.kafka.bootstrap_servers` in the Java agent's Kafka reporter; read by
     /// `reporter::KafkaReporter` (feature `kafka`), which needs at least one. Empty entries are
     /// dropped.
@@ -343,7 +377,83 @@ settings! {
         env: KAFKA_BOOTSTRAP_SERVERS = "SW_KAFKA_BOOTSTRAP_SERVERS",
         kind: List,
         default: Vec::new(), shown as "(unset)",
-        meaning: "Comma-separated Kafka brokers, each `host:port`, that the Kafka reporter sends segments to",
+        meaning: "Comma-separated Kafka brokers, each `host:port`, that the Kafka reporter sends to",
         example: ["kafka-1:9092", "kafka-2:9092"], env "kafka-1:9092,kafka-2:9092" => ["kafka-1:9092", "kafka-2:9092"],
+    }
+
+    /// `plugin.kafka.namespace` in the Java agent: the OAP's kafka-fetcher `namespace`
+    /// (`SW_NAMESPACE` there), which both sides put before every topic as `<namespace>-<topic>`.
+    /// It is not [`Config::namespace`](crate::config::Config::namespace) (`agent.namespace`), which
+    /// names the service's namespace in its instance properties; the Java and Python agents keep
+    /// the two apart too, so a service namespace never moves the topics it reports to.
+    kafka_namespace(namespace: Option<String>) {
+        env: KAFKA_NAMESPACE = "SW_KAFKA_NAMESPACE",
+        kind: Text,
+        default: None, shown as "(unset)",
+        meaning: "Prefix of every Kafka topic, as `<namespace>-skywalking-segments`; the OAP's kafka-fetcher must have the same",
+        example: "staging", env "staging" => Some("staging"),
+    }
+
+    /// `kafka_topic_segment` in the Python agent, `plugin.kafka.topic_segment` in the Java
+    /// agent; the OAP's `topicNameOfTracingSegments`.
+    kafka_topic_segment(topic: String) {
+        env: KAFKA_TOPIC_SEGMENT = "SW_KAFKA_TOPIC_SEGMENT",
+        kind: Name,
+        default: "skywalking-segments".to_owned(), shown as "skywalking-segments",
+        meaning: "Kafka topic of the segments (`SegmentObject`, keyed by segment id)",
+        example: "traces", env "traces" => "traces",
+    }
+
+    /// `kafka_topic_management` in the Python agent, `plugin.kafka.topic_management` in the
+    /// Java agent; the OAP's `topicNameOfManagements`.
+    kafka_topic_management(topic: String) {
+        env: KAFKA_TOPIC_MANAGEMENT = "SW_KAFKA_TOPIC_MANAGEMENT",
+        kind: Name,
+        default: "skywalking-managements".to_owned(), shown as "skywalking-managements",
+        meaning: "Kafka topic of the instance properties (keyed `register-<instance>`) and keepAlives (keyed `<instance>`)",
+        example: "instances", env "instances" => "instances",
+    }
+
+    /// `kafka_topic_meter` in the Python agent, `plugin.kafka.topic_meter` in the Java agent;
+    /// the OAP's `topicNameOfMeters`.
+    kafka_topic_meter(topic: String) {
+        env: KAFKA_TOPIC_METER = "SW_KAFKA_TOPIC_METER",
+        kind: Name,
+        default: "skywalking-meters".to_owned(), shown as "skywalking-meters",
+        meaning: "Kafka topic of the meter reports (`MeterDataCollection`, keyed by instance)",
+        example: "meters", env "meters" => "meters",
+    }
+
+    /// `kafka_topic_log` in the Python agent; the OAP's `topicNameOfLogs`. The Java agent's
+    /// `plugin.kafka.topic_logging` defaults to `skywalking-logging`, which no OAP reads
+    /// unless told to: rust2sky takes the OAP's name, as the Python agent does.
+    kafka_topic_log(topic: String) {
+        env: KAFKA_TOPIC_LOG = "SW_KAFKA_TOPIC_LOG",
+        kind: Name,
+        default: "skywalking-logs".to_owned(), shown as "skywalking-logs",
+        meaning: "Kafka topic of the log records (`LogData`, keyed by service)",
+        example: "logs", env "logs" => "logs",
+    }
+
+    /// Kafka producers' `max.request.size`, in bytes of record keys and values. A record larger
+    /// than this goes alone in its request. The default stays well under the brokers'
+    /// `message.max.bytes` (1 MiB by default), which refuses a larger batch whole.
+    kafka_max_request_size(bytes: usize) {
+        env: KAFKA_MAX_REQUEST_SIZE = "SW_KAFKA_MAX_REQUEST_SIZE",
+        kind: Positive,
+        default: 512 * 1024, shown as "524288",
+        meaning: "Most bytes of records in one Kafka produce request",
+        example: 100_000, env "100000" => 100_000,
+    }
+
+    /// Kafka producers' `request.timeout.ms`, in whole seconds here: how long connecting, a
+    /// topic look-up or a produce request may take, retries included, before it counts as
+    /// failed. At most a day.
+    kafka_request_timeout(timeout: Duration) {
+        env: KAFKA_REQUEST_TIMEOUT = "SW_KAFKA_REQUEST_TIMEOUT",
+        kind: Seconds,
+        default: Duration::from_secs(30), shown as "30",
+        meaning: "Seconds a Kafka request may take before what it carries counts as failed",
+        example: Duration::from_secs(10), env "10" => Duration::from_secs(10),
     }
 }

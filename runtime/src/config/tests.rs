@@ -123,7 +123,15 @@ fn every_variable_overrides_the_code_value() {
         .ssl_cert_chain_path("/code/client.crt")
         .correlation_max_keys(9)
         .correlation_max_value_length(9)
-        .config_discovery_interval(Duration::from_secs(9));
+        .config_discovery_interval(Duration::from_secs(9))
+        .protocol(Protocol::Grpc)
+        .kafka_namespace("code")
+        .kafka_topic_segment("code-segments")
+        .kafka_topic_management("code-managements")
+        .kafka_topic_meter("code-meters")
+        .kafka_topic_log("code-logs")
+        .kafka_max_request_size(9)
+        .kafka_request_timeout(Duration::from_secs(9));
     let config = build(
         code,
         &[
@@ -151,6 +159,14 @@ fn every_variable_overrides_the_code_value() {
             (env::CORRELATION_VALUE_MAX_LENGTH, "64"),
             (env::SQL_BODY_MAX_LENGTH, "100"),
             (env::GET_AGENT_DYNAMIC_CONFIG_INTERVAL, "0"),
+            (env::PROTOCOL, "Kafka"),
+            (env::KAFKA_NAMESPACE, "prod"),
+            (env::KAFKA_TOPIC_SEGMENT, "segments"),
+            (env::KAFKA_TOPIC_MANAGEMENT, "managements"),
+            (env::KAFKA_TOPIC_METER, "meters"),
+            (env::KAFKA_TOPIC_LOG, "logs"),
+            (env::KAFKA_MAX_REQUEST_SIZE, "1000"),
+            (env::KAFKA_REQUEST_TIMEOUT, "5"),
         ],
     )
     .unwrap();
@@ -184,6 +200,14 @@ fn every_variable_overrides_the_code_value() {
     assert_eq!(config.correlation_max_value_length(), 64);
     assert_eq!(config.sql_body_max_length(), 100);
     assert_eq!(config.config_discovery_interval(), None);
+    assert_eq!(config.protocol(), Protocol::Kafka);
+    assert_eq!(config.kafka_namespace(), Some("prod"));
+    assert_eq!(config.kafka_topic_segment(), "segments");
+    assert_eq!(config.kafka_topic_management(), "managements");
+    assert_eq!(config.kafka_topic_meter(), "meters");
+    assert_eq!(config.kafka_topic_log(), "logs");
+    assert_eq!(config.kafka_max_request_size(), 1000);
+    assert_eq!(config.kafka_request_timeout(), Duration::from_secs(5));
 }
 
 #[test]
@@ -526,4 +550,33 @@ fn the_send_queue_is_bounded_in_bytes_too() {
     let config = build_env(&[(env::MAX_SEND_QUEUE_BYTES, "1000")]).unwrap();
     assert_eq!(config.max_send_queue_bytes(), 1000);
     assert!(build_env(&[(env::MAX_SEND_QUEUE_BYTES, "0")]).is_err());
+}
+
+#[test]
+fn the_kafka_settings_default_to_the_oaps_topics_and_grpc() {
+    let defaults = Config::default();
+    assert_eq!(defaults.protocol(), Protocol::Grpc);
+    assert_eq!(defaults.kafka_namespace(), None);
+    assert_eq!(defaults.kafka_topic_segment(), "skywalking-segments");
+    assert_eq!(defaults.kafka_topic_management(), "skywalking-managements");
+    assert_eq!(defaults.kafka_topic_meter(), "skywalking-meters");
+    assert_eq!(defaults.kafka_topic_log(), "skywalking-logs");
+}
+
+#[test]
+fn a_protocol_rust2sky_does_not_have_is_refused_with_the_ones_it_has() {
+    let err = build_env(&[(env::PROTOCOL, "http")]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("SW_AGENT_PROTOCOL"), "{text}");
+    assert!(text.contains("grpc or kafka"), "{text}");
+    assert!(
+        build_env(&[(env::KAFKA_TOPIC_LOG, " ")]).is_ok(),
+        "blank is unset"
+    );
+    assert!(
+        Config::builder()
+            .kafka_topic_segment(" ")
+            .build_with_env(|_| None)
+            .is_err()
+    );
 }

@@ -10,23 +10,17 @@ mod handover;
 mod setup;
 mod worker;
 
-#[cfg(feature = "kafka")]
-pub(crate) use self::worker::backoff_delay;
-
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::lane::Lane;
-use super::{FinishedSegment, Management, Reporter, ReporterStats, Transport, TransportStats};
+use super::lanes::{Lanes, lane_methods};
+use super::{Reporter, ReporterStats, Transport, TransportStats};
 use crate::config::{Config, DynamicConfig, LiveSettings, WeakLiveSettings};
-use crate::diagnostics::Problem;
-use rust2sky_proto::prost::Message as _;
-use rust2sky_proto::v3::{LogData, MeterData};
 
 /// Reports finished segments to a SkyWalking OAP over gRPC, and keeps the instance alive there.
 ///
@@ -80,15 +74,9 @@ pub struct GrpcReporter {
     _owner: Arc<Owner>,
 }
 
-/// How many meter reports, and how many management messages, wait at most.
-const TELEMETRY_CAPACITY: usize = 64;
-
 /// What the caller threads and the background thread share.
 struct Shared {
-    segments: Lane<FinishedSegment>,
-    logs: Lane<LogData>,
-    meters: Lane<Vec<MeterData>>,
-    management: Lane<Management>,
+    lanes: Lanes,
     /// Ends the background thread.
     shutdown: tokio::sync::Notify,
     connected: AtomicBool,
@@ -102,41 +90,8 @@ struct Shared {
 
 impl Shared {
     fn new(config: &Config) -> Self {
-        let capacity = config.max_send_queue_size();
-        let max_bytes = config.max_send_queue_bytes();
         Shared {
-            segments: Lane::new(
-                capacity,
-                max_bytes,
-                FinishedSegment::size_estimate,
-                Problem::SegmentDropped,
-                "segments",
-            ),
-            // Log records are fewer and smaller than segments where both are used.
-            logs: Lane::new(
-                capacity,
-                (max_bytes / 4).max(1),
-                |log: &LogData| std::mem::size_of::<LogData>() + log.encoded_len(),
-                Problem::LogDropped,
-                "log records",
-            ),
-            // Reports are readings made every interval and heartbeats are periodic too: a few
-            // waiting is plenty, older ones say little once newer ones exist; that few bounds
-            // their memory.
-            meters: Lane::new(
-                TELEMETRY_CAPACITY,
-                usize::MAX,
-                |_| 0,
-                Problem::MeterReportDropped,
-                "meter reports",
-            ),
-            management: Lane::new(
-                TELEMETRY_CAPACITY,
-                usize::MAX,
-                |_| 0,
-                Problem::ManagementDropped,
-                "management messages",
-            ),
+            lanes: Lanes::new(config),
             shutdown: tokio::sync::Notify::new(),
             connected: AtomicBool::new(false),
             dynamic_config: Mutex::new(None),
@@ -164,19 +119,11 @@ impl Shared {
 
     /// Counts everything still queued or in flight as failed: the background thread is gone.
     fn abandon_rest(&self) {
-        self.segments.abandon_rest();
-        self.logs.abandon_rest();
-        self.meters.abandon_rest();
-        self.management.abandon_rest();
+        self.lanes.abandon_rest();
     }
 
     fn stats(&self) -> TransportStats {
-        TransportStats {
-            segments: self.segments.stats(),
-            logs: self.logs.stats(),
-            meters: self.meters.stats(),
-            management: self.management.stats(),
-        }
+        self.lanes.stats()
     }
 }
 
@@ -296,6 +243,7 @@ impl GrpcReporter {
             initial_backoff: Self::DEFAULT_INITIAL_BACKOFF,
             max_backoff: Self::DEFAULT_MAX_BACKOFF,
             rpc_timeout: Self::DEFAULT_RPC_TIMEOUT,
+            commands_only: false,
         }
     }
 
@@ -312,7 +260,7 @@ impl GrpcReporter {
     /// # Ok::<(), rust2sky::reporter::GrpcError>(())
     /// ```
     pub fn stats(&self) -> ReporterStats {
-        self.shared.segments.stats()
+        self.shared.lanes.segments.stats()
     }
 
     /// Whether a collector answered the last call made to it: the reporter is sending rather than
@@ -376,7 +324,7 @@ impl GrpcReporterCounts {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> ReporterStats {
-        self.shared.segments.stats()
+        self.shared.lanes.segments.stats()
     }
 
     /// The counters of every kind, as [`Transport::transport_stats`].
@@ -401,9 +349,7 @@ impl fmt::Debug for GrpcReporterCounts {
 }
 
 impl Reporter for GrpcReporter {
-    fn report(&self, segment: FinishedSegment) {
-        self.shared.segments.offer(segment);
-    }
+    lane_methods!(reporter);
 
     fn attach(&self, settings: &LiveSettings) {
         let current = self.shared.dynamic_config.lock();
@@ -413,19 +359,6 @@ impl Reporter for GrpcReporter {
         let mut attached = self.shared.attached.lock();
         attached.retain(|attached| !attached.is_gone());
         attached.push(settings.downgrade());
-    }
-
-    /// Waits until every segment, log record, meter report and management message reported
-    /// before the call has been sent or has failed, at most `timeout`; returns whether that happened in time with none failing
-    /// meanwhile (those that had failed before the call are counted in
-    /// [`ReporterStats::failed`]).
-    fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now().checked_add(timeout);
-        let segments = self.shared.segments.flush(deadline);
-        let logs = self.shared.logs.flush(deadline);
-        let meters = self.shared.meters.flush(deadline);
-        let management = self.shared.management.flush(deadline);
-        segments && logs && meters && management
     }
 }
 
@@ -450,29 +383,7 @@ impl Reporter for GrpcReporter {
 /// # Ok::<(), rust2sky::reporter::GrpcError>(())
 /// ```
 impl Transport for GrpcReporter {
-    /// Queues the record; an empty `service` or `service_instance` is filled in with this
-    /// reporter's when it is sent.
-    fn report_log(&self, log: LogData) {
-        self.shared.logs.offer(log);
-    }
-
-    fn report_meters(&self, meters: Vec<MeterData>) {
-        self.shared.meters.offer(meters);
-    }
-
-    /// Queues the message; it goes out besides the reporter's own heartbeats.
-    fn report_management(&self, message: Management) {
-        self.shared.management.offer(message);
-    }
-
-    /// [`Config::log_reporter_level`].
-    fn log_level(&self) -> log::LevelFilter {
-        self.shared.log_level
-    }
-
-    fn transport_stats(&self) -> TransportStats {
-        self.shared.stats()
-    }
+    lane_methods!(transport);
 
     /// The last dynamic configuration the collector sent (`fetchConfigurations`), if any.
     ///
@@ -565,9 +476,19 @@ pub struct GrpcReporterBuilder {
     initial_backoff: Duration,
     max_backoff: Duration,
     rpc_timeout: Duration,
+    commands_only: bool,
 }
 
 impl GrpcReporterBuilder {
+    /// Makes the reporter fetch the dynamic configuration and nothing else, for a transport
+    /// that carries the rest (the Kafka reporter, as the Java agent's fetches it over gRPC
+    /// beside its Kafka reporter). Nothing is sent but `fetchConfigurations`.
+    #[cfg(feature = "kafka")]
+    pub(crate) fn commands_only(mut self) -> Self {
+        self.commands_only = true;
+        self
+    }
+
     /// Adds an instance property, reported after the built-in ones (`language`, `OS Name`,
     /// `hostname`, `ipv4`, `Process No.`, `agent_version`, `namespace`); OAP keeps the last value
     /// of a key.
@@ -651,7 +572,10 @@ impl GrpcReporterBuilder {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
+    use crate::reporter::FinishedSegment;
 
     fn finished_segments(count: usize) -> Vec<FinishedSegment> {
         let memory = crate::reporter::MemoryReporter::new();

@@ -1,62 +1,65 @@
-//! The Kafka reporter: segments to the topic the OAP's kafka-fetcher reads, through `rskafka`
-//! (pure Rust, no librdkafka).
+//! The Kafka reporter: segments, log records, meters and the instance's properties and
+//! keepAlive to the topics the OAP's kafka-fetcher reads, through `rskafka` (pure Rust, no
+//! librdkafka).
 //!
 //! [`KafkaReporter`] owns one background thread named `rust2sky-kafka` that runs its own small
-//! current-thread tokio runtime, as the gRPC reporter does: [`Reporter::report`] only puts the
-//! segment into the same bounded, counted queue, so nothing but that hand-off happens on the
-//! request path.
+//! current-thread tokio runtime, as the gRPC reporter does: [`Reporter::report`] and the
+//! [`Transport`] methods only put the item into a bounded, counted queue of its kind, so nothing
+//! but that hand-off happens on the request path.
 
-use std::cell::Cell;
+mod partition;
+mod worker;
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
 
-use rskafka::BackoffConfig;
-use rskafka::chrono::{DateTime, Utc};
-use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
-use rskafka::client::{Client, ClientBuilder};
-use rskafka::record::Record;
+use super::lanes::{Lanes, lane_methods};
+use super::{GrpcError, GrpcReporter, Reporter, ReporterStats, Transport};
+use crate::config::{Config, DynamicConfig, LiveSettings};
 
-use super::grpc::backoff_delay;
-use super::lane::Lane;
-use super::{FinishedSegment, Reporter, ReporterStats};
-use crate::config::Config;
-use crate::diagnostics::Problem;
-use rust2sky_proto::prost::Message as _;
-
-/// The topic of segments, as the Java agent's Kafka reporter and the OAP's kafka-fetcher name
-/// it; with a namespace it is `<namespace>-skywalking-segments`.
-const SEGMENT_TOPIC: &str = "skywalking-segments";
-
-/// The least time between two log lines of the same kind.
-const LOG_INTERVAL: Duration = Duration::from_secs(30);
-
-/// A produce request holds at most this many encoded bytes: Kafka brokers refuse a record batch
-/// over their `message.max.bytes`, 1 MiB by default.
-const MAX_REQUEST_BYTES: usize = 512 * 1024;
-
-/// Reports finished segments to Kafka, for a SkyWalking OAP that reads them with its
-/// kafka-fetcher.
+/// Reports to Kafka, for a SkyWalking OAP that reads with its kafka-fetcher: what the
+/// [`GrpcReporter`](super::GrpcReporter) sends over gRPC, on the topics and with the record keys
+/// of the Java agent's Kafka reporter.
 ///
-/// - Each segment is one record of topic `skywalking-segments` (`<namespace>-skywalking-segments`
-///   when [`Config::namespace`] is set), its value the `SegmentObject` protobuf bytes, its key
-///   the segment id: what the Java agent's Kafka reporter writes.
-/// - The brokers are [`Config::kafka_bootstrap_servers`]; the reporter asks them for the topic's
-///   partitions and sends each request to the next partition in turn. The topic must exist (the
-///   OAP's kafka-fetcher creates its topics); while it does not, segments wait in the queue.
-/// - [`report`](Reporter::report) never blocks: the segment goes into a queue of
-///   [`Config::max_send_queue_size`] segments and [`Config::max_send_queue_bytes`] bytes; when
-///   it is full the segment is dropped and counted ([`ReporterStats::dropped_full`]).
-/// - While no broker answers, segments wait in the queue and the reporter retries, doubling the
-///   wait from 1 s up to 30 s with ±20 % jitter; what a failed request carried counts as failed.
-///   Failures are logged (target `rust2sky`) at most once per kind every 30 seconds.
-/// - Only segments for now: logs, meters and the instance's properties and keepAlive are not
-///   sent over Kafka yet.
+/// | What | Topic ([`Config`] setting) | Record key | Record value |
+/// |---|---|---|---|
+/// | segments | `skywalking-segments` ([`Config::kafka_topic_segment`]) | segment id | `SegmentObject` |
+/// | instance properties | `skywalking-managements` ([`Config::kafka_topic_management`]) | `register-<instance>` | `InstanceProperties` |
+/// | keepAlive | `skywalking-managements` | `<instance>` | `InstancePingPkg` |
+/// | meter reports | `skywalking-meters` ([`Config::kafka_topic_meter`]) | `<instance>` | `MeterDataCollection` |
+/// | log records | `skywalking-logs` ([`Config::kafka_topic_log`]) | service | `LogData` |
+///
+/// - With [`Config::kafka_namespace`] set, every topic is `<namespace>-<topic>`, as the OAP's
+///   kafka-fetcher with the same `namespace` reads them.
+/// - A record goes to the partition the Java producer picks for its key (murmur2 of the key,
+///   modulo the topic's partitions), so the records of one key stay in order on one partition.
+/// - The topics must exist (the OAP's kafka-fetcher creates them); while one does not, what
+///   waits for it stays queued and the reporter looks again with backoff.
+/// - The instance properties go out when a connection is made; then a keepAlive every
+///   [`Config::heartbeat_period`], and the properties again every
+///   [`Config::properties_report_period_factor`] heartbeats, as the gRPC reporter sends them. The
+///   meters, the process figures and the agent's counts go out every
+///   [`Config::meter_report_interval`].
+/// - Nothing blocks the caller: each kind waits in its own queue, segments and logs bounded by
+///   [`Config::max_send_queue_size`] and [`Config::max_send_queue_bytes`]; what does not fit is
+///   dropped and counted ([`Transport::transport_stats`]).
+/// - While no broker answers, what is queued waits and the reporter retries, doubling the wait
+///   from 1 s up to 30 s with ±20 % jitter; what a failed request carried counts as failed, and
+///   is not sent again. Failures are logged (target `rust2sky`) at most once per kind every 30
+///   seconds.
+/// - Requests carry at most [`Config::kafka_max_request_size`] bytes of records and may take
+///   [`Config::kafka_request_timeout`]. Records are not compressed: rskafka's codecs would add
+///   C libraries or new crates for a gain the brokers can make up with topic compression.
+/// - The dynamic configuration comes over gRPC, as the Java agent's does beside its Kafka
+///   reporter: every [`Config::config_discovery_interval`] a second background thread fetches
+///   it from [`Config::backends`] (with the gRPC reporter's TLS, authentication and backoff), and
+///   sends nothing else there; [`Transport::dynamic_config`] is the last one received, applied
+///   to the tracers that report here. With the interval at 0 no gRPC connection is made.
 ///
 /// Cloning gives another handle to the same reporter. The background thread stops when the last
-/// handle is dropped; segments still queued then are counted as failed. Flush first (the guard
-/// of [`crate::init`] does).
+/// handle is dropped; what is still queued then is counted as failed. Flush first (the guard of
+/// [`crate::init`] does).
 ///
 /// ```no_run
 /// use rust2sky::{config::Config, reporter::KafkaReporter};
@@ -71,13 +74,18 @@ pub struct KafkaReporter {
     shared: Arc<Shared>,
     /// Stops the background thread when the last handle goes.
     _owner: Arc<Owner>,
+    /// Fetches the dynamic configuration over gRPC, and nothing else.
+    commands: Option<GrpcReporter>,
 }
 
+/// What the caller threads and the background thread share.
 struct Shared {
-    segments: Lane<FinishedSegment>,
+    lanes: Lanes,
     /// Ends the background thread.
     shutdown: tokio::sync::Notify,
     connected: AtomicBool,
+    /// The least level of the log records the log bridges send here.
+    log_level: log::LevelFilter,
 }
 
 /// Ends the background thread when dropped.
@@ -108,10 +116,14 @@ pub enum KafkaError {
     /// The background thread could not be started.
     #[error("cannot start the Kafka reporter's thread: {0}")]
     Thread(std::io::Error),
+    /// The gRPC client that fetches the dynamic configuration could not start: its settings
+    /// cannot work (a TLS file that cannot be read, an invalid backend address...).
+    #[error("cannot start fetching the dynamic configuration over gRPC: {0}")]
+    Commands(GrpcError),
 }
 
 impl KafkaReporter {
-    /// The most segments in one produce request.
+    /// The most records in one produce request.
     ///
     /// ```
     /// assert_eq!(rust2sky::reporter::KafkaReporter::BATCH_SIZE, 500);
@@ -119,7 +131,7 @@ impl KafkaReporter {
     pub const BATCH_SIZE: usize = 500;
 
     /// Starts a reporter for these settings. It returns at once: connecting happens in the
-    /// background, and segments reported before a broker answers wait in the queue.
+    /// background, and what is reported before a broker answers waits in the queues.
     ///
     /// ```no_run
     /// use rust2sky::{config::Config, reporter::KafkaReporter};
@@ -129,63 +141,36 @@ impl KafkaReporter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(config: &Config) -> Result<KafkaReporter, KafkaError> {
-        let brokers = config.kafka_bootstrap_servers().to_vec();
-        if brokers.is_empty() {
-            return Err(KafkaError::NoBootstrapServers);
-        }
-        let topic = match config.namespace() {
-            Some(namespace) if !namespace.trim().is_empty() => {
-                format!("{}-{SEGMENT_TOPIC}", namespace.trim())
-            }
-            _ => SEGMENT_TOPIC.to_owned(),
-        };
-        let shared = Arc::new(Shared {
-            segments: Lane::new(
-                config.max_send_queue_size(),
-                config.max_send_queue_bytes(),
-                FinishedSegment::size_estimate,
-                Problem::SegmentDropped,
-                "segments",
+        let settings = worker::Settings::new(config).ok_or(KafkaError::NoBootstrapServers)?;
+        let commands = match config.config_discovery_interval() {
+            Some(_) => Some(
+                GrpcReporter::builder(config)
+                    .commands_only()
+                    .start()
+                    .map_err(KafkaError::Commands)?,
             ),
+            None => None,
+        };
+        crate::meter::set_max_series(config.meter_max_series());
+        let shared = Arc::new(Shared {
+            lanes: Lanes::new(config),
             shutdown: tokio::sync::Notify::new(),
             connected: AtomicBool::new(false),
+            log_level: config.log_reporter_level(),
         });
-        let worker = Worker {
-            shared: Arc::clone(&shared),
-            brokers,
-            topic,
-            log: Throttle::default(),
-        };
-        let thread_shared = Arc::clone(&shared);
-        let stopped = Arc::clone(&shared);
-        crate::agent_thread::spawn_with_exit(
-            "rust2sky-kafka",
-            move |runtime| {
-                runtime.block_on(async {
-                    tokio::select! {
-                        () = thread_shared.shutdown.notified() => {}
-                        () = worker.run() => {}
-                    }
-                });
-                runtime.shutdown_background();
-            },
-            // However the thread ends, the counts add up and `flush` does not wait for it.
-            move || {
-                stopped.connected.store(false, Ordering::Relaxed);
-                stopped.segments.abandon_rest();
-            },
-        )
-        .map_err(KafkaError::Thread)?;
+        worker::spawn(Arc::clone(&shared), settings).map_err(KafkaError::Thread)?;
         Ok(KafkaReporter {
             _owner: Arc::new(Owner {
                 shared: Arc::clone(&shared),
             }),
             shared,
+            commands,
         })
     }
 
     /// The segment counters, read at one instant so that
-    /// `produced == sent + dropped_full + failed + queued` always holds.
+    /// `produced == sent + dropped_full + failed + queued` always holds; those of the other
+    /// kinds are in [`Transport::transport_stats`].
     ///
     /// ```no_run
     /// # use rust2sky::{config::Config, reporter::KafkaReporter};
@@ -195,16 +180,16 @@ impl KafkaReporter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> ReporterStats {
-        self.shared.segments.stats()
+        self.shared.lanes.segments.stats()
     }
 
-    /// Whether the last produce request, or the last look-up of the topic, succeeded.
+    /// Whether the reporter is connected: the brokers answered, and no request failed since.
     ///
     /// ```no_run
     /// # use rust2sky::{config::Config, reporter::KafkaReporter};
     /// let config = Config::builder().kafka_bootstrap_servers(["127.0.0.1:9092"]).build()?;
     /// if !KafkaReporter::start(&config)?.is_connected() {
-    ///     eprintln!("no Kafka broker yet; segments wait in the queue");
+    ///     eprintln!("no Kafka broker yet; what is reported waits in the queues");
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -214,16 +199,41 @@ impl KafkaReporter {
 }
 
 impl Reporter for KafkaReporter {
-    fn report(&self, segment: FinishedSegment) {
-        self.shared.segments.offer(segment);
-    }
+    lane_methods!(reporter);
 
-    /// Waits until every segment reported before the call has been sent or has failed, at most
-    /// `timeout`; returns whether that happened in time with none failing meanwhile.
-    fn flush(&self, timeout: Duration) -> bool {
-        self.shared
-            .segments
-            .flush(Instant::now().checked_add(timeout))
+    /// The dynamic configuration fetched over gRPC applies to the tracer's settings.
+    fn attach(&self, settings: &LiveSettings) {
+        if let Some(commands) = &self.commands {
+            commands.attach(settings);
+        }
+    }
+}
+
+/// Log records, meter reports and management messages wait in queues of their own, each
+/// bounded and counted, and go to their own topics.
+///
+/// ```no_run
+/// use rust2sky::proto::v3::{LogData, LogDataBody, TextLog, log_data_body::Content};
+/// use rust2sky::reporter::{KafkaReporter, Transport};
+/// # use rust2sky::config::Config;
+/// let config = Config::builder().kafka_bootstrap_servers(["127.0.0.1:9092"]).build()?;
+/// let reporter = KafkaReporter::start(&config)?;
+/// reporter.report_log(LogData {
+///     body: Some(LogDataBody {
+///         content: Some(Content::Text(TextLog { text: "cache warmed".to_owned() })),
+///         ..LogDataBody::default()
+///     }),
+///     ..LogData::default()
+/// });
+/// assert_eq!(reporter.transport_stats().logs.produced, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Transport for KafkaReporter {
+    lane_methods!(transport);
+
+    /// The last dynamic configuration fetched over gRPC, if any.
+    fn dynamic_config(&self) -> Option<DynamicConfig> {
+        self.commands.as_ref()?.dynamic_config()
     }
 }
 
@@ -233,203 +243,5 @@ impl fmt::Debug for KafkaReporter {
             .field("stats", &self.stats())
             .field("connected", &self.is_connected())
             .finish_non_exhaustive()
-    }
-}
-
-/// The first wait after a failure, and the longest.
-const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// rskafka retries a failing request on its own, without end unless told otherwise: bounded so
-/// that a failure comes back here, where it is counted and the wait grows.
-const CLIENT_RETRY_DEADLINE: Duration = Duration::from_secs(10);
-
-/// How long one produce request may take, retries included.
-const PRODUCE_TIMEOUT: Duration = Duration::from_secs(30);
-
-struct Worker {
-    shared: Arc<Shared>,
-    brokers: Vec<String>,
-    topic: String,
-    log: Throttle,
-}
-
-/// A client and the topic's partitions.
-struct Link {
-    _client: Client,
-    partitions: Vec<PartitionClient>,
-    next: usize,
-}
-
-impl Worker {
-    async fn run(&self) {
-        let lane = &self.shared.segments;
-        let mut link: Option<Link> = None;
-        let mut failures: u32 = 0;
-        loop {
-            if failures > 0 {
-                let delay = backoff_delay(INITIAL_BACKOFF, MAX_BACKOFF, failures, fastrand::f64());
-                tokio::time::sleep(delay).await;
-            }
-            // Registered before looking, so that an offer in between is not missed.
-            let woken = lane.wake.notified();
-            if !lane.has_queued() {
-                woken.await;
-                continue;
-            }
-            let current = match &mut link {
-                Some(current) => current,
-                None => match self.connect().await {
-                    Ok(connected) => link.insert(connected),
-                    Err(why) => {
-                        self.shared.connected.store(false, Ordering::Relaxed);
-                        self.log.warn(format_args!(
-                            "cannot reach the Kafka brokers {:?} for topic {}: {why}",
-                            self.brokers, self.topic
-                        ));
-                        failures = failures.saturating_add(1);
-                        continue;
-                    }
-                },
-            };
-            self.shared.connected.store(true, Ordering::Relaxed);
-            let records = take_records(lane);
-            let count = records.len();
-            let partition = &current.partitions[current.next % current.partitions.len()];
-            current.next = current.next.wrapping_add(1);
-            let sent = tokio::time::timeout(
-                PRODUCE_TIMEOUT,
-                partition.produce(records, Compression::NoCompression),
-            )
-            .await;
-            match sent {
-                Ok(Ok(_offsets)) => {
-                    lane.finish(count, true);
-                    failures = 0;
-                }
-                Ok(Err(err)) => {
-                    lane.finish(count, false);
-                    self.failed(&mut link, &mut failures, &err);
-                }
-                Err(_elapsed) => {
-                    lane.finish(count, false);
-                    self.failed(&mut link, &mut failures, &"no answer in time");
-                }
-            }
-        }
-    }
-
-    fn failed(&self, link: &mut Option<Link>, failures: &mut u32, why: &dyn fmt::Display) {
-        *link = None;
-        *failures = failures.saturating_add(1);
-        self.shared.connected.store(false, Ordering::Relaxed);
-        self.log.warn(format_args!(
-            "cannot send segments to Kafka topic {}: {why}",
-            self.topic
-        ));
-    }
-
-    /// A client of the brokers, and one for each partition of the topic.
-    async fn connect(&self) -> Result<Link, String> {
-        let backoff = BackoffConfig {
-            init_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-            base: 2.0,
-            deadline: Some(CLIENT_RETRY_DEADLINE),
-        };
-        let connecting = async {
-            let client = ClientBuilder::new(self.brokers.clone())
-                .client_id("rust2sky")
-                .backoff_config(backoff)
-                .build()
-                .await
-                .map_err(|err| err.to_string())?;
-            let topics = client.list_topics().await.map_err(|err| err.to_string())?;
-            let Some(topic) = topics.into_iter().find(|topic| topic.name == self.topic) else {
-                return Err("the topic does not exist".to_owned());
-            };
-            let mut partitions = Vec::with_capacity(topic.partitions.len());
-            for partition in topic.partitions {
-                let partition = client
-                    .partition_client(self.topic.clone(), partition, UnknownTopicHandling::Error)
-                    .await
-                    .map_err(|err| err.to_string())?;
-                partitions.push(partition);
-            }
-            if partitions.is_empty() {
-                return Err("the topic has no partitions".to_owned());
-            }
-            Ok(Link {
-                _client: client,
-                partitions,
-                next: fastrand::usize(..),
-            })
-        };
-        tokio::time::timeout(PRODUCE_TIMEOUT, connecting)
-            .await
-            .unwrap_or_else(|_| Err("no answer in time".to_owned()))
-    }
-}
-
-/// Takes segments off the queue, up to [`KafkaReporter::BATCH_SIZE`] or
-/// [`MAX_REQUEST_BYTES`], and makes them records; at least one.
-fn take_records(lane: &Lane<FinishedSegment>) -> Vec<Record> {
-    let timestamp = now();
-    let mut records = Vec::new();
-    let mut bytes = 0;
-    while records.len() < KafkaReporter::BATCH_SIZE && bytes < MAX_REQUEST_BYTES {
-        let Some(segment) = lane.take_one() else {
-            break;
-        };
-        // The protobuf is made here, on the reporter's thread, off the request path.
-        let segment = segment.to_proto();
-        let value = segment.encode_to_vec();
-        bytes += value.len() + segment.trace_segment_id.len();
-        records.push(Record {
-            key: Some(segment.trace_segment_id.into_bytes()),
-            value: Some(value),
-            headers: Default::default(),
-            timestamp,
-        });
-    }
-    records
-}
-
-fn now() -> DateTime<Utc> {
-    let millis = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        });
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
-}
-
-/// One kind of log line at most once per [`LOG_INTERVAL`], with the count of those left out.
-#[derive(Default)]
-struct Throttle {
-    last: Cell<Option<Instant>>,
-    suppressed: Cell<u64>,
-}
-
-impl Throttle {
-    fn warn(&self, message: fmt::Arguments<'_>) {
-        let now = Instant::now();
-        if self
-            .last
-            .get()
-            .is_some_and(|last| now.duration_since(last) < LOG_INTERVAL)
-        {
-            self.suppressed.set(self.suppressed.get() + 1);
-            return;
-        }
-        self.last.set(Some(now));
-        match self.suppressed.replace(0) {
-            0 => log::warn!(target: "rust2sky", "{message}"),
-            suppressed => log::warn!(
-                target: "rust2sky",
-                "{message} ({suppressed} more like this in the last {} s)",
-                LOG_INTERVAL.as_secs()
-            ),
-        }
     }
 }

@@ -5,7 +5,9 @@
 //! rest too: log records, meter reports, the instance's properties and keepAlive, and the
 //! collector's dynamic configuration back. Here are [`MemoryReporter`], which keeps segments for
 //! tests, [`LogReporter`], which writes one line per segment, [`GrpcReporter`], the transport
-//! to a SkyWalking OAP, and (feature `kafka`) `KafkaReporter`, segments to the OAP through Kafka.
+//! to a SkyWalking OAP, and (feature `kafka`) `KafkaReporter`, the same to the OAP through Kafka;
+//! [`start`] starts whichever of the two [`Config::protocol`](crate::config::Config::protocol)
+//! names.
 
 mod commands;
 mod grpc;
@@ -15,8 +17,11 @@ mod kafka;
 #[cfg(feature = "kafka")]
 pub use self::kafka::{KafkaError, KafkaReporter};
 mod lane;
+mod lanes;
 mod log;
 mod memory;
+mod retry;
+mod start;
 mod telemetry;
 mod transport;
 
@@ -26,6 +31,7 @@ use crate::config::LiveSettings;
 
 pub use self::log::LogReporter;
 pub use self::memory::MemoryReporter;
+pub use self::start::{StartError, StartedTransport, start};
 pub use self::transport::{Management, ReporterStats, Transport, TransportStats};
 pub use crate::segment::FinishedSegment;
 

@@ -2,16 +2,23 @@
 //! instance's properties and keepAlive, which of the two a heartbeat sends, and the meter
 //! reports.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use rust2sky_proto::v3::{
     InstancePingPkg, InstanceProperties, KeyStringValuePair, LogData, MeterData,
 };
 
+use super::lane::Lane;
 use super::{Management, ReporterStats, TransportStats};
 use crate::config::Config;
 use crate::meter::ProcessMeters;
 
 /// The Java agent reports at most this many `ipv4` properties.
 const MAX_IPV4: usize = 10;
+
+/// How long reading the meters may take before the report is skipped.
+const GAUGE_BUDGET: Duration = Duration::from_secs(1);
 
 /// The instance a transport speaks for: its names and properties.
 #[derive(Debug)]
@@ -36,6 +43,11 @@ impl Instance {
 
     pub(crate) fn service(&self) -> &str {
         &self.service
+    }
+
+    #[cfg(feature = "kafka")]
+    pub(crate) fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub(crate) fn properties(&self) -> InstanceProperties {
@@ -133,6 +145,96 @@ impl MeterSampler {
         }
         meters
     }
+}
+
+/// Every `period`, while `connection` names the connection there is: a keepAlive into
+/// `management`, or the properties every few beats ([`Heartbeat`]). Runs until dropped.
+pub(crate) async fn heartbeats(
+    period: Duration,
+    factor: u32,
+    instance: &Instance,
+    connection: impl Fn() -> Option<u64>,
+    management: &Lane<Management>,
+) {
+    let mut heartbeat = Heartbeat::new(factor);
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await; // the first tick is immediate
+    loop {
+        ticks.tick().await;
+        let Some(generation) = connection() else {
+            continue;
+        };
+        management.offer(heartbeat.next(generation, instance));
+    }
+}
+
+/// Every `interval`, while `connected()`: the registered meters, the process figures and the
+/// transport's own counts (`stats()`), read at one instant, into `meters`. Meters are readings,
+/// not events: a period without a connection is skipped, not queued. Runs until dropped;
+/// returns at once when `interval` is `None`.
+///
+/// The reading runs on the runtime's blocking pool, as gauges run the application's closures:
+/// one that blocks must not stall segments, heartbeats or `flush`. A reading that takes longer
+/// than [`GAUGE_BUDGET`] is skipped and counted, and no other starts until it has returned, so a
+/// gauge that never returns holds one thread, not one per interval.
+pub(crate) async fn meter_reports(
+    interval: Option<Duration>,
+    instance: &Arc<Instance>,
+    connected: impl Fn() -> bool,
+    stats: impl Fn() -> TransportStats,
+    meters: &Lane<Vec<MeterData>>,
+) {
+    let Some(interval) = interval else {
+        return;
+    };
+    let budget = GAUGE_BUDGET.min(interval);
+    let mut idle = Some(MeterSampler::default());
+    let mut late: Option<tokio::task::JoinHandle<MeterSampler>> = None;
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await; // the first tick is immediate
+    loop {
+        ticks.tick().await;
+        if let Some(reading) = late.take_if(|reading| reading.is_finished()) {
+            // Its report is stale by now; the sampler is kept for its process figures.
+            idle = Some(reading.await.unwrap_or_default());
+        }
+        if !connected() {
+            continue;
+        }
+        let Some(mut sampler) = idle.take() else {
+            skip_meter_report("the last reading has not returned yet");
+            continue;
+        };
+        let instance = Arc::clone(instance);
+        let stats = stats();
+        let (report_tx, report_rx) = tokio::sync::oneshot::channel();
+        let mut reading = tokio::task::spawn_blocking(move || {
+            let _ = report_tx.send(sampler.sample(&instance, &stats));
+            sampler
+        });
+        match tokio::time::timeout(budget, &mut reading).await {
+            Ok(sampler) => {
+                idle = Some(sampler.unwrap_or_default());
+                if let Ok(report) = report_rx.await {
+                    meters.offer(report);
+                }
+            }
+            Err(_) => {
+                late = Some(reading);
+                skip_meter_report("reading the gauges overran its budget");
+            }
+        }
+    }
+}
+
+fn skip_meter_report(why: &str) {
+    crate::diagnostics::record(
+        crate::diagnostics::Problem::MeterReportSkipped,
+        1,
+        &format_args!("{why} (a gauge closure that blocks?)"),
+    );
 }
 
 /// A transport's counts as meters of one name, labelled by outcome.

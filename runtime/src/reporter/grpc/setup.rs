@@ -32,6 +32,8 @@ pub(super) struct Settings {
     pub(super) initial_backoff: Duration,
     pub(super) max_backoff: Duration,
     pub(super) rpc_timeout: Duration,
+    /// Only the dynamic configuration is fetched: another transport carries the rest.
+    pub(super) commands_only: bool,
 }
 
 /// One collector address and how to reach it.
@@ -82,6 +84,7 @@ pub(super) fn settings(builder: &GrpcReporterBuilder) -> Result<Settings, GrpcEr
         initial_backoff: builder.initial_backoff,
         max_backoff: builder.max_backoff,
         rpc_timeout: builder.rpc_timeout,
+        commands_only: builder.commands_only,
     })
 }
 

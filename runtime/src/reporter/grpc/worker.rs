@@ -10,7 +10,6 @@
 //! - the discovery loop fetches the dynamic configuration.
 
 use std::cell::RefCell;
-use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,14 +30,9 @@ use super::handover::{Handover, LaneOf};
 use super::setup::{Settings, error_chain};
 use crate::reporter::commands::CommandInbox;
 use crate::reporter::lane::Lane;
-use crate::reporter::telemetry::{Heartbeat, MeterSampler};
+use crate::reporter::retry::{Throttle, backoff_delay};
+use crate::reporter::telemetry;
 use crate::reporter::{FinishedSegment, Management};
-
-/// The least time between two log lines of the same kind.
-const LOG_INTERVAL: Duration = Duration::from_secs(30);
-
-/// How long reading the meters may take before the report is skipped.
-const GAUGE_BUDGET: Duration = Duration::from_secs(1);
 
 /// Starts the background thread and its runtime; returns once the runtime is built.
 pub(super) fn spawn(shared: Arc<Shared>, settings: Settings) -> std::io::Result<()> {
@@ -105,6 +99,11 @@ impl Worker {
     }
 
     async fn run(&self) {
+        if self.settings.commands_only {
+            // Beside another transport: only what the collector sends back.
+            tokio::join!(self.link_loop(), self.discovery_loop());
+            return;
+        }
         tokio::join!(
             self.link_loop(),
             self.segment_loop(),
@@ -139,7 +138,14 @@ impl Worker {
             let backend = &self.settings.backends[index];
             // Lazy: the first call makes the connection, so one attempt is one connection.
             let channel = backend.endpoint.connect_lazy();
-            match self.report_properties(&channel).await {
+            // The first call on a connection proves it: the properties, or, for a reporter that
+            // only fetches commands, the first fetch.
+            let first_call = if self.settings.commands_only {
+                self.fetch_configurations(&channel).await
+            } else {
+                self.report_properties(&channel).await
+            };
+            match first_call {
                 Ok(()) => {
                     if failures > 0 {
                         log::info!(
@@ -162,7 +168,7 @@ impl Worker {
                 }
                 Err(status) => {
                     self.log.warn(
-                        Kind::Connect,
+                        "connect",
                         format_args!(
                             "cannot reach the SkyWalking collector at {}: {}",
                             backend.address,
@@ -257,65 +263,16 @@ impl Worker {
         .await;
     }
 
-    /// Every interval, while connected: the registered meters, the process figures and the
-    /// agent's own counts, read at one instant. Meters are readings, not events: a period
-    /// without a connection is skipped, not queued.
-    ///
-    /// The reading runs on the runtime's blocking pool, as gauges run the application's
-    /// closures: one that blocks must not stall segments, heartbeats or `flush`. A reading that
-    /// takes longer than [`GAUGE_BUDGET`] is skipped and counted, and no other starts until it
-    /// has returned, so a gauge that never returns holds one thread, not one per interval.
+    /// Every interval, while connected: the meter reports of [`telemetry::meter_reports`].
     async fn meter_sample_loop(&self) {
-        let Some(interval) = self.settings.meter_report_interval else {
-            return;
-        };
-        let budget = GAUGE_BUDGET.min(interval);
-        let mut idle = Some(MeterSampler::default());
-        let mut late: Option<tokio::task::JoinHandle<MeterSampler>> = None;
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await; // the first tick is immediate
-        loop {
-            ticks.tick().await;
-            if let Some(reading) = late.take_if(|reading| reading.is_finished()) {
-                // Its report is stale by now; the sampler is kept for its process figures.
-                idle = Some(reading.await.unwrap_or_default());
-            }
-            if self.link.borrow().is_none() {
-                continue;
-            }
-            let Some(mut sampler) = idle.take() else {
-                self.skip_meter_report("the last reading has not returned yet");
-                continue;
-            };
-            let instance = Arc::clone(&self.settings.instance);
-            let stats = self.shared.stats();
-            let (report_tx, report_rx) = tokio::sync::oneshot::channel();
-            let mut reading = tokio::task::spawn_blocking(move || {
-                let _ = report_tx.send(sampler.sample(&instance, &stats));
-                sampler
-            });
-            match tokio::time::timeout(budget, &mut reading).await {
-                Ok(sampler) => {
-                    idle = Some(sampler.unwrap_or_default());
-                    if let Ok(report) = report_rx.await {
-                        self.shared.meters.offer(report);
-                    }
-                }
-                Err(_) => {
-                    late = Some(reading);
-                    self.skip_meter_report("reading the gauges overran its budget");
-                }
-            }
-        }
-    }
-
-    fn skip_meter_report(&self, why: &str) {
-        crate::diagnostics::record(
-            crate::diagnostics::Problem::MeterReportSkipped,
-            1,
-            &format_args!("{why} (a gauge closure that blocks?)"),
-        );
+        telemetry::meter_reports(
+            self.settings.meter_report_interval,
+            &self.settings.instance,
+            || self.link.borrow().is_some(),
+            || self.shared.stats(),
+            &self.shared.lanes.meters,
+        )
+        .await;
     }
 
     /// Streams what the lane `lane_of` holds while the link is up, in `collect` streams of
@@ -353,7 +310,7 @@ impl Worker {
             if unserved == Some(link.generation) {
                 let count = lane.fail_queued();
                 self.log.warn(
-                    Kind::Unserved,
+                    "unserved",
                     format_args!(
                         "{count} {items}(s) dropped: the collector does not serve {service}"
                     ),
@@ -385,7 +342,7 @@ impl Worker {
                     if is_unserved(&status) {
                         unserved = Some(link.generation);
                         self.log.warn(
-                            Kind::Unserved,
+                            "unserved",
                             format_args!(
                                 "{count} {items}(s) dropped: the collector does not serve \
                                  {service}: {}",
@@ -395,7 +352,7 @@ impl Worker {
                         continue;
                     }
                     self.log.warn(
-                        Kind::Send,
+                        "send",
                         format_args!(
                             "{count} {items}(s) lost: the collector stream failed: {}",
                             describe(&status)
@@ -411,27 +368,23 @@ impl Worker {
 
     // ---------------------------------------------------------------- management
 
-    /// Every heartbeat period, while connected: a keepAlive, or the properties every few beats.
+    /// Every heartbeat period, while connected: a keepAlive, or the properties every few beats
+    /// (only while connected, as the Java agent: the link loop reconnects).
     async fn heartbeat_loop(&self) {
-        let mut heartbeat = Heartbeat::new(self.settings.properties_factor);
-        let mut ticks = tokio::time::interval(self.settings.heartbeat_period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await; // the first tick is immediate
-        loop {
-            ticks.tick().await;
-            // Only while connected, as the Java agent: the link loop reconnects.
-            let Some(generation) = self.link.borrow().as_ref().map(|link| link.generation) else {
-                continue;
-            };
-            let message = heartbeat.next(generation, &self.settings.instance);
-            self.shared.management.offer(message);
-        }
+        telemetry::heartbeats(
+            self.settings.heartbeat_period,
+            self.settings.properties_factor,
+            &self.settings.instance,
+            || self.link.borrow().as_ref().map(|link| link.generation),
+            &self.shared.lanes.management,
+        )
+        .await;
     }
 
     /// Sends the management messages queued, the heartbeats' and those handed to
     /// [`Transport::report_management`](crate::reporter::Transport::report_management).
     async fn management_loop(&self) {
-        let lane = &self.shared.management;
+        let lane = &self.shared.lanes.management;
         loop {
             while !lane.has_queued() {
                 lane.wake.notified().await;
@@ -442,7 +395,7 @@ impl Worker {
                 lane.finish(1, result.is_ok());
                 if let Err(status) = result {
                     self.log.warn(
-                        Kind::Heartbeat,
+                        "heartbeat",
                         format_args!("heartbeat to the collector failed: {}", describe(&status)),
                     );
                     if link_outcome(&status) == Outcome::BreaksLink {
@@ -480,37 +433,40 @@ impl Worker {
         };
         loop {
             let link = self.link_up().await;
-            let uuid = self.commands.borrow().config_uuid().to_owned();
-            let request = ConfigurationSyncRequest {
-                service: self.settings.instance.service().to_owned(),
-                uuid,
-            };
-            let result = ConfigurationDiscoveryServiceClient::new(link.channel.clone())
-                .fetch_configurations(self.request(request))
-                .await;
-            match result {
-                Ok(response) => self.handle_commands(response.into_inner()),
-                Err(status) => {
-                    self.log.warn(
-                        Kind::Discovery,
-                        format_args!(
-                            "fetching the dynamic configuration failed: {}",
-                            describe(&status)
-                        ),
-                    );
-                    if is_transport(&status) {
-                        self.link_broken(&link);
-                    }
+            if let Err(status) = self.fetch_configurations(&link.channel).await {
+                self.log.warn(
+                    "discovery",
+                    format_args!(
+                        "fetching the dynamic configuration failed: {}",
+                        describe(&status)
+                    ),
+                );
+                if is_transport(&status) {
+                    self.link_broken(&link);
                 }
             }
             tokio::time::sleep(interval).await;
         }
     }
 
+    /// One `fetchConfigurations`; what it brings is applied.
+    async fn fetch_configurations(&self, channel: &Channel) -> Result<(), Status> {
+        let uuid = self.commands.borrow().config_uuid().to_owned();
+        let request = ConfigurationSyncRequest {
+            service: self.settings.instance.service().to_owned(),
+            uuid,
+        };
+        let response = ConfigurationDiscoveryServiceClient::new(channel.clone())
+            .fetch_configurations(self.request(request))
+            .await?;
+        self.handle_commands(response.into_inner());
+        Ok(())
+    }
+
     fn handle_commands(&self, commands: Commands) {
         let config = self.commands.borrow_mut().receive(commands, |command| {
             self.log.warn(
-                Kind::UnknownCommand,
+                "unknown_command",
                 format_args!("ignored a command rust2sky does not know: {command}"),
             );
         });
@@ -571,15 +527,15 @@ fn is_unserved(status: &Status) -> bool {
 }
 
 fn segments_of(shared: &Shared) -> &Lane<FinishedSegment> {
-    &shared.segments
+    &shared.lanes.segments
 }
 
 fn logs_of(shared: &Shared) -> &Lane<LogData> {
-    &shared.logs
+    &shared.lanes.logs
 }
 
 fn meters_of(shared: &Shared) -> &Lane<Vec<MeterData>> {
-    &shared.meters
+    &shared.lanes.meters
 }
 
 /// How many items the next `collect` stream of a lane takes: few at first, doubling while the
@@ -630,107 +586,9 @@ fn describe(status: &Status) -> String {
     text
 }
 
-/// The wait before connection round `round` (1 after every backend failed once): `initial`
-/// doubled each round up to `max`, times a factor from 0.8 to 1.2 given by `unit` in `[0, 1)`,
-/// and never more than `max`.
-pub(crate) fn backoff_delay(initial: Duration, max: Duration, round: u32, unit: f64) -> Duration {
-    let doublings = round.saturating_sub(1).min(30);
-    let nominal = initial.saturating_mul(1 << doublings).min(max);
-    // Checked: `mul_f64` panics past `Duration::MAX`, which a large `max` reaches.
-    let factor = 0.8 + 0.4 * unit.clamp(0.0, 1.0);
-    Duration::try_from_secs_f64(nominal.as_secs_f64() * factor)
-        .unwrap_or(max)
-        .min(max)
-}
-
-/// Kinds of log lines, each written at most once per [`LOG_INTERVAL`].
-#[derive(Clone, Copy)]
-enum Kind {
-    Connect,
-    Send,
-    Unserved,
-    Heartbeat,
-    Discovery,
-    UnknownCommand,
-}
-
-impl Kind {
-    const COUNT: usize = Kind::UnknownCommand as usize + 1;
-}
-
-#[derive(Default)]
-struct Throttle {
-    slots: RefCell<[Slot; Kind::COUNT]>,
-}
-
-#[derive(Default, Clone, Copy)]
-struct Slot {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl Throttle {
-    fn warn(&self, kind: Kind, message: fmt::Arguments<'_>) {
-        let mut slots = self.slots.borrow_mut();
-        let slot = &mut slots[kind as usize];
-        let now = Instant::now();
-        if slot
-            .last
-            .is_some_and(|last| now.duration_since(last) < LOG_INTERVAL)
-        {
-            slot.suppressed += 1;
-            return;
-        }
-        let suppressed = std::mem::take(&mut slot.suppressed);
-        slot.last = Some(now);
-        if suppressed == 0 {
-            log::warn!(target: "rust2sky", "{message}");
-        } else {
-            log::warn!(
-                target: "rust2sky",
-                "{message} ({suppressed} more like this in the last {} s)",
-                LOG_INTERVAL.as_secs()
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_jitter() {
-        let initial = Duration::from_millis(100);
-        let max = Duration::from_secs(30);
-        let nominal = |round| backoff_delay(initial, max, round, 0.5);
-        assert_eq!(nominal(1), Duration::from_millis(100));
-        assert_eq!(nominal(2), Duration::from_millis(200));
-        assert_eq!(nominal(5), Duration::from_millis(1600));
-        assert_eq!(nominal(40), max);
-        assert_eq!(
-            backoff_delay(initial, max, 1, 0.0),
-            Duration::from_millis(80)
-        );
-        assert_eq!(
-            backoff_delay(initial, max, 1, 1.0),
-            Duration::from_millis(120)
-        );
-        assert_eq!(backoff_delay(initial, max, u32::MAX, 1.0), max);
-    }
-
-    #[test]
-    fn the_longest_backoff_does_not_overflow() {
-        for (initial, max) in [
-            (Duration::MAX, Duration::MAX),
-            (Duration::from_secs(1), Duration::MAX),
-        ] {
-            for round in [1, 2, 40, u32::MAX] {
-                assert!(backoff_delay(initial, max, round, 1.0) <= max);
-                assert!(backoff_delay(initial, max, round, 0.0) > Duration::ZERO);
-            }
-        }
-    }
 
     #[test]
     fn transport_errors_break_the_link_but_refusals_do_not() {

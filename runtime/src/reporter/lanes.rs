@@ -1,0 +1,174 @@
+//! The four lanes every transport has, one a kind of item, each bounded and counted on its own:
+//! a flood of log records cannot crowd out segments, nor segments the heartbeats.
+
+use std::time::Instant;
+
+use rust2sky_proto::prost::Message as _;
+use rust2sky_proto::v3::{LogData, MeterData};
+
+use super::lane::Lane;
+use super::{FinishedSegment, Management, TransportStats};
+use crate::config::Config;
+use crate::diagnostics::Problem;
+
+/// How many meter reports, and how many management messages, wait at most.
+const TELEMETRY_CAPACITY: usize = 64;
+
+pub(crate) struct Lanes {
+    pub(crate) segments: Lane<FinishedSegment>,
+    pub(crate) logs: Lane<LogData>,
+    pub(crate) meters: Lane<Vec<MeterData>>,
+    pub(crate) management: Lane<Management>,
+}
+
+impl Lanes {
+    /// Lanes bounded by `config`'s queue settings.
+    pub(crate) fn new(config: &Config) -> Self {
+        let capacity = config.max_send_queue_size();
+        let max_bytes = config.max_send_queue_bytes();
+        Lanes {
+            segments: Lane::new(
+                capacity,
+                max_bytes,
+                FinishedSegment::size_estimate,
+                Problem::SegmentDropped,
+                "segments",
+            ),
+            // Log records are fewer and smaller than segments where both are used.
+            logs: Lane::new(
+                capacity,
+                (max_bytes / 4).max(1),
+                |log: &LogData| std::mem::size_of::<LogData>() + log.encoded_len(),
+                Problem::LogDropped,
+                "log records",
+            ),
+            // Reports are readings made every interval and heartbeats are periodic too: a few
+            // waiting is plenty, older ones say little once newer ones exist; that few bounds
+            // their memory.
+            meters: Lane::new(
+                TELEMETRY_CAPACITY,
+                usize::MAX,
+                |_| 0,
+                Problem::MeterReportDropped,
+                "meter reports",
+            ),
+            management: Lane::new(
+                TELEMETRY_CAPACITY,
+                usize::MAX,
+                |_| 0,
+                Problem::ManagementDropped,
+                "management messages",
+            ),
+        }
+    }
+
+    /// Counts everything still queued or in flight as failed: the transport's thread is gone.
+    pub(crate) fn abandon_rest(&self) {
+        self.segments.abandon_rest();
+        self.logs.abandon_rest();
+        self.meters.abandon_rest();
+        self.management.abandon_rest();
+    }
+
+    pub(crate) fn stats(&self) -> TransportStats {
+        TransportStats {
+            segments: self.segments.stats(),
+            logs: self.logs.stats(),
+            meters: self.meters.stats(),
+            management: self.management.stats(),
+        }
+    }
+
+    /// Waits until every item of every lane queued before the call has been sent or has
+    /// failed, at most until `deadline`; whether that happened with none failing meanwhile.
+    pub(crate) fn flush(&self, deadline: Option<Instant>) -> bool {
+        // Each lane is waited for even when one before it failed, so that a flush that returns
+        // `false` still gave every lane its time.
+        let segments = self.segments.flush(deadline);
+        let logs = self.logs.flush(deadline);
+        let meters = self.meters.flush(deadline);
+        let management = self.management.flush(deadline);
+        segments && logs && meters && management
+    }
+
+    /// Whether any lane has an item waiting.
+    #[cfg(feature = "kafka")]
+    pub(crate) fn any_queued(&self) -> bool {
+        self.segments.has_queued()
+            || self.logs.has_queued()
+            || self.meters.has_queued()
+            || self.management.has_queued()
+    }
+
+    /// Returns once some lane has an item waiting.
+    #[cfg(feature = "kafka")]
+    pub(crate) async fn wait_for_any(&self) {
+        loop {
+            // Registered before looking, so that an offer in between is not missed.
+            let segments = self.segments.wake.notified();
+            let logs = self.logs.wake.notified();
+            let meters = self.meters.wake.notified();
+            let management = self.management.wake.notified();
+            if self.any_queued() {
+                return;
+            }
+            tokio::select! {
+                () = segments => {}
+                () = logs => {}
+                () = meters => {}
+                () = management => {}
+            }
+        }
+    }
+}
+
+/// The methods of [`Reporter`](super::Reporter) (`reporter`) or of
+/// [`Transport`](super::Transport) (`transport`) that only hand an item to its lane, for a
+/// transport whose `self.shared` has `lanes: Lanes` and `log_level`.
+macro_rules! lane_methods {
+    (reporter) => {
+        fn report(&self, segment: $crate::reporter::FinishedSegment) {
+            self.shared.lanes.segments.offer(segment);
+        }
+
+        /// Waits until every segment, log record, meter report and management message
+        /// reported before the call has been sent or has failed, at most `timeout`; returns
+        /// whether that happened in time with none failing meanwhile (those that had failed
+        /// before the call are counted in [`ReporterStats::failed`]).
+        ///
+        /// [`ReporterStats::failed`]: crate::reporter::ReporterStats::failed
+        fn flush(&self, timeout: ::std::time::Duration) -> bool {
+            self.shared
+                .lanes
+                .flush(::std::time::Instant::now().checked_add(timeout))
+        }
+    };
+    (transport) => {
+        /// Queues the record; an empty `service` or `service_instance` is filled in with this
+        /// reporter's when it is sent.
+        fn report_log(&self, log: ::rust2sky_proto::v3::LogData) {
+            self.shared.lanes.logs.offer(log);
+        }
+
+        /// Queues the report, read at one instant.
+        fn report_meters(&self, meters: Vec<::rust2sky_proto::v3::MeterData>) {
+            self.shared.lanes.meters.offer(meters);
+        }
+
+        /// Queues the message; it goes out besides the reporter's own heartbeats.
+        fn report_management(&self, message: $crate::reporter::Management) {
+            self.shared.lanes.management.offer(message);
+        }
+
+        /// [`Config::log_reporter_level`](crate::config::Config::log_reporter_level).
+        fn log_level(&self) -> ::log::LevelFilter {
+            self.shared.log_level
+        }
+
+        fn transport_stats(&self) -> $crate::reporter::TransportStats {
+            self.shared.lanes.stats()
+        }
+    };
+}
+
+pub(crate) use lane_methods;
