@@ -13,11 +13,12 @@ use crate::text;
 /// same cache lines.
 const MAGAZINE: usize = 8;
 
-/// How many magazines the shared pool keeps. With the size limits of
-/// [`Records::is_worth_keeping`], the spare records hold at most about 400 KiB, typically about
-/// 80 KiB (a typical segment's come to about 1.3 KiB); each thread keeps up to two magazines of
-/// its own besides.
-const MAX_MAGAZINES: usize = 8;
+/// How many magazines the shared pool keeps: enough for the records of about half a millisecond
+/// of a busy thread's requests, which come back when the reporter's thread is done with them.
+/// With the size limits of [`Records::is_worth_keeping`], the spare records hold at most about
+/// 1.8 MiB, typically about 330 KiB (a typical segment's come to about 1.3 KiB); each thread keeps
+/// up to two magazines of its own besides.
+const MAX_MAGAZINES: usize = 32;
 
 /// Records of reported segments, emptied, for new segments to record into: a request then takes
 /// its text, span and tag buffers from here instead of making four allocations, and the

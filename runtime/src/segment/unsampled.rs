@@ -1,5 +1,6 @@
 //! A trace that is not recorded, whose context still goes with the calls it makes.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -20,22 +21,58 @@ pub(crate) struct UnsampledTrace {
     correlation: Mutex<Correlation>,
 }
 
+/// The longest endpoint buffer a thread keeps with its last unsampled trace.
+const MAX_KEPT_ENDPOINT: usize = 1024;
+
+thread_local! {
+    /// The last unsampled trace of the global tracer this thread started, which the next one
+    /// reuses once nothing else holds it, as [`Segment::new`](super::Segment::new) does with
+    /// segments: a request that is not sampled then allocates no trace and no endpoint.
+    static LAST_TRACE: Cell<Option<Arc<UnsampledTrace>>> = const { Cell::new(None) };
+}
+
 impl UnsampledTrace {
     pub(crate) fn new(
         tracer: Tracer,
         trace_id: TraceId,
-        endpoint: String,
+        endpoint: &str,
         skip_analysis: bool,
         correlation: Correlation,
     ) -> Arc<Self> {
-        Arc::new(UnsampledTrace {
-            tracer,
-            trace_id,
-            segment_id: Id::generate(),
-            endpoint,
-            skip_analysis,
-            correlation: Mutex::new(correlation),
-        })
+        let segment_id = Id::generate();
+        let fresh = |tracer, trace_id, correlation| {
+            Arc::new(UnsampledTrace {
+                tracer,
+                trace_id,
+                segment_id,
+                endpoint: endpoint.to_owned(),
+                skip_analysis,
+                correlation: Mutex::new(correlation),
+            })
+        };
+        if !tracer.is_global() {
+            return fresh(tracer, trace_id, correlation);
+        }
+        let trace = match LAST_TRACE.try_with(Cell::take).ok().flatten() {
+            Some(mut last) => match Arc::get_mut(&mut last) {
+                Some(reused) => {
+                    reused.trace_id = trace_id;
+                    reused.segment_id = segment_id;
+                    reused.endpoint.clear();
+                    reused.endpoint.push_str(endpoint);
+                    reused.skip_analysis = skip_analysis;
+                    *reused.correlation.get_mut() = correlation;
+                    last
+                }
+                None => fresh(tracer, trace_id, correlation),
+            },
+            None => fresh(tracer, trace_id, correlation),
+        };
+        // An endpoint grown by an unusual name is not kept.
+        if trace.endpoint.capacity() <= MAX_KEPT_ENDPOINT {
+            let _ = LAST_TRACE.try_with(|last| last.set(Some(Arc::clone(&trace))));
+        }
+        trace
     }
 
     pub(crate) fn endpoint(&self) -> &str {

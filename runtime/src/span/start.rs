@@ -153,13 +153,7 @@ pub(super) fn unsampled(
     skip_analysis: bool,
     correlation: Correlation,
 ) -> Span {
-    let trace = UnsampledTrace::new(
-        tracer,
-        trace_id,
-        operation.to_owned(),
-        skip_analysis,
-        correlation,
-    );
+    let trace = UnsampledTrace::new(tracer, trace_id, operation, skip_analysis, correlation);
     Span {
         state: SpanState::Unsampled(trace, None),
     }
