@@ -173,10 +173,10 @@ fn unsampled(c: &mut Criterion) {
     });
 }
 
-/// Queues each segment for a thread of its own, which takes what waits every millisecond, as
-/// the gRPC reporter's queue does, builds the protobuf (or, while `counting_only` is set, just
-/// counts) and drops it: the records then go back to the pool from that thread, as they do in a
-/// service.
+/// Queues each segment for a thread of its own, which takes what waits every millisecond (the
+/// gRPC reporter's sender wakes on a queue's first item instead; this one stays mostly asleep),
+/// builds the protobuf (or, while `counting_only` is set, just counts) and drops it: the records
+/// then go back to the pool from that thread, as they do in a service.
 struct QueueingReporter {
     queue: Arc<Mutex<Vec<FinishedSegment>>>,
 }
