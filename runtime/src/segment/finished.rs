@@ -138,6 +138,7 @@ impl FinishedSegment {
     fn reference(&self, parent: &Parent) -> SegmentReference {
         let records = self.records.get();
         let text = records.text.as_str();
+        let (service, instance) = records.origin();
         match parent {
             Parent::CrossProcess(caller) => cross_process(caller, text),
             Parent::CrossThread {
@@ -149,8 +150,8 @@ impl FinishedSegment {
                 trace_id: self.trace_id.to_string(),
                 parent_trace_segment_id: segment_id.to_string(),
                 parent_span_id: *span_id,
-                parent_service: records.origin().0.to_owned(),
-                parent_service_instance: records.origin().1.to_owned(),
+                parent_service: service.to_owned(),
+                parent_service_instance: instance.to_owned(),
                 parent_endpoint: endpoint.clone(),
                 network_address_used_at_peer: String::new(),
             },

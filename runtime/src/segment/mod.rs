@@ -11,6 +11,7 @@ mod finished;
 mod pool;
 mod records;
 pub(crate) mod reporting;
+mod reuse;
 mod trace_id;
 mod unsampled;
 
@@ -104,35 +105,26 @@ impl Segment {
             correlation,
         };
         let segment_id = Id::generate_at(now);
-        let fresh = |tracer, trace_id, state| {
-            Arc::new(Segment {
-                tracer,
-                trace_id,
-                segment_id,
-                skip_analysis,
-                state: Mutex::new(state),
-            })
+        let make = |(tracer, trace_id, state)| Segment {
+            tracer,
+            trace_id,
+            segment_id,
+            skip_analysis,
+            state: Mutex::new(state),
         };
+        let parts = (tracer, trace_id, state);
         // A thread keeps its last segment of the global tracer, and the next one it starts
         // reuses it once nothing else holds it: a request then allocates no segment.
-        if !tracer.is_global() {
-            return fresh(tracer, trace_id, state);
+        if !parts.0.is_global() {
+            return Arc::new(make(parts));
         }
-        let segment = match LAST_SEGMENT.try_with(Cell::take).ok().flatten() {
-            Some(mut last) => match Arc::get_mut(&mut last) {
-                Some(reused) => {
-                    reused.trace_id = trace_id;
-                    reused.segment_id = segment_id;
-                    reused.skip_analysis = skip_analysis;
-                    *reused.state.get_mut() = state;
-                    last
-                }
-                None => fresh(tracer, trace_id, state),
-            },
-            None => fresh(tracer, trace_id, state),
+        let refill = |reused: &mut Segment, (_tracer, trace_id, state)| {
+            reused.trace_id = trace_id;
+            reused.segment_id = segment_id;
+            reused.skip_analysis = skip_analysis;
+            *reused.state.get_mut() = state;
         };
-        let _ = LAST_SEGMENT.try_with(|last| last.set(Some(Arc::clone(&segment))));
-        segment
+        reuse::reuse_or_make(&LAST_SEGMENT, parts, make, refill, |_| true)
     }
 
     fn lock(&self) -> MutexGuard<'_, SegmentState> {

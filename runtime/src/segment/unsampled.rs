@@ -40,39 +40,29 @@ impl UnsampledTrace {
         correlation: Correlation,
     ) -> Arc<Self> {
         let segment_id = Id::generate();
-        let fresh = |tracer, trace_id, correlation| {
-            Arc::new(UnsampledTrace {
-                tracer,
-                trace_id,
-                segment_id,
-                endpoint: endpoint.to_owned(),
-                skip_analysis,
-                correlation: Mutex::new(correlation),
-            })
+        let make = |(tracer, trace_id, correlation)| UnsampledTrace {
+            tracer,
+            trace_id,
+            segment_id,
+            endpoint: endpoint.to_owned(),
+            skip_analysis,
+            correlation: Mutex::new(correlation),
         };
-        if !tracer.is_global() {
-            return fresh(tracer, trace_id, correlation);
+        let parts = (tracer, trace_id, correlation);
+        if !parts.0.is_global() {
+            return Arc::new(make(parts));
         }
-        let trace = match LAST_TRACE.try_with(Cell::take).ok().flatten() {
-            Some(mut last) => match Arc::get_mut(&mut last) {
-                Some(reused) => {
-                    reused.trace_id = trace_id;
-                    reused.segment_id = segment_id;
-                    reused.endpoint.clear();
-                    reused.endpoint.push_str(endpoint);
-                    reused.skip_analysis = skip_analysis;
-                    *reused.correlation.get_mut() = correlation;
-                    last
-                }
-                None => fresh(tracer, trace_id, correlation),
-            },
-            None => fresh(tracer, trace_id, correlation),
+        let refill = |reused: &mut UnsampledTrace, (_tracer, trace_id, correlation)| {
+            reused.trace_id = trace_id;
+            reused.segment_id = segment_id;
+            reused.endpoint.clear();
+            reused.endpoint.push_str(endpoint);
+            reused.skip_analysis = skip_analysis;
+            *reused.correlation.get_mut() = correlation;
         };
         // An endpoint grown by an unusual name is not kept.
-        if trace.endpoint.capacity() <= MAX_KEPT_ENDPOINT {
-            let _ = LAST_TRACE.try_with(|last| last.set(Some(Arc::clone(&trace))));
-        }
-        trace
+        let keep = |trace: &UnsampledTrace| trace.endpoint.capacity() <= MAX_KEPT_ENDPOINT;
+        super::reuse::reuse_or_make(&LAST_TRACE, parts, make, refill, keep)
     }
 
     pub(crate) fn endpoint(&self) -> &str {
