@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rust2sky::config::Config;
 use rust2sky::propagation::NoHeaders;
+use rust2sky::proto::prost::Message as _;
 use rust2sky::reporter::{FinishedSegment, MemoryReporter, Reporter};
 use rust2sky::{Tracer, tags};
 
@@ -126,6 +127,23 @@ fn request(c: &mut Criterion) {
     });
 }
 
+/// The reporter's side of a request: its segment as protobuf bytes, written straight from the
+/// records as the reporters do, and by way of the `SegmentObject` that `to_proto` builds.
+fn reporter_side(c: &mut Criterion) {
+    let reporter = MemoryReporter::new();
+    let tracer = Tracer::new(Config::default(), reporter.clone());
+    let incoming = HashMap::from([("sw8".to_owned(), SW8.to_owned())]);
+    tracer.in_scope(|| five_span_request(&incoming));
+    let segment = reporter.take_finished().remove(0);
+    assert_eq!(segment.encode_to_vec(), segment.to_proto().encode_to_vec());
+    c.bench_function("segment/five_span_encode_to_vec", |b| {
+        b.iter(|| black_box(&segment).encode_to_vec())
+    });
+    c.bench_function("segment/five_span_to_proto_then_encode", |b| {
+        b.iter(|| black_box(&segment).to_proto().encode_to_vec())
+    });
+}
+
 fn unsampled(c: &mut Criterion) {
     let reporter = MemoryReporter::new();
     let config = Config::builder()
@@ -195,7 +213,8 @@ impl QueueingReporter {
                     if counting_only.load(Ordering::Relaxed) {
                         black_box(segment.span_count());
                     } else {
-                        black_box(segment.to_proto());
+                        // What the gRPC and Kafka reporters do with a segment.
+                        black_box(segment.encode_to_vec());
                     }
                     done.fetch_add(1, Ordering::Relaxed);
                 }
@@ -354,5 +373,12 @@ fn on_two_threads(run: impl Fn() -> Duration + Sync) -> Duration {
 
 // `threads` comes last: it installs the global tracer, which `span/no_tracer_local_span` must not
 // find.
-criterion_group!(benches, request, unsampled, threads, fastrace_side_by_side);
+criterion_group!(
+    benches,
+    request,
+    reporter_side,
+    unsampled,
+    threads,
+    fastrace_side_by_side
+);
 criterion_main!(benches);

@@ -103,6 +103,12 @@ impl Id {
     }
 }
 
+/// An id's text in three parts, `<process uuid>`, `.` and `after`, the id's
+/// [`Id::text_after_uuid`].
+pub(crate) fn with_uuid(after: &IdText) -> [&[u8]; 3] {
+    [process_uuid().as_bytes(), b".", after.as_bytes()]
+}
+
 /// The Base64 form of the start every id shares, `<process uuid>.`, made once.
 ///
 /// Those are 33 bytes, a whole number of Base64's 3-byte groups, so an id's Base64 is this
@@ -127,6 +133,10 @@ impl IdText {
         let taken = end - self.len;
         self.buf[self.len..end].copy_from_slice(&part.as_bytes()[..taken]);
         self.len = end;
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 
     pub(crate) fn as_str(&self) -> &str {

@@ -2,8 +2,8 @@
 //!
 //! Operation names, peers, tags, logs and the caller's `sw8` fields are copied into a single
 //! `String` that the segment owns, and records keep [`Text`] ranges into it. A request then
-//! allocates once for all its strings instead of once per string; the reporter turns the ranges
-//! back into the protobuf's `String`s off the request path.
+//! allocates once for all its strings instead of once per string; the reporter copies the ranges
+//! into the protobuf bytes off the request path.
 
 /// How much text a segment may hold; past it, new strings are dropped and counted, so that a
 /// span tagged in a loop cannot grow memory without bound.

@@ -6,7 +6,7 @@
 //! collector's dynamic configuration back. Here are [`MemoryReporter`], which keeps segments for
 //! tests, [`LogReporter`], which writes one line per segment, [`GrpcReporter`], the transport
 //! to a SkyWalking OAP, and (feature `kafka`) `KafkaReporter`, the same to the OAP through Kafka;
-//! [`start`] starts whichever of the two [`Config::protocol`](crate::config::Config::protocol)
+//! [`start`](fn@start) starts whichever of the two [`Config::protocol`](crate::config::Config::protocol)
 //! names.
 
 mod commands;
@@ -40,7 +40,8 @@ pub use crate::segment::FinishedSegment;
 /// `report` is called on the thread that ended a segment's last span, so it must not block, wait
 /// on the network, or grow memory without bound: hand the segment off to a bounded queue, or drop
 /// it (and count the drop). The segment comes in the compact form it was recorded in; a reporter
-/// that queues it builds the protobuf with [`FinishedSegment::to_proto`] on its own thread.
+/// that queues it writes the protobuf bytes with [`FinishedSegment::encode_to_vec`] (or builds
+/// the message with [`FinishedSegment::to_proto`]) on its own thread.
 ///
 /// A reporter may call back into the agent (read the context, log through a bridge); spans it
 /// starts that would begin a new segment are not recorded, so that reporting a segment never

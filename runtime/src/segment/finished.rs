@@ -36,7 +36,7 @@ use crate::text::Text;
 #[derive(Clone)]
 pub struct FinishedSegment {
     pub(super) trace_id: TraceId,
-    pub(super) segment_id: Id,
+    pub(crate) segment_id: Id,
     pub(super) skip_analysis: bool,
     pub(super) records: PooledRecords,
 }

@@ -3,8 +3,8 @@
 //! A [`Segment`] keeps the records of its spans itself, in a compact form whose strings all live
 //! in one buffer (see [`records`] and [`crate::text`]), taken from a pool of finished segments'
 //! ([`pool`]); a [`crate::Span`] is a handle, the segment and an index. When the last span ends,
-//! the records move into a [`FinishedSegment`] for the reporter, which builds the protobuf
-//! `SegmentObject` from them, off the request path when it queues. A trace that is not sampled
+//! the records move into a [`FinishedSegment`] for the reporter, which writes the protobuf
+//! bytes straight from them ([`wire`]), off the request path when it queues. A trace that is not sampled
 //! has no segment: an [`UnsampledTrace`] only carries its context on.
 
 mod finished;
@@ -14,6 +14,7 @@ pub(crate) mod reporting;
 mod reuse;
 mod trace_id;
 mod unsampled;
+mod wire;
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub(crate) use self::records::Parent;
 use self::records::{LogRecord, SpanRecord, TagRecord};
 pub(crate) use self::trace_id::TraceId;
 pub(crate) use self::unsampled::UnsampledTrace;
+pub(crate) use self::wire::SegmentBytes;
 use crate::clock::now_ms;
 use crate::diagnostics::{self, Problem};
 use crate::id::Id;

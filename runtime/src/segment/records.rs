@@ -18,7 +18,7 @@ pub(super) struct Records {
     pub(super) logs: Vec<LogRecord>,
     pub(super) parent: Option<Parent>,
     /// More callers of the first span, after `parent`: the other records of a batch a consumer
-    /// handles as one (see [`crate::Span::add_caller`]).
+    /// handles as one (see `span::batch_entry_span`).
     pub(super) more_callers: Vec<Sw8Fields>,
     pub(super) size_limited: bool,
     /// Strings left out since the last report of them (see [`super::report_dropped`]).

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::id::{self, Id};
+use crate::id::{self, Id, IdText};
 use crate::propagation::Piece;
 
 /// A trace id: made here, or received in an `sw8` header.
@@ -55,6 +55,25 @@ impl TraceId {
                 .unwrap_or_default(),
             TraceId::Remote(text) => text,
             TraceId::Local(_) => "",
+        }
+    }
+
+    /// The decimal part of an id made here (see [`Id::text_after_uuid`]); `None` for a
+    /// caller's.
+    pub(super) fn text_after_uuid(&self) -> Option<IdText> {
+        match self {
+            TraceId::Local(id) => Some(id.text_after_uuid()),
+            TraceId::Short { .. } | TraceId::Remote(_) => None,
+        }
+    }
+
+    /// A caller's id as bytes, as [`TraceId::remote_text`] without checking them again: they
+    /// were copied from a `str` whole.
+    pub(super) fn remote_bytes(&self) -> &[u8] {
+        match self {
+            TraceId::Short { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            TraceId::Remote(text) => text.as_bytes(),
+            TraceId::Local(_) => &[],
         }
     }
 

@@ -19,11 +19,12 @@ use rust2sky_proto::v3::configuration_discovery_service_client::ConfigurationDis
 use rust2sky_proto::v3::log_report_service_client::LogReportServiceClient;
 use rust2sky_proto::v3::management_service_client::ManagementServiceClient;
 use rust2sky_proto::v3::meter_report_service_client::MeterReportServiceClient;
-use rust2sky_proto::v3::trace_segment_report_service_client::TraceSegmentReportServiceClient;
 use rust2sky_proto::v3::{Commands, ConfigurationSyncRequest, LogData, MeterData};
 use tokio::sync::{Notify, watch};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
+use tonic_prost::ProstCodec;
 
 use super::Shared;
 use super::handover::{Handover, LaneOf};
@@ -33,6 +34,7 @@ use crate::reporter::lane::Lane;
 use crate::reporter::retry::{Throttle, backoff_delay};
 use crate::reporter::telemetry;
 use crate::reporter::{FinishedSegment, Management};
+use crate::segment::SegmentBytes;
 
 /// Starts the background thread and its runtime; returns once the runtime is built.
 pub(super) fn spawn(shared: Arc<Shared>, settings: Settings) -> std::io::Result<()> {
@@ -211,13 +213,19 @@ impl Worker {
     // ---------------------------------------------------------------- segments, logs, meters
 
     async fn segment_loop(&self) {
-        // Each segment becomes its protobuf as the stream takes it, on this thread, off the
-        // request path.
-        let prepare = |segment: FinishedSegment| vec![segment.to_proto()];
+        // Each segment's protobuf bytes are written into the stream's buffer as the stream
+        // takes it, on this thread, off the request path, straight from its records: no
+        // `SegmentObject` is built (see `FinishedSegment::encode_to_vec`).
+        let prepare = |segment: FinishedSegment| vec![SegmentBytes(segment)];
         let call = |channel, request| async move {
-            TraceSegmentReportServiceClient::new(channel)
-                .collect(request)
+            let mut grpc = tonic::client::Grpc::new(channel);
+            grpc.ready()
                 .await
+                .map_err(|error| Status::unknown(format!("the channel is not ready: {error}")))?;
+            let path =
+                PathAndQuery::from_static("/skywalking.v3.TraceSegmentReportService/collect");
+            let codec = ProstCodec::<SegmentBytes, Commands>::default();
+            grpc.client_streaming(request, path, codec).await
         };
         self.stream_loop(
             segments_of,

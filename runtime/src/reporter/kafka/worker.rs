@@ -277,9 +277,8 @@ impl Worker {
         let instance = &self.settings.instance;
         // The protobuf is made here, on the reporter's thread, off the request path.
         let segment_record = |segment: FinishedSegment| {
-            let segment = segment.to_proto();
-            let value = segment.encode_to_vec();
-            (segment.trace_segment_id.into_bytes(), value)
+            let key = segment.segment_id.to_string().into_bytes();
+            (key, segment.encode_to_vec())
         };
         let meter_record = |meter_data| {
             let value = MeterDataCollection { meter_data }.encode_to_vec();
