@@ -194,9 +194,11 @@ fn unsampled(c: &mut Criterion) {
 /// Queues each segment for a thread of its own, which takes what waits every millisecond (the
 /// gRPC reporter's sender wakes on a queue's first item instead; this one stays mostly asleep),
 /// builds the protobuf (or, while `counting_only` is set, just counts) and drops it: the records
-/// then go back to the pool from that thread, as they do in a service.
+/// then go back to the pool from that thread, as they do in a service. While `drop_here` is set
+/// it drops each segment on the thread that reports it instead: no hand-off at all.
 struct QueueingReporter {
     queue: Arc<Mutex<Vec<FinishedSegment>>>,
+    drop_here: Arc<AtomicBool>,
 }
 
 impl QueueingReporter {
@@ -221,13 +223,20 @@ impl QueueingReporter {
                 std::thread::sleep(Duration::from_millis(1));
             }
         });
-        QueueingReporter { queue }
+        QueueingReporter {
+            queue,
+            drop_here: Arc::default(),
+        }
     }
 }
 
 impl Reporter for QueueingReporter {
     fn report(&self, segment: FinishedSegment) {
-        self.queue.lock().unwrap().push(segment);
+        if self.drop_here.load(Ordering::Relaxed) {
+            drop(segment);
+        } else {
+            self.queue.lock().unwrap().push(segment);
+        }
     }
 }
 
@@ -241,6 +250,7 @@ fn threads(c: &mut Criterion) {
     let counting_only = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let reporter = QueueingReporter::start(counting_only.clone(), done.clone());
+    let drop_here = reporter.drop_here.clone();
     let _guard = rust2sky::init(Config::default(), reporter).expect("the bench's one init");
     let tracer = rust2sky::global_tracer().expect("installed");
     let incoming = HashMap::from([("sw8".to_owned(), SW8.to_owned())]);
@@ -302,6 +312,15 @@ fn threads(c: &mut Criterion) {
         });
         group.finish();
     }
+    // The request path alone: each segment dropped where it finished, its records back in the
+    // thread's own pool, nothing handed to another thread.
+    drop_here.store(true, Ordering::Relaxed);
+    let mut group = c.benchmark_group("span/five_span_request_threads_no_handoff");
+    group.bench_function("1", |b| b.iter_custom(run));
+    group.bench_function("2", |b| {
+        b.iter_custom(|iterations| on_two_threads(|| run(iterations)))
+    });
+    group.finish();
 }
 
 /// What the fastrace rows hand to their reporter: counted and dropped, as the counting rows'
