@@ -258,6 +258,21 @@ impl Kind<super::Protocol> for ProtocolName {
     }
 }
 
+/// A [`KafkaCompression`](super::KafkaCompression) by Kafka's name for it, in any case.
+pub(super) struct CompressionName;
+
+impl Kind<super::KafkaCompression> for CompressionName {
+    fn parse(&self, text: &str) -> Result<super::KafkaCompression, &'static str> {
+        match text.to_ascii_lowercase().as_str() {
+            "none" => Ok(super::KafkaCompression::None),
+            "gzip" => Ok(super::KafkaCompression::Gzip),
+            "snappy" => Ok(super::KafkaCompression::Snappy),
+            "lz4" | "zstd" => Err("lz4 and zstd are not built into rust2sky: use gzip or snappy"),
+            _ => Err("expected none, gzip or snappy"),
+        }
+    }
+}
+
 /// `true`/`false`/`1`/`0`, in any case.
 pub(super) struct Flag;
 

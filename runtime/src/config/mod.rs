@@ -40,7 +40,7 @@ pub use self::dynamic::DynamicConfig;
 pub use self::live::LiveSettings;
 pub(crate) use self::live::WeakLiveSettings;
 pub use self::settings::{
-    DEFAULT_BACKEND, DEFAULT_IGNORE_SUFFIXES, DEFAULT_SERVICE_NAME, Protocol,
+    DEFAULT_BACKEND, DEFAULT_IGNORE_SUFFIXES, DEFAULT_SERVICE_NAME, KafkaCompression, Protocol,
 };
 // `dynamic.rs` reads the collector's lists with the same splitter as the environment's.
 use self::kinds::split_nonempty;

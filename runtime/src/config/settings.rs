@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::generate::settings;
 use super::kinds::{Backends, Count, File, Flag, Level, List, Name, Positive, Rate, Secret};
-use super::kinds::{ProtocolName, Seconds, SecondsOrOff, Text};
+use super::kinds::{CompressionName, ProtocolName, Seconds, SecondsOrOff, Text};
 
 /// The default service name, used when neither the code nor [`env::SERVICE_NAME`] sets one.
 ///
@@ -41,6 +41,33 @@ pub enum Protocol {
     /// [`Config::kafka_bootstrap_servers`](super::Config::kafka_bootstrap_servers); needs the
     /// `kafka` feature.
     Kafka,
+}
+
+/// How the Kafka reporter compresses its record batches
+/// ([`Config::kafka_compression_type`](super::Config::kafka_compression_type)), by the names of
+/// Kafka's own `compression.type`.
+///
+/// `lz4` and `zstd` are refused with a clear error: rskafka's codecs for them build C libraries,
+/// which rust2sky leaves out.
+///
+/// ```
+/// use rust2sky::config::{Config, KafkaCompression, env};
+///
+/// let config = Config::builder()
+///     .build_with_env(|name| (name == env::KAFKA_COMPRESSION_TYPE).then(|| "snappy".to_owned()))?;
+/// assert_eq!(config.kafka_compression_type(), KafkaCompression::Snappy);
+/// # Ok::<(), rust2sky::config::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KafkaCompression {
+    /// `none`: batches go as they are.
+    #[default]
+    None,
+    /// `gzip`: the smallest batches, for the most CPU.
+    Gzip,
+    /// `snappy`: smaller batches for little CPU.
+    Snappy,
 }
 
 /// The default OAP address: a collector on this machine.
@@ -455,5 +482,15 @@ settings! {
         default: Duration::from_secs(30), shown as "30",
         meaning: "Seconds a Kafka request may take before what it carries counts as failed",
         example: Duration::from_secs(10), env "10" => Duration::from_secs(10),
+    }
+
+    /// Kafka producers' `compression.type`, in any case: how the reporter compresses each batch
+    /// of records it produces. Consumers, the OAP's kafka-fetcher among them, read every kind.
+    kafka_compression_type(compression: KafkaCompression) {
+        env: KAFKA_COMPRESSION_TYPE = "SW_KAFKA_COMPRESSION_TYPE",
+        kind: CompressionName,
+        default: KafkaCompression::None, shown as "none",
+        meaning: "How Kafka record batches are compressed: `none`, `gzip` or `snappy`",
+        example: rust2sky::config::KafkaCompression::Gzip, env "gzip" => rust2sky::config::KafkaCompression::Gzip,
     }
 }

@@ -131,7 +131,8 @@ fn every_variable_overrides_the_code_value() {
         .kafka_topic_meter("code-meters")
         .kafka_topic_log("code-logs")
         .kafka_max_request_size(9)
-        .kafka_request_timeout(Duration::from_secs(9));
+        .kafka_request_timeout(Duration::from_secs(9))
+        .kafka_compression_type(KafkaCompression::Gzip);
     let config = build(
         code,
         &[
@@ -167,6 +168,7 @@ fn every_variable_overrides_the_code_value() {
             (env::KAFKA_TOPIC_LOG, "logs"),
             (env::KAFKA_MAX_REQUEST_SIZE, "1000"),
             (env::KAFKA_REQUEST_TIMEOUT, "5"),
+            (env::KAFKA_COMPRESSION_TYPE, "Snappy"),
         ],
     )
     .unwrap();
@@ -208,6 +210,7 @@ fn every_variable_overrides_the_code_value() {
     assert_eq!(config.kafka_topic_log(), "logs");
     assert_eq!(config.kafka_max_request_size(), 1000);
     assert_eq!(config.kafka_request_timeout(), Duration::from_secs(5));
+    assert_eq!(config.kafka_compression_type(), KafkaCompression::Snappy);
 }
 
 #[test]
@@ -579,4 +582,21 @@ fn a_protocol_rust2sky_does_not_have_is_refused_with_the_ones_it_has() {
             .build_with_env(|_| None)
             .is_err()
     );
+}
+
+#[test]
+fn a_kafka_compression_rust2sky_does_not_build_is_refused_with_the_ones_it_has() {
+    for (value, says) in [
+        ("lz4", "use gzip or snappy"),
+        ("ZSTD", "use gzip or snappy"),
+        ("brotli", "none, gzip or snappy"),
+    ] {
+        let text = build_env(&[(env::KAFKA_COMPRESSION_TYPE, value)])
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("SW_KAFKA_COMPRESSION_TYPE"), "{text}");
+        assert!(text.contains(says), "{text}");
+    }
+    let default = build_env(&[]).unwrap();
+    assert_eq!(default.kafka_compression_type(), KafkaCompression::None);
 }

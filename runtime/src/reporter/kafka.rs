@@ -49,8 +49,8 @@ use crate::config::{Config, DynamicConfig, LiveSettings};
 ///   is not sent again. Failures are logged (target `rust2sky`) at most once per kind every 30
 ///   seconds.
 /// - Requests carry at most [`Config::kafka_max_request_size`] bytes of records and may take
-///   [`Config::kafka_request_timeout`]. Records are not compressed: rskafka's codecs would add
-///   C libraries or new crates for a gain the brokers can make up with topic compression.
+///   [`Config::kafka_request_timeout`]; batches are compressed as
+///   [`Config::kafka_compression_type`] says (not at all by default, as the Java agent's).
 /// - The dynamic configuration comes over gRPC, as the Java agent's does beside its Kafka
 ///   reporter: every [`Config::config_discovery_interval`] a second background thread fetches
 ///   it from [`Config::backends`] (with the gRPC reporter's TLS, authentication and backoff), and

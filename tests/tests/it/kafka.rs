@@ -3,13 +3,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rskafka::client::ClientBuilder;
 use rskafka::client::error::ProtocolError;
 use rskafka::client::partition::UnknownTopicHandling;
 use rskafka::record::RecordAndOffset;
-use rust2sky::config::{Config, ConfigBuilder, Protocol};
+use rust2sky::config::{Config, ConfigBuilder, Protocol, env};
 use rust2sky::logging::log_data;
 use rust2sky::propagation::NoHeaders;
 use rust2sky::proto::prost::Message as _;
@@ -25,6 +26,7 @@ use rust2sky::testing::Collector;
 use rust2sky::{Tracer, component, tags};
 
 use crate::grpc_reporter::Both;
+use crate::relay::{Frames, Relay};
 use crate::servers;
 
 /// Long enough for anything that should happen to happen on a loaded 2-core machine.
@@ -40,6 +42,15 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Settings for `broker`, without the dynamic configuration over gRPC: these tests have no
 /// collector for it, but for the one that starts its own.
 fn kafka_config(broker: &str, more: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Config {
+    kafka_config_with_env(broker, more, |_| None)
+}
+
+/// [`kafka_config`], with the environment `env`.
+fn kafka_config_with_env(
+    broker: &str,
+    more: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    env: impl Fn(&str) -> Option<String>,
+) -> Config {
     more(
         Config::builder()
             .service_name("payments")
@@ -47,7 +58,7 @@ fn kafka_config(broker: &str, more: impl FnOnce(ConfigBuilder) -> ConfigBuilder)
             .kafka_bootstrap_servers([broker])
             .config_discovery_interval(Duration::ZERO),
     )
-    .build_with_env(|_| None)
+    .build_with_env(env)
     .expect("a valid configuration")
 }
 
@@ -276,6 +287,132 @@ fn a_request_arrives_on_the_namespaced_topic_keyed_by_its_segment_id() {
         })
         .collect();
     assert_eq!(orders, ["1", "2"], "in the order they were reported");
+}
+
+#[test]
+fn compressed_batches_arrive_whole_with_the_codec_asked_for() {
+    for (name, codec) in [("gzip", 1), ("snappy", 2), ("none", 0)] {
+        let (relay_port, tansu_port) =
+            (servers::free_loopback_port(), servers::free_loopback_port());
+        let Some(_tansu) = servers::tansu_advertising(tansu_port, relay_port) else {
+            return;
+        };
+        let produced = Arc::new(ProducedBatches::default());
+        let _relay = Relay::start(relay_port, tansu_port, produced.clone());
+        let broker = format!("127.0.0.1:{relay_port}");
+        create_topic(&broker, TOPICS[0]);
+        // Set as a user sets it, in the environment, in any case.
+        let config = kafka_config_with_env(
+            &broker,
+            |config| config,
+            |variable| (variable == env::KAFKA_COMPRESSION_TYPE).then(|| name.to_uppercase()),
+        );
+        let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+        let memory = MemoryReporter::new();
+        let tracer = Tracer::new(config, Both(memory.clone(), kafka.clone()));
+        tracer.in_scope(|| {
+            for order in 0..20 {
+                let mut entry = rust2sky::entry_span("POST:/pay", &NoHeaders).entered();
+                entry
+                    .tag("order", order.to_string())
+                    .tag("note", "x".repeat(200));
+            }
+        });
+        assert!(tracer.flush(PATIENCE), "{name}: {:?}", kafka.stats());
+        assert_eq!(kafka.stats().sent, 20, "{name}");
+
+        let made: Vec<SegmentObject> = memory
+            .take_finished()
+            .iter()
+            .map(FinishedSegment::to_proto)
+            .collect();
+        let records = consume(&broker, TOPICS[0], 20);
+        let arrived: Vec<SegmentObject> = records.iter().map(decode).collect();
+        assert_eq!(arrived, made, "{name}: every segment, field by field");
+        let codecs = produced.codecs(TOPICS[0]);
+        assert!(!codecs.is_empty(), "{name}: no produce request seen");
+        assert!(
+            codecs.iter().all(|&seen| seen == codec),
+            "{name}: batches with codecs {codecs:?}"
+        );
+    }
+}
+
+/// The compression codec of every record batch produced through a relay, by topic: the low
+/// three bits of a batch's attributes (0 none, 1 gzip, 2 snappy).
+#[derive(Default)]
+struct ProducedBatches(Mutex<Vec<(String, i16)>>);
+
+impl ProducedBatches {
+    fn codecs(&self, topic: &str) -> Vec<i16> {
+        let batches = self.0.lock().unwrap();
+        let of_topic = batches.iter().filter(|(name, _)| name == topic);
+        of_topic.map(|&(_, codec)| codec).collect()
+    }
+}
+
+impl Frames for ProducedBatches {
+    fn request(&self, frame: &[u8]) {
+        // Produce (API key 0) in the versions rskafka sends, 3 to 7, none of them flexible.
+        if frame.get(..2) == Some(&[0, 0])
+            && let Some(batches) = produce_batches(frame)
+        {
+            self.0.lock().unwrap().extend(batches);
+        }
+    }
+}
+
+/// Each topic of a Produce request with the codec of its first batch; `None` for a request of
+/// another shape.
+fn produce_batches(frame: &[u8]) -> Option<Vec<(String, i16)>> {
+    let mut reader = Reader { frame, at: 8 };
+    reader.string()?; // the client id
+    reader.string()?; // the transactional id
+    reader.skip(2 + 4)?; // acks, timeout
+    let mut batches = Vec::new();
+    for _ in 0..reader.i32()? {
+        let topic = String::from_utf8(reader.string()?.to_vec()).ok()?;
+        for _ in 0..reader.i32()? {
+            reader.skip(4)?; // the partition
+            let records = reader.i32()?;
+            let batch = reader.take(usize::try_from(records).ok()?)?;
+            // Base offset, length, leader epoch, magic and CRC come before the attributes.
+            let attributes = batch.get(21..23)?;
+            batches.push((
+                topic.clone(),
+                i16::from_be_bytes([attributes[0], attributes[1]]) & 7,
+            ));
+        }
+    }
+    Some(batches)
+}
+
+/// Reads a request's fields in order.
+struct Reader<'f> {
+    frame: &'f [u8],
+    at: usize,
+}
+
+impl<'f> Reader<'f> {
+    fn take(&mut self, len: usize) -> Option<&'f [u8]> {
+        let taken = self.frame.get(self.at..self.at.checked_add(len)?)?;
+        self.at += len;
+        Some(taken)
+    }
+
+    fn skip(&mut self, len: usize) -> Option<()> {
+        self.take(len).map(drop)
+    }
+
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    /// A nullable string: its length in two bytes (-1 for null), then its bytes.
+    fn string(&mut self) -> Option<&'f [u8]> {
+        let len = i16::from_be_bytes(self.take(2)?.try_into().ok()?);
+        self.take(usize::try_from(len).unwrap_or(0))
+    }
 }
 
 #[test]

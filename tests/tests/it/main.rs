@@ -9,6 +9,7 @@ mod meters;
 mod metrics_recorder;
 mod oap;
 mod redis_cache;
+mod relay;
 mod servers;
 mod spans;
 mod sql;

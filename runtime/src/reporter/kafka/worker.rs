@@ -22,7 +22,7 @@ use rust2sky_proto::prost::Message as _;
 use rust2sky_proto::v3::{LogData, MeterDataCollection};
 
 use super::{Shared, partition};
-use crate::config::Config;
+use crate::config::{Config, KafkaCompression};
 use crate::reporter::lane::Lane;
 use crate::reporter::retry::{Throttle, backoff_delay};
 use crate::reporter::telemetry::{self, Instance};
@@ -50,6 +50,7 @@ pub(super) struct Settings {
     meter_report_interval: Option<Duration>,
     max_request_bytes: usize,
     request_timeout: Duration,
+    compression: Compression,
 }
 
 impl Settings {
@@ -68,6 +69,11 @@ impl Settings {
             meter_report_interval: config.meter_report_interval(),
             max_request_bytes: config.kafka_max_request_size(),
             request_timeout: config.kafka_request_timeout(),
+            compression: match config.kafka_compression_type() {
+                KafkaCompression::Gzip => Compression::Gzip,
+                KafkaCompression::Snappy => Compression::Snappy,
+                _ => Compression::NoCompression,
+            },
         })
     }
 }
@@ -367,7 +373,7 @@ impl Worker {
     async fn produce(&self, client: &PartitionClient, records: Vec<Record>) -> Result<(), String> {
         let produced = tokio::time::timeout(
             self.settings.request_timeout,
-            client.produce(records, Compression::NoCompression),
+            client.produce(records, self.settings.compression),
         )
         .await;
         match produced {

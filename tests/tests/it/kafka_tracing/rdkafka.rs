@@ -4,13 +4,10 @@
 //! ApiVersions v3: tansu ends it with the four optional tagged fields (supported and finalized
 //! features, their epoch, ZooKeeper migration) written out at their default values, where Kafka
 //! leaves them out, and librdkafka fails with "Read underflow" and never connects. So the client
-//! talks to tansu through [`Relay`], which passes every byte on unchanged but for those tagged
+//! talks to tansu through a [`Relay`], which passes every byte on unchanged but for those tagged
 //! fields of ApiVersions answers. Everything else, the records and their headers included, is
 //! what tansu and librdkafka send.
 
-use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +24,7 @@ use rust2sky::integrations::kafka::rdkafka::{
 use rust2sky::propagation::NoHeaders;
 
 use super::{PATIENCE, Scene, Service, check_consumer_span, check_reference_to, producer_exit};
+use crate::relay::{Frames, Relay};
 use crate::servers;
 
 #[test]
@@ -36,7 +34,7 @@ fn a_message_sent_and_received_with_rdkafka_makes_one_trace_across_the_two() {
     let Some(_tansu) = servers::tansu_advertising(tansu_port, relay_port) else {
         return;
     };
-    let _relay = Relay::start(relay_port, tansu_port);
+    let _relay = relay_for_librdkafka(relay_port, tansu_port);
     let broker = format!("127.0.0.1:{relay_port}");
     let topic = "orders-rdkafka";
     let Scene {
@@ -114,7 +112,7 @@ fn messages_sent_by_threaded_and_base_producers_continue_their_traces_in_the_con
     let Some(_tansu) = servers::tansu_advertising(tansu_port, relay_port) else {
         return;
     };
-    let _relay = Relay::start(relay_port, tansu_port);
+    let _relay = relay_for_librdkafka(relay_port, tansu_port);
     let broker = format!("127.0.0.1:{relay_port}");
     let topic = "orders-rdkafka-base";
     let Scene {
@@ -352,72 +350,21 @@ fn header<'m>(message: &'m rdkafka::message::OwnedMessage, name: &str) -> Option
     std::str::from_utf8(header.value?).ok()
 }
 
-/// A TCP relay on 127.0.0.1 in front of tansu, for librdkafka (see the module's comment). It
-/// stops accepting when the test's process ends.
-struct Relay;
+/// What librdkafka needs of tansu's answers (see the module's comment).
+struct WithoutApiVersionsTags;
 
-impl Relay {
-    fn start(port: u16, broker_port: u16) -> Relay {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("the relay's port");
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(broker) = TcpStream::connect((Ipv4Addr::LOCALHOST, broker_port)) else {
-                    continue;
-                };
-                relay(client, broker);
-            }
-        });
-        Relay
+impl Frames for WithoutApiVersionsTags {
+    fn answer(&self, api_key: i16, frame: &mut Vec<u8>) {
+        // 18 is ApiVersions.
+        if api_key == 18 {
+            without_tagged_fields(frame);
+        }
     }
 }
 
-/// Relays one connection: requests as they are, answers frame by frame.
-fn relay(client: TcpStream, broker: TcpStream) {
-    let api_versions = Arc::new(Mutex::new(HashSet::new()));
-    let (mut from_client, mut to_broker) =
-        (client.try_clone().unwrap(), broker.try_clone().unwrap());
-    let asked = api_versions.clone();
-    std::thread::spawn(move || {
-        while let Some(frame) = read_frame(&mut from_client) {
-            // A request header starts with the API key (18 is ApiVersions), then its version
-            // and the correlation id that the answer repeats.
-            if frame.len() >= 8 && frame[..2] == [0, 18] {
-                asked.lock().unwrap().insert(frame[4..8].to_vec());
-            }
-            if write_frame(&mut to_broker, &frame).is_err() {
-                break;
-            }
-        }
-        let _ = to_broker.shutdown(Shutdown::Both);
-    });
-    let (mut from_broker, mut to_client) = (broker, client);
-    std::thread::spawn(move || {
-        while let Some(mut frame) = read_frame(&mut from_broker) {
-            let is_api_versions =
-                frame.len() >= 4 && api_versions.lock().unwrap().remove(&frame[..4]);
-            if is_api_versions {
-                without_tagged_fields(&mut frame);
-            }
-            if write_frame(&mut to_client, &frame).is_err() {
-                break;
-            }
-        }
-        let _ = to_client.shutdown(Shutdown::Both);
-    });
-}
-
-fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut size = [0; 4];
-    stream.read_exact(&mut size).ok()?;
-    let mut frame = vec![0; usize::try_from(i32::from_be_bytes(size)).ok()?];
-    stream.read_exact(&mut frame).ok()?;
-    Some(frame)
-}
-
-fn write_frame(stream: &mut TcpStream, frame: &[u8]) -> std::io::Result<()> {
-    let size = i32::try_from(frame.len()).expect("a small frame");
-    stream.write_all(&size.to_be_bytes())?;
-    stream.write_all(frame)
+/// A relay for librdkafka in front of tansu on `broker_port`.
+fn relay_for_librdkafka(port: u16, broker_port: u16) -> Relay {
+    Relay::start(port, broker_port, Arc::new(WithoutApiVersionsTags))
 }
 
 /// Drops the tagged fields at the end of an ApiVersions v3 answer (correlation id, error code,
