@@ -528,7 +528,7 @@ settings! {
     /// (`plugin.kafka.producer_config`), `SW_KAFKA_REPORTER_CONFIG_security_protocol` in the
     /// Python agent, in Kafka's words, in any case. `SSL` needs the `tls` feature (on by
     /// default). `SASL_PLAINTEXT` and `SASL_SSL` are refused for now (see
-    /// [`KafkaSecurityProtocol`](crate::config::KafkaSecurityProtocol)).
+    /// [the protocol's type](crate::config::KafkaSecurityProtocol)).
     kafka_security_protocol(protocol: KafkaSecurityProtocol) {
         env: KAFKA_SECURITY_PROTOCOL = "SW_KAFKA_SECURITY_PROTOCOL",
         kind: KafkaSecurityProtocolName,
