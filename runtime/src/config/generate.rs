@@ -17,7 +17,7 @@ macro_rules! settings {
             default: $default:expr, shown as $shown:literal,
             meaning: $meaning:literal,
             example: $code:expr, env $text:literal => $expected:expr
-            $(, with $with:ident($with_code:expr), env $with_var:ident = $with_text:literal)?
+            $(, with $with:ident($with_code:expr), env $with_var:ident = $with_text:literal)*
             $(,)?
         }
     )*) => {
@@ -35,7 +35,7 @@ macro_rules! settings {
                 )]
                 #[doc = ""]
                 #[doc = $crate::config::generate::env_example!(
-                    $field, $var = $text => $expected $(, $with_var = $with_text)?
+                    $field, $var = $text => $expected $(, $with_var = $with_text)*
                 )]
                 pub const $var: &str = $name;
             )*
@@ -108,7 +108,7 @@ macro_rules! settings {
                 )]
                 #[doc = ""]
                 #[doc = $crate::config::generate::code_example!(
-                    $field($code) => $expected $(, $with($with_code))?
+                    $field($code) => $expected $(, $with($with_code))*
                 )]
                 $field: $($ty)+
             }
@@ -128,7 +128,7 @@ macro_rules! settings {
                 [
                     #[doc = ""]
                     #[doc = $crate::config::generate::code_example!(
-                        $field($code) => $expected $(, $with($with_code))?
+                        $field($code) => $expected $(, $with($with_code))*
                     )]
                 ]
                 $field($arg: $($ty)+)
@@ -212,7 +212,7 @@ macro_rules! setter {
 /// A doctest that sets the variable (and the one it goes with, if any) and reads the getter.
 macro_rules! env_example {
     ($field:ident, $var:ident = $text:literal => $expected:expr
-        $(, $with_var:ident = $with_text:literal)?) => {
+        $(, $with_var:ident = $with_text:literal)*) => {
         concat!(
             "```\n",
             "# use std::{path::Path, time::Duration};\n",
@@ -220,7 +220,7 @@ macro_rules! env_example {
             "\n",
             "let config = Config::builder().build_with_env(|name| match name {\n",
             "    env::", stringify!($var), " => Some(", stringify!($text), ".to_owned()),\n",
-            $("    env::", stringify!($with_var), " => Some(", stringify!($with_text), ".to_owned()),\n",)?
+            $("    env::", stringify!($with_var), " => Some(", stringify!($with_text), ".to_owned()),\n",)*
             "    _ => None,\n",
             "})?;\n",
             "assert_eq!(config.", stringify!($field), "(), ", stringify!($expected), ");\n",
@@ -232,13 +232,13 @@ macro_rules! env_example {
 
 /// A doctest that calls the setter (and the one it goes with, if any) and reads the getter.
 macro_rules! code_example {
-    ($field:ident($code:expr) => $expected:expr $(, $with:ident($with_code:expr))?) => {
+    ($field:ident($code:expr) => $expected:expr $(, $with:ident($with_code:expr))*) => {
         concat!(
             "```\n",
             "# use std::{path::Path, time::Duration};\n",
             "let config = rust2sky::config::Config::builder()\n",
             "    .", stringify!($field), "(", stringify!($code), ")\n",
-            $("    .", stringify!($with), "(", stringify!($with_code), ")\n",)?
+            $("    .", stringify!($with), "(", stringify!($with_code), ")\n",)*
             "    .build_with_env(|_| None)?;\n",
             "assert_eq!(config.", stringify!($field), "(), ", stringify!($expected), ");\n",
             "# Ok::<(), rust2sky::config::ConfigError>(())\n",

@@ -273,6 +273,25 @@ impl Kind<super::KafkaCompression> for CompressionName {
     }
 }
 
+/// A [`KafkaSecurityProtocol`](super::KafkaSecurityProtocol) by Kafka's name for it, in any case.
+pub(super) struct KafkaSecurityProtocolName;
+
+impl Kind<super::KafkaSecurityProtocol> for KafkaSecurityProtocolName {
+    fn parse(&self, text: &str) -> Result<super::KafkaSecurityProtocol, &'static str> {
+        use super::KafkaSecurityProtocol as Security;
+        if let Some(protocol) = [Security::Plaintext, Security::Ssl]
+            .into_iter()
+            .find(|protocol| protocol.name().eq_ignore_ascii_case(text))
+        {
+            Ok(protocol)
+        } else if text.to_ascii_uppercase().starts_with("SASL_") {
+            Err("expected PLAINTEXT or SSL: SASL_PLAINTEXT and SASL_SSL are not supported yet")
+        } else {
+            Err("expected PLAINTEXT or SSL")
+        }
+    }
+}
+
 /// `true`/`false`/`1`/`0`, in any case.
 pub(super) struct Flag;
 

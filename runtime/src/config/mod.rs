@@ -40,7 +40,8 @@ pub use self::dynamic::DynamicConfig;
 pub use self::live::LiveSettings;
 pub(crate) use self::live::WeakLiveSettings;
 pub use self::settings::{
-    DEFAULT_BACKEND, DEFAULT_IGNORE_SUFFIXES, DEFAULT_SERVICE_NAME, KafkaCompression, Protocol,
+    DEFAULT_BACKEND, DEFAULT_IGNORE_SUFFIXES, DEFAULT_SERVICE_NAME, KafkaCompression,
+    KafkaSecurityProtocol, Protocol,
 };
 // `dynamic.rs` reads the collector's lists with the same splitter as the environment's.
 use self::kinds::split_nonempty;
@@ -96,6 +97,18 @@ pub enum ConfigError {
         value: String,
         /// The variable that is missing.
         missing: &'static str,
+    },
+    /// A Kafka TLS file is set, but [`Config::kafka_security_protocol`] does not use TLS: the
+    /// file would be ignored and the connection left in cleartext.
+    #[error(
+        "{variable} is set but SW_KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS: \
+         set SW_KAFKA_SECURITY_PROTOCOL to SSL"
+    )]
+    KafkaTlsFileWithoutTls {
+        /// The TLS file's variable, e.g. `SW_KAFKA_SSL_CA_FILE`.
+        variable: &'static str,
+        /// The protocol: `PLAINTEXT`.
+        protocol: KafkaSecurityProtocol,
     },
 }
 
@@ -278,21 +291,49 @@ impl ConfigBuilder {
             .values
             .resolve(|name| lookup(name).and_then(trimmed))?;
         let config = Config { values };
-        // Mutual TLS needs both files, wherever each was set; this is the one check that no
-        // single setting can make alone.
-        match (config.ssl_key_path(), config.ssl_cert_chain_path()) {
-            (Some(key), None) => Err(ConfigError::TlsClientIdentityIncomplete {
-                present: env::SSL_KEY_PATH,
-                value: key.display().to_string(),
-                missing: env::SSL_CERT_CHAIN_PATH,
-            }),
-            (None, Some(chain)) => Err(ConfigError::TlsClientIdentityIncomplete {
-                present: env::SSL_CERT_CHAIN_PATH,
-                value: chain.display().to_string(),
-                missing: env::SSL_KEY_PATH,
-            }),
-            _ => Ok(config),
+        // The checks that no single setting can make alone: wherever each value was set,
+        // mutual TLS needs both files, and a Kafka TLS file needs TLS.
+        client_identity_pair(
+            (env::SSL_KEY_PATH, config.ssl_key_path()),
+            (env::SSL_CERT_CHAIN_PATH, config.ssl_cert_chain_path()),
+        )?;
+        client_identity_pair(
+            (env::KAFKA_SSL_KEY_FILE, config.kafka_ssl_key_file()),
+            (env::KAFKA_SSL_CERT_FILE, config.kafka_ssl_cert_file()),
+        )?;
+        let protocol = config.kafka_security_protocol();
+        if !protocol.uses_tls() {
+            let tls_file = [
+                (env::KAFKA_SSL_CA_FILE, config.kafka_ssl_ca_file()),
+                (env::KAFKA_SSL_CERT_FILE, config.kafka_ssl_cert_file()),
+            ]
+            .into_iter()
+            .find_map(|(variable, value)| value.is_some().then_some(variable));
+            if let Some(variable) = tls_file {
+                return Err(ConfigError::KafkaTlsFileWithoutTls { variable, protocol });
+            }
         }
+        Ok(config)
+    }
+}
+
+/// A TLS client key and its certificate chain, each by its variable: both or neither.
+fn client_identity_pair(
+    (key_variable, key): (&'static str, Option<&std::path::Path>),
+    (chain_variable, chain): (&'static str, Option<&std::path::Path>),
+) -> Result<(), ConfigError> {
+    match (key, chain) {
+        (Some(key), None) => Err(ConfigError::TlsClientIdentityIncomplete {
+            present: key_variable,
+            value: key.display().to_string(),
+            missing: chain_variable,
+        }),
+        (None, Some(chain)) => Err(ConfigError::TlsClientIdentityIncomplete {
+            present: chain_variable,
+            value: chain.display().to_string(),
+            missing: key_variable,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::generate::settings;
 use super::kinds::{Backends, Count, File, Flag, Level, List, Name, Positive, Rate, Secret};
-use super::kinds::{CompressionName, ProtocolName, Seconds, SecondsOrOff, Text};
+use super::kinds::{
+    CompressionName, KafkaSecurityProtocolName, ProtocolName, Seconds, SecondsOrOff, Text,
+};
 
 /// The default service name, used when neither the code nor [`env::SERVICE_NAME`] sets one.
 ///
@@ -70,6 +72,73 @@ pub enum KafkaCompression {
     Snappy,
 }
 
+/// How the Kafka reporter talks to the brokers ([`Config::kafka_security_protocol`]), by the
+/// names of Kafka's own `security.protocol`.
+///
+/// `SASL_PLAINTEXT` and `SASL_SSL` are refused with a clear error for now: rskafka has SASL, but
+/// no broker the tests can start here authenticates a client, so rust2sky offers none untried.
+///
+/// ```
+/// use rust2sky::config::{Config, KafkaSecurityProtocol, env};
+///
+/// let config = Config::builder().build_with_env(|name| match name {
+///     env::KAFKA_SECURITY_PROTOCOL => Some("SSL".to_owned()),
+///     env::KAFKA_SSL_CA_FILE => Some("/etc/kafka/ca.pem".to_owned()),
+///     _ => None,
+/// })?;
+/// assert_eq!(config.kafka_security_protocol(), KafkaSecurityProtocol::Ssl);
+/// assert!(config.kafka_security_protocol().uses_tls());
+/// # Ok::<(), rust2sky::config::ConfigError>(())
+/// ```
+///
+/// [`Config::kafka_security_protocol`]: super::Config::kafka_security_protocol
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KafkaSecurityProtocol {
+    /// `PLAINTEXT`: no TLS.
+    #[default]
+    Plaintext,
+    /// `SSL`: TLS, the brokers' certificates checked against [`Config::kafka_ssl_ca_file`] or
+    /// the system's trusted roots.
+    ///
+    /// [`Config::kafka_ssl_ca_file`]: super::Config::kafka_ssl_ca_file
+    Ssl,
+}
+
+impl KafkaSecurityProtocol {
+    /// Kafka's name for it, as `security.protocol` takes it.
+    ///
+    /// ```
+    /// use rust2sky::config::KafkaSecurityProtocol;
+    ///
+    /// assert_eq!(KafkaSecurityProtocol::Ssl.name(), "SSL");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            KafkaSecurityProtocol::Plaintext => "PLAINTEXT",
+            KafkaSecurityProtocol::Ssl => "SSL",
+        }
+    }
+
+    /// Whether the connections to the brokers are TLS.
+    ///
+    /// ```
+    /// use rust2sky::config::KafkaSecurityProtocol;
+    ///
+    /// assert!(KafkaSecurityProtocol::Ssl.uses_tls());
+    /// assert!(!KafkaSecurityProtocol::Plaintext.uses_tls());
+    /// ```
+    pub fn uses_tls(self) -> bool {
+        self == KafkaSecurityProtocol::Ssl
+    }
+}
+
+impl std::fmt::Display for KafkaSecurityProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The default OAP address: a collector on this machine.
 ///
 /// ```
@@ -112,7 +181,7 @@ fn default_instance_name() -> &'static str {
 //   (`tests.rs` checks that the variable set to that text gives the value).
 // - `meaning`: one sentence, the README's; it starts the docs of the constant, getter and setter.
 // - `example`: a code value, a variable's value, and what the getter returns for either; it
-//   becomes the doctests. `with` names a setting the example needs too.
+//   becomes the doctests. each `with` names a setting the example needs too.
 // - `///` lines: what else the docs should say (the Java agent's name, limits).
 //
 // The order of the rows is that of `env::variables()` and of the README.
@@ -492,5 +561,70 @@ settings! {
         default: KafkaCompression::None, shown as "none",
         meaning: "How Kafka record batches are compressed: `none`, `gzip` or `snappy`",
         example: rust2sky::config::KafkaCompression::Gzip, env "gzip" => rust2sky::config::KafkaCompression::Gzip,
+    }
+
+    /// `security.protocol` in the Java agent's producer configuration
+    /// (`plugin.kafka.producer_config`), `SW_KAFKA_REPORTER_CONFIG_security_protocol` in the
+    /// Python agent, in Kafka's words, in any case. `SSL` needs the `tls` feature (on by
+    /// default). `SASL_PLAINTEXT` and `SASL_SSL` are refused for now (see
+    /// [the protocol's type](crate::config::KafkaSecurityProtocol)).
+    kafka_security_protocol(protocol: KafkaSecurityProtocol) {
+        env: KAFKA_SECURITY_PROTOCOL = "SW_KAFKA_SECURITY_PROTOCOL",
+        kind: KafkaSecurityProtocolName,
+        default: KafkaSecurityProtocol::Plaintext, shown as "PLAINTEXT",
+        meaning: "How the Kafka reporter talks to the brokers: `PLAINTEXT`, or `SSL` for TLS",
+        example: rust2sky::config::KafkaSecurityProtocol::Ssl, env "ssl"
+            => rust2sky::config::KafkaSecurityProtocol::Ssl,
+    }
+
+    /// `ssl_cafile` in the Python agent's producer configuration (`ssl.truststore.location` in
+    /// the Java agent's, as a PEM file here); used with `SSL`, whose brokers are otherwise
+    /// checked against the system's trusted roots. Set with `PLAINTEXT` it is
+    /// [`ConfigError::KafkaTlsFileWithoutTls`].
+    ///
+    /// [`ConfigError::KafkaTlsFileWithoutTls`]: crate::config::ConfigError::KafkaTlsFileWithoutTls
+    kafka_ssl_ca_file(path: Option<PathBuf>) {
+        env: KAFKA_SSL_CA_FILE = "SW_KAFKA_SSL_CA_FILE",
+        kind: File,
+        default: None, shown as "(unset)",
+        meaning: "Trusted CA certificates (PEM) of the Kafka brokers; unset, the system's trusted roots",
+        example: "/etc/kafka/ca.pem", env "/etc/kafka/ca.pem" => Some(Path::new("/etc/kafka/ca.pem")),
+        with kafka_security_protocol(rust2sky::config::KafkaSecurityProtocol::Ssl),
+            env KAFKA_SECURITY_PROTOCOL = "SSL",
+    }
+
+    /// `ssl_certfile` in the Python agent's producer configuration: the client's certificate
+    /// for brokers that require one (`ssl.client.auth=required`), with
+    /// [`Config::kafka_ssl_key_file`]. Set if and only if the key is
+    /// ([`ConfigError::TlsClientIdentityIncomplete`]), and only with `SSL`.
+    ///
+    /// [`Config::kafka_ssl_key_file`]: crate::config::Config::kafka_ssl_key_file
+    /// [`ConfigError::TlsClientIdentityIncomplete`]: crate::config::ConfigError::TlsClientIdentityIncomplete
+    kafka_ssl_cert_file(path: Option<PathBuf>) {
+        env: KAFKA_SSL_CERT_FILE = "SW_KAFKA_SSL_CERT_FILE",
+        kind: File,
+        default: None, shown as "(unset)",
+        meaning: "Client certificate chain (PEM) for mutual TLS to the Kafka brokers; needs the key too",
+        example: "/etc/agent/kafka.pem", env "/etc/agent/kafka.pem"
+            => Some(Path::new("/etc/agent/kafka.pem")),
+        with kafka_ssl_key_file("/etc/agent/kafka.key"), env KAFKA_SSL_KEY_FILE = "/etc/agent/kafka.key",
+        with kafka_security_protocol(rust2sky::config::KafkaSecurityProtocol::Ssl),
+            env KAFKA_SECURITY_PROTOCOL = "SSL",
+    }
+
+    /// `ssl_keyfile` in the Python agent's producer configuration: the key of
+    /// [`Config::kafka_ssl_cert_file`]. Set if and only if the certificate is.
+    ///
+    /// [`Config::kafka_ssl_cert_file`]: crate::config::Config::kafka_ssl_cert_file
+    kafka_ssl_key_file(path: Option<PathBuf>) {
+        env: KAFKA_SSL_KEY_FILE = "SW_KAFKA_SSL_KEY_FILE",
+        kind: File,
+        default: None, shown as "(unset)",
+        meaning: "Client private key (PEM) for mutual TLS to the Kafka brokers; needs the certificate chain too",
+        example: "/etc/agent/kafka.key", env "/etc/agent/kafka.key"
+            => Some(Path::new("/etc/agent/kafka.key")),
+        with kafka_ssl_cert_file("/etc/agent/kafka.pem"), env KAFKA_SSL_CERT_FILE = "/etc/agent/kafka.pem",
+        with kafka_security_protocol(rust2sky::config::KafkaSecurityProtocol::Ssl),
+            env KAFKA_SECURITY_PROTOCOL = "SSL",
     }
 }

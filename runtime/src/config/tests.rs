@@ -600,3 +600,129 @@ fn a_kafka_compression_rust2sky_does_not_build_is_refused_with_the_ones_it_has()
     let default = build_env(&[]).unwrap();
     assert_eq!(default.kafka_compression_type(), KafkaCompression::None);
 }
+
+#[test]
+fn the_kafka_security_settings_default_to_plaintext_and_take_kafkas_words() {
+    let defaults = Config::default();
+    assert_eq!(
+        defaults.kafka_security_protocol(),
+        KafkaSecurityProtocol::Plaintext
+    );
+    assert_eq!(defaults.kafka_ssl_ca_file(), None);
+    assert_eq!(defaults.kafka_ssl_cert_file(), None);
+    assert_eq!(defaults.kafka_ssl_key_file(), None);
+    for (text, protocol) in [
+        ("PLAINTEXT", KafkaSecurityProtocol::Plaintext),
+        ("plaintext", KafkaSecurityProtocol::Plaintext),
+        (" SSL ", KafkaSecurityProtocol::Ssl),
+        ("Ssl", KafkaSecurityProtocol::Ssl),
+    ] {
+        let config = build_env(&[(env::KAFKA_SECURITY_PROTOCOL, text)]).unwrap();
+        assert_eq!(config.kafka_security_protocol(), protocol, "{text}");
+        assert_eq!(protocol.name(), text.trim().to_ascii_uppercase());
+    }
+    let config = build(
+        Config::builder()
+            .kafka_security_protocol(KafkaSecurityProtocol::Ssl)
+            .kafka_ssl_ca_file("/code/ca.pem")
+            .kafka_ssl_cert_file("/code/client.pem")
+            .kafka_ssl_key_file("/code/client.key"),
+        &[
+            (env::KAFKA_SSL_CA_FILE, "/env/ca.pem"),
+            (env::KAFKA_SSL_CERT_FILE, "/env/client.pem"),
+            (env::KAFKA_SSL_KEY_FILE, "/env/client.key"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.kafka_security_protocol(), KafkaSecurityProtocol::Ssl);
+    assert_eq!(config.kafka_ssl_ca_file(), Some(Path::new("/env/ca.pem")));
+    assert_eq!(
+        config.kafka_ssl_cert_file(),
+        Some(Path::new("/env/client.pem"))
+    );
+    assert_eq!(
+        config.kafka_ssl_key_file(),
+        Some(Path::new("/env/client.key"))
+    );
+    // The variable overrides the code, back to no TLS.
+    let config = build(
+        Config::builder().kafka_security_protocol(KafkaSecurityProtocol::Ssl),
+        &[(env::KAFKA_SECURITY_PROTOCOL, "PLAINTEXT")],
+    )
+    .unwrap();
+    assert_eq!(
+        config.kafka_security_protocol(),
+        KafkaSecurityProtocol::Plaintext
+    );
+}
+
+#[test]
+fn bad_kafka_security_values_are_clear_errors() {
+    let err = build_env(&[(env::KAFKA_SECURITY_PROTOCOL, "TLS")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"invalid SW_KAFKA_SECURITY_PROTOCOL="TLS": expected PLAINTEXT or SSL"#
+    );
+    for sasl in ["SASL_SSL", "sasl_plaintext"] {
+        let err = build_env(&[(env::KAFKA_SECURITY_PROTOCOL, sasl)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid SW_KAFKA_SECURITY_PROTOCOL=\"{sasl}\": expected PLAINTEXT or SSL: \
+                 SASL_PLAINTEXT and SASL_SSL are not supported yet"
+            )
+        );
+    }
+
+    // A TLS file without TLS would leave the connection in cleartext while looking secured.
+    let err = build_env(&[(env::KAFKA_SSL_CA_FILE, "/etc/kafka/ca.pem")]).unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::KafkaTlsFileWithoutTls {
+            variable: env::KAFKA_SSL_CA_FILE,
+            protocol: KafkaSecurityProtocol::Plaintext,
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "SW_KAFKA_SSL_CA_FILE is set but SW_KAFKA_SECURITY_PROTOCOL=PLAINTEXT does not use TLS: \
+         set SW_KAFKA_SECURITY_PROTOCOL to SSL"
+    );
+    let err = build(
+        Config::builder()
+            .kafka_ssl_cert_file("/client.pem")
+            .kafka_ssl_key_file("/client.key"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::KafkaTlsFileWithoutTls { variable, .. } if variable == env::KAFKA_SSL_CERT_FILE),
+        "{err}"
+    );
+
+    // The client certificate and key go together, as the gRPC reporter's do.
+    let err = build_env(&[
+        (env::KAFKA_SECURITY_PROTOCOL, "SSL"),
+        (env::KAFKA_SSL_CERT_FILE, "/client.pem"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::TlsClientIdentityIncomplete {
+            present: env::KAFKA_SSL_CERT_FILE,
+            value: "/client.pem".to_owned(),
+            missing: env::KAFKA_SSL_KEY_FILE,
+        }
+    );
+    let err = build(
+        Config::builder()
+            .kafka_security_protocol(KafkaSecurityProtocol::Ssl)
+            .kafka_ssl_key_file("/client.key"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::TlsClientIdentityIncomplete { present, .. } if present == env::KAFKA_SSL_KEY_FILE),
+        "{err}"
+    );
+}

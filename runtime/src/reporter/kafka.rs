@@ -8,6 +8,7 @@
 //! but that hand-off happens on the request path.
 
 mod partition;
+mod security;
 mod worker;
 
 use std::fmt;
@@ -48,6 +49,13 @@ use crate::config::{Config, DynamicConfig, LiveSettings};
 ///   from 1 s up to 30 s with ±20 % jitter; what a failed request carried counts as failed, and
 ///   is not sent again. Failures are logged (target `rust2sky`) at most once per kind every 30
 ///   seconds.
+/// - With [`Config::kafka_security_protocol`] `SSL` (feature `tls`, on by default) every
+///   connection to the brokers is TLS, their certificates checked against
+///   [`Config::kafka_ssl_ca_file`] or the system's trusted roots, with
+///   [`Config::kafka_ssl_cert_file`] and [`Config::kafka_ssl_key_file`] for brokers that ask for
+///   a client certificate. A broker whose certificate does not check is refused as one that does
+///   not answer: what is reported waits, bounded, and the reporter tries again with backoff. No
+///   SASL yet.
 /// - Requests carry at most [`Config::kafka_max_request_size`] bytes of records and may take
 ///   [`Config::kafka_request_timeout`]; batches are compressed as
 ///   [`Config::kafka_compression_type`] says (not at all by default, as the Java agent's).
@@ -120,6 +128,24 @@ pub enum KafkaError {
     /// cannot work (a TLS file that cannot be read, an invalid backend address...).
     #[error("cannot start fetching the dynamic configuration over gRPC: {0}")]
     Commands(GrpcError),
+    /// A Kafka TLS file ([`Config::kafka_ssl_ca_file`], [`Config::kafka_ssl_cert_file`],
+    /// [`Config::kafka_ssl_key_file`]) cannot be read.
+    #[error("cannot read the Kafka TLS {what} file {path:?}: {source}")]
+    TlsFile {
+        /// Which file: `trusted CA`, `client certificate chain` or `client key`.
+        what: &'static str,
+        /// Its path.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        source: std::io::Error,
+    },
+    /// A Kafka TLS file or setting cannot be used (not PEM, no certificate in it...).
+    #[error("invalid Kafka TLS configuration: {0}")]
+    Tls(String),
+    /// [`Config::kafka_security_protocol`] is `SSL`, but rust2sky was built without its `tls`
+    /// feature.
+    #[error("SW_KAFKA_SECURITY_PROTOCOL uses TLS but rust2sky was built without its `tls` feature")]
+    TlsUnavailable,
 }
 
 impl KafkaReporter {
@@ -141,7 +167,9 @@ impl KafkaReporter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(config: &Config) -> Result<KafkaReporter, KafkaError> {
-        let settings = worker::Settings::new(config).ok_or(KafkaError::NoBootstrapServers)?;
+        let security = security::Security::new(config)?;
+        let settings =
+            worker::Settings::new(config, security).ok_or(KafkaError::NoBootstrapServers)?;
         let commands = match config.config_discovery_interval() {
             Some(_) => Some(
                 GrpcReporter::builder(config)

@@ -272,13 +272,13 @@ fn a_wrong_token_is_refused_and_nothing_breaks() {
 }
 
 /// A certificate authority made for one test.
-struct TestCa {
-    pem: String,
+pub(crate) struct TestCa {
+    pub(crate) pem: String,
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
 impl TestCa {
-    fn new() -> TestCa {
+    pub(crate) fn new() -> TestCa {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -291,7 +291,7 @@ impl TestCa {
     }
 
     /// A certificate for `name` that this CA signed, and its key, as PEM.
-    fn issue(&self, name: &str) -> (String, String) {
+    pub(crate) fn issue(&self, name: &str) -> (String, String) {
         let key = rcgen::KeyPair::generate().unwrap();
         let certificate = rcgen::CertificateParams::new(vec![name.to_owned()])
             .unwrap()
@@ -302,16 +302,16 @@ impl TestCa {
 }
 
 /// A folder for one test's files, removed at the end.
-struct TempDir(std::path::PathBuf);
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
         let path = std::env::temp_dir().join(format!("rust2sky-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
     }
 
-    fn write(&self, file: &str, contents: &str) -> std::path::PathBuf {
+    pub(crate) fn write(&self, file: &str, contents: &str) -> std::path::PathBuf {
         let path = self.0.join(file);
         std::fs::write(&path, contents).unwrap();
         path

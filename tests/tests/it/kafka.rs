@@ -30,7 +30,7 @@ use crate::relay::{Frames, Relay};
 use crate::servers;
 
 /// Long enough for anything that should happen to happen on a loaded 2-core machine.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -41,7 +41,10 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Settings for `broker`, without the dynamic configuration over gRPC: these tests have no
 /// collector for it, but for the one that starts its own.
-fn kafka_config(broker: &str, more: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Config {
+pub(crate) fn kafka_config(
+    broker: &str,
+    more: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+) -> Config {
     kafka_config_with_env(broker, more, |_| None)
 }
 
@@ -63,12 +66,30 @@ fn kafka_config_with_env(
 }
 
 /// The four topics the OAP's kafka-fetcher reads, under their default names.
-const TOPICS: [&str; 4] = [
+pub(crate) const TOPICS: [&str; 4] = [
     "skywalking-segments",
     "skywalking-managements",
     "skywalking-meters",
     "skywalking-logs",
 ];
+
+/// How a test reaches a broker to make topics and read records back: a `host:port` plainly,
+/// or (`kafka_security`) with the TLS and SASL the broker asks for.
+pub(crate) trait Reach {
+    fn client_builder(&self) -> ClientBuilder;
+}
+
+impl Reach for str {
+    fn client_builder(&self) -> ClientBuilder {
+        ClientBuilder::new(vec![self.to_owned()])
+    }
+}
+
+impl Reach for String {
+    fn client_builder(&self) -> ClientBuilder {
+        self.as_str().client_builder()
+    }
+}
 
 /// Creates `topic`, with one partition, as the OAP's kafka-fetcher does at its start.
 fn create_topic(broker: &str, topic: &str) {
@@ -76,9 +97,10 @@ fn create_topic(broker: &str, topic: &str) {
 }
 
 /// Creates `topics`, each with `partitions` partitions.
-fn create_topics(broker: &str, topics: &[&str], partitions: i32) {
+pub(crate) fn create_topics(broker: &(impl Reach + ?Sized), topics: &[&str], partitions: i32) {
     runtime().block_on(async {
-        let client = ClientBuilder::new(vec![broker.to_owned()])
+        let client = broker
+            .client_builder()
             .build()
             .await
             .expect("the broker answers");
@@ -98,19 +120,24 @@ fn create_topics(broker: &str, topics: &[&str], partitions: i32) {
 }
 
 /// Every record of partition 0 of `topic`, waiting until there are at least `count`.
-fn consume(broker: &str, topic: &str, count: usize) -> Vec<RecordAndOffset> {
+pub(crate) fn consume(
+    broker: &(impl Reach + ?Sized),
+    topic: &str,
+    count: usize,
+) -> Vec<RecordAndOffset> {
     consume_partition(broker, topic, 0, count)
 }
 
 /// Every record of `partition` of `topic`, waiting until there are at least `count`.
 fn consume_partition(
-    broker: &str,
+    broker: &(impl Reach + ?Sized),
     topic: &str,
     partition: i32,
     count: usize,
 ) -> Vec<RecordAndOffset> {
     runtime().block_on(async {
-        let client = ClientBuilder::new(vec![broker.to_owned()])
+        let client = broker
+            .client_builder()
             .build()
             .await
             .expect("the broker answers");
@@ -173,11 +200,11 @@ fn consume_all(broker: &str, topic: &str, count: usize) -> Vec<RecordAndOffset> 
 }
 
 /// The key of a record, as text.
-fn key_of(record: &RecordAndOffset) -> &str {
+pub(crate) fn key_of(record: &RecordAndOffset) -> &str {
     std::str::from_utf8(record.record.key.as_deref().expect("a key")).expect("a UTF-8 key")
 }
 
-fn decode<M: rust2sky::proto::prost::Message + Default>(record: &RecordAndOffset) -> M {
+pub(crate) fn decode<M: rust2sky::proto::prost::Message + Default>(record: &RecordAndOffset) -> M {
     M::decode(record.record.value.as_deref().expect("a value")).expect("the value decodes")
 }
 
@@ -196,6 +223,64 @@ fn passes_in_its_own_process(name: &str, vars: &[(&str, &str)]) -> bool {
     output.status.success() && stdout.contains("test result: ok. 1 passed")
 }
 
+/// A payment request, in the tracer's scope: an entry span tagged with `order`, and the call to
+/// the bank it makes, which times out.
+pub(crate) fn pay(order: &str) {
+    let mut entry = rust2sky::entry_span("POST:/pay", &NoHeaders).entered();
+    entry
+        .tag(tags::HTTP_METHOD, "POST")
+        .tag("order", order)
+        .set_layer(SpanLayer::Http)
+        .set_component(component::HTTP);
+    let mut outgoing = HashMap::new();
+    let mut call = rust2sky::exit_span("POST:/charge", "bank:443", &mut outgoing);
+    call.set_layer(SpanLayer::Http)
+        .set_component(component::HTTP_CLIENT)
+        .error("Timeout", &"the bank did not answer");
+}
+
+/// `record` is the segment of a [`pay`] of service `payments`, `made`, keyed by its id: field
+/// by field, as the OAP reads it.
+pub(crate) fn assert_is_the_payment(record: &RecordAndOffset, made: &SegmentObject) {
+    let key = record.record.key.as_deref().expect("a key");
+    assert_eq!(
+        std::str::from_utf8(key),
+        Ok(made.trace_segment_id.as_str()),
+        "the key is the segment id"
+    );
+    assert!(record.record.headers.is_empty());
+    let value = record.record.value.as_deref().expect("a value");
+    let segment = SegmentObject::decode(value).expect("a SegmentObject");
+
+    assert_eq!(segment.trace_segment_id, made.trace_segment_id);
+    assert_eq!(segment.trace_id, made.trace_id);
+    assert_eq!(segment.service, "payments");
+    assert_eq!(segment.service_instance, "payments-1");
+    assert!(!segment.is_size_limited);
+    assert_eq!(segment.spans.len(), 2);
+    let (exit, entry) = (&segment.spans[0], &segment.spans[1]);
+    assert_eq!(entry.operation_name, "POST:/pay");
+    assert_eq!(entry.span_type, SpanType::Entry as i32);
+    assert_eq!(entry.span_layer, SpanLayer::Http as i32);
+    assert_eq!(entry.component_id, component::HTTP);
+    assert_eq!((entry.span_id, entry.parent_span_id), (0, -1));
+    assert!(
+        entry
+            .tags
+            .iter()
+            .any(|tag| tag.key == "http.method" && tag.value == "POST")
+    );
+    assert_eq!(exit.operation_name, "POST:/charge");
+    assert_eq!(exit.span_type, SpanType::Exit as i32);
+    assert_eq!(exit.peer, "bank:443");
+    assert_eq!(exit.component_id, component::HTTP_CLIENT);
+    assert_eq!((exit.span_id, exit.parent_span_id), (1, 0));
+    assert!(exit.is_error);
+    assert!(exit.start_time <= exit.end_time);
+    // Every field, the ones not named above included.
+    assert_eq!(&segment, made);
+}
+
 #[test]
 fn a_request_arrives_on_the_namespaced_topic_keyed_by_its_segment_id() {
     let Some(broker) = servers::tansu() else {
@@ -212,19 +297,8 @@ fn a_request_arrives_on_the_namespaced_topic_keyed_by_its_segment_id() {
     let tracer = Tracer::new(config, Both(memory.clone(), kafka.clone()));
 
     tracer.in_scope(|| {
-        for order in ["1", "2"] {
-            let mut entry = rust2sky::entry_span("POST:/pay", &NoHeaders).entered();
-            entry
-                .tag(tags::HTTP_METHOD, "POST")
-                .tag("order", order)
-                .set_layer(SpanLayer::Http)
-                .set_component(component::HTTP);
-            let mut outgoing = HashMap::new();
-            let mut call = rust2sky::exit_span("POST:/charge", "bank:443", &mut outgoing);
-            call.set_layer(SpanLayer::Http)
-                .set_component(component::HTTP_CLIENT)
-                .error("Timeout", &"the bank did not answer");
-        }
+        pay("1");
+        pay("2");
     });
     assert!(tracer.flush(PATIENCE), "{:?}", kafka.stats());
     let stats = kafka.stats();
@@ -239,43 +313,7 @@ fn a_request_arrives_on_the_namespaced_topic_keyed_by_its_segment_id() {
     let records = consume(&broker.addr(), topic, 2);
     assert_eq!(records.len(), 2, "one record a segment, nothing more");
     for (record, made) in records.iter().zip(&made) {
-        let key = record.record.key.as_deref().expect("a key");
-        assert_eq!(
-            std::str::from_utf8(key),
-            Ok(made.trace_segment_id.as_str()),
-            "the key is the segment id"
-        );
-        assert!(record.record.headers.is_empty());
-        let value = record.record.value.as_deref().expect("a value");
-        let segment = SegmentObject::decode(value).expect("a SegmentObject");
-
-        assert_eq!(segment.trace_segment_id, made.trace_segment_id);
-        assert_eq!(segment.trace_id, made.trace_id);
-        assert_eq!(segment.service, "payments");
-        assert_eq!(segment.service_instance, "payments-1");
-        assert!(!segment.is_size_limited);
-        assert_eq!(segment.spans.len(), 2);
-        let (exit, entry) = (&segment.spans[0], &segment.spans[1]);
-        assert_eq!(entry.operation_name, "POST:/pay");
-        assert_eq!(entry.span_type, SpanType::Entry as i32);
-        assert_eq!(entry.span_layer, SpanLayer::Http as i32);
-        assert_eq!(entry.component_id, component::HTTP);
-        assert_eq!((entry.span_id, entry.parent_span_id), (0, -1));
-        assert!(
-            entry
-                .tags
-                .iter()
-                .any(|tag| tag.key == "http.method" && tag.value == "POST")
-        );
-        assert_eq!(exit.operation_name, "POST:/charge");
-        assert_eq!(exit.span_type, SpanType::Exit as i32);
-        assert_eq!(exit.peer, "bank:443");
-        assert_eq!(exit.component_id, component::HTTP_CLIENT);
-        assert_eq!((exit.span_id, exit.parent_span_id), (1, 0));
-        assert!(exit.is_error);
-        assert!(exit.start_time <= exit.end_time);
-        // Every field, the ones not named above included.
-        assert_eq!(&segment, made);
+        assert_is_the_payment(record, made);
     }
     let orders: Vec<_> = records
         .iter()
@@ -415,18 +453,21 @@ impl<'f> Reader<'f> {
     }
 }
 
-#[test]
-fn with_the_broker_down_the_queue_is_bounded_and_a_late_broker_gets_what_waited() {
-    let port = servers::free_loopback_port();
-    let addr = format!("127.0.0.1:{port}");
-    let config = kafka_config(&addr, |config| config.max_send_queue_size(5));
-    let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+/// Twelve requests, at once, to a reporter that cannot send and whose queue holds five
+/// (`config`): five wait, seven are dropped, and all are counted.
+pub(crate) fn overflow_the_queue(config: Config, kafka: &KafkaReporter) {
+    assert_eq!(config.max_send_queue_size(), 5);
     let tracer = Tracer::new(config, kafka.clone());
+    let started = Instant::now();
     tracer.in_scope(|| {
         for _ in 0..12 {
             drop(rust2sky::entry_span("GET:/cart", &NoHeaders));
         }
     });
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the requests never wait for the reporter"
+    );
     let stats = kafka.stats();
     assert_eq!(
         (stats.produced, stats.dropped_full, stats.queued, stats.sent),
@@ -439,6 +480,15 @@ fn with_the_broker_down_the_queue_is_bounded_and_a_late_broker_gets_what_waited(
     );
     assert!(!kafka.flush(Duration::from_millis(300)));
     assert!(!kafka.is_connected());
+}
+
+#[test]
+fn with_the_broker_down_the_queue_is_bounded_and_a_late_broker_gets_what_waited() {
+    let port = servers::free_loopback_port();
+    let addr = format!("127.0.0.1:{port}");
+    let config = kafka_config(&addr, |config| config.max_send_queue_size(5));
+    let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+    overflow_the_queue(config, &kafka);
 
     let Some(broker) = servers::tansu_on(port) else {
         return;

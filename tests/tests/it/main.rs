@@ -3,6 +3,7 @@
 mod actix;
 mod grpc_reporter;
 mod kafka;
+mod kafka_security;
 mod kafka_tracing;
 mod logging;
 mod meters;

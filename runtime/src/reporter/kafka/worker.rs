@@ -21,6 +21,7 @@ use rskafka::record::Record;
 use rust2sky_proto::prost::Message as _;
 use rust2sky_proto::v3::{LogData, MeterDataCollection};
 
+use super::security::Security;
 use super::{Shared, partition};
 use crate::config::{Config, KafkaCompression};
 use crate::reporter::lane::Lane;
@@ -51,11 +52,12 @@ pub(super) struct Settings {
     max_request_bytes: usize,
     request_timeout: Duration,
     compression: Compression,
+    security: Security,
 }
 
 impl Settings {
     /// `None` when `config` names no broker.
-    pub(super) fn new(config: &Config) -> Option<Settings> {
+    pub(super) fn new(config: &Config, security: Security) -> Option<Settings> {
         let brokers = config.kafka_bootstrap_servers().to_vec();
         if brokers.is_empty() {
             return None;
@@ -74,6 +76,7 @@ impl Settings {
                 KafkaCompression::Snappy => Compression::Snappy,
                 _ => Compression::NoCompression,
             },
+            security,
         })
     }
 }
@@ -392,9 +395,13 @@ impl Worker {
             deadline: Some(CLIENT_RETRY_DEADLINE.min(self.settings.request_timeout)),
         };
         let connecting = async {
-            let client = ClientBuilder::new(self.settings.brokers.clone())
+            let builder = ClientBuilder::new(self.settings.brokers.clone())
                 .client_id("rust2sky")
-                .backoff_config(backoff)
+                .backoff_config(backoff);
+            let client = self
+                .settings
+                .security
+                .apply(builder)
                 .build()
                 .await
                 .map_err(|err| err.to_string())?;

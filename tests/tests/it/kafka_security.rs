@@ -1,0 +1,404 @@
+//! The Kafka reporter's TLS (`SW_KAFKA_SECURITY_PROTOCOL=SSL`) against a real broker.
+//!
+//! The `tansu` 0.6.0 build that CI installs cannot terminate TLS itself: its `--cert` and `--key`
+//! exclude each other, and its broker never wraps a connection in its TLS acceptor. So a TLS
+//! relay made here stands in front of it, with a certificate this test's own CA signed, and the
+//! broker advertises the relay: every connection the reporter makes, to bootstrap and then to
+//! the partition leader, is a real TLS handshake, and every Kafka byte goes through it to the
+//! real broker.
+//!
+//! There is no SASL test, and so no SASL in the reporter yet: that build authenticates no client.
+//! Its SASL server has no `PLAIN` (a handshake for it gets `NoSharedMechanism`), its in-memory
+//! storage keeps no SCRAM credentials (storing one does nothing, looking one up finds none),
+//! and it accepts `OAUTHBEARER` in the handshake only to refuse it in validation.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rskafka::client::ClientBuilder;
+use rust2sky::Tracer;
+use rust2sky::config::{ConfigBuilder, KafkaSecurityProtocol};
+use rust2sky::propagation::NoHeaders;
+use rust2sky::proto::v3::SegmentObject;
+use rust2sky::reporter::{
+    FinishedSegment, KafkaError, KafkaReporter, MemoryReporter, Reporter as _,
+};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::grpc_reporter::{Both, TempDir, TestCa};
+use crate::kafka::{
+    PATIENCE, Reach, TOPICS, assert_is_the_payment, consume, create_topics, kafka_config,
+    overflow_the_queue, pay,
+};
+use crate::servers;
+
+fn ring() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn certificates(pem: &str) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect("PEM certificates")
+}
+
+/// How this test reads back through the relay, as an OAP's kafka-fetcher configured for TLS
+/// would.
+struct Secured {
+    bootstrap: String,
+    ca: Option<String>,
+    /// A client certificate and key, for a relay that asks for one.
+    identity: Option<(String, String)>,
+}
+
+impl Secured {
+    fn new(bootstrap: String) -> Secured {
+        Secured {
+            bootstrap,
+            ca: None,
+            identity: None,
+        }
+    }
+}
+
+impl Reach for Secured {
+    fn client_builder(&self) -> ClientBuilder {
+        let mut builder = ClientBuilder::new(vec![self.bootstrap.clone()]);
+        if let Some(ca) = &self.ca {
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in certificates(ca) {
+                roots.add(certificate).expect("the CA certificate");
+            }
+            let tls = rustls::ClientConfig::builder_with_provider(ring())
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_root_certificates(roots);
+            let tls = match &self.identity {
+                Some((chain, key)) => tls
+                    .with_client_auth_cert(
+                        certificates(chain),
+                        PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("a key"),
+                    )
+                    .expect("a client identity"),
+                None => tls.with_no_client_auth(),
+            };
+            builder = builder.tls_config(Arc::new(tls));
+        }
+        builder
+    }
+}
+
+/// A TLS server on a port of 127.0.0.1 that relays every connection, once its handshake is
+/// done, to the broker's plaintext port; stopped when dropped.
+struct TlsRelay {
+    port: u16,
+    /// Connections whose handshake succeeded.
+    handshakes: Arc<AtomicUsize>,
+    /// Connections whose handshake failed.
+    refused: Arc<AtomicUsize>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TlsRelay {
+    /// Listens at once, so that the broker can be told to advertise [`TlsRelay::port`]; relays
+    /// to `broker_port` of 127.0.0.1. With `client_ca`, a client must show a certificate that
+    /// CA signed.
+    fn start(ca: &TestCa, client_ca: Option<&TestCa>, broker_port: u16) -> TlsRelay {
+        let (chain, key) = ca.issue("127.0.0.1");
+        let builder = rustls::ServerConfig::builder_with_provider(ring())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = match client_ca {
+            Some(client_ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for certificate in certificates(&client_ca.pem) {
+                    roots.add(certificate).expect("the client CA");
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    ring(),
+                )
+                .build()
+                .expect("a client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let server = builder
+            .with_single_cert(
+                certificates(&chain),
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("a key"),
+            )
+            .expect("a server certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a relay port");
+        let port = listener.local_addr().expect("its address").port();
+        listener.set_nonblocking(true).expect("non-blocking");
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let counts = (Arc::clone(&handshakes), Arc::clone(&refused));
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                let relay = async {
+                    loop {
+                        let Ok((client, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let acceptor = acceptor.clone();
+                        let (handshakes, refused) = (Arc::clone(&counts.0), Arc::clone(&counts.1));
+                        tokio::spawn(async move {
+                            let Ok(mut client) = acceptor.accept(client).await else {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                return;
+                            };
+                            handshakes.fetch_add(1, Ordering::Relaxed);
+                            let Ok(mut broker) =
+                                tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, broker_port))
+                                    .await
+                            else {
+                                return;
+                            };
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut broker).await;
+                        });
+                    }
+                };
+                tokio::select! {
+                    _ = stopped => {}
+                    () = relay => {}
+                }
+            });
+        });
+        TlsRelay {
+            port,
+            handshakes,
+            refused,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::Relaxed)
+    }
+
+    fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TlsRelay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A broker behind a TLS relay, the topics made: the relay, and the broker (stopped when
+/// dropped); `None` when there is no `tansu` to start.
+fn broker_behind_tls(
+    ca: &TestCa,
+    client_ca: Option<&TestCa>,
+) -> Option<(TlsRelay, servers::Tansu, Secured)> {
+    let broker_port = servers::free_loopback_port();
+    let relay = TlsRelay::start(ca, client_ca, broker_port);
+    let broker = servers::tansu_advertising(broker_port, relay.port)?;
+    let mut reader = Secured::new(relay.addr());
+    reader.ca = Some(ca.pem.clone());
+    if let Some(client_ca) = client_ca {
+        reader.identity = Some(client_ca.issue("reader"));
+    }
+    create_topics(&reader, &TOPICS, 1);
+    Some((relay, broker, reader))
+}
+
+/// One [`pay`] request, reported to `kafka` and kept in memory too; the segment as made.
+fn report_a_payment(config: rust2sky::config::Config, kafka: &KafkaReporter) -> SegmentObject {
+    let memory = MemoryReporter::new();
+    let tracer = Tracer::new(config, Both(memory.clone(), kafka.clone()));
+    tracer.in_scope(|| pay("1"));
+    assert!(tracer.flush(PATIENCE), "{:?}", kafka.stats());
+    let made = memory.take_finished();
+    assert_eq!(made.len(), 1);
+    FinishedSegment::to_proto(&made[0])
+}
+
+/// The one record on the segments topic is the segment `made`, field by field.
+fn assert_arrived(reader: &Secured, made: &SegmentObject) {
+    let records = consume(reader, "skywalking-segments", 1);
+    assert_eq!(records.len(), 1, "one record, nothing more");
+    assert_is_the_payment(&records[0], made);
+}
+
+/// Waits until `ready` holds, for what a background thread does.
+fn eventually(mut ready: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while !ready() {
+        if started.elapsed() > PATIENCE {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+fn tls_config(
+    broker: &str,
+    ca_file: &std::path::Path,
+    more: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+) -> rust2sky::config::Config {
+    kafka_config(broker, |config| {
+        more(
+            config
+                .kafka_security_protocol(KafkaSecurityProtocol::Ssl)
+                .kafka_ssl_ca_file(ca_file),
+        )
+    })
+}
+
+#[test]
+fn over_tls_the_segment_arrives_field_by_field() {
+    let ca = TestCa::new();
+    let Some((relay, _broker, reader)) = broker_behind_tls(&ca, None) else {
+        return;
+    };
+    let files = TempDir::new("kafka-tls");
+    let ca_file = files.write("ca.pem", &ca.pem);
+    let read_so_far = relay.handshakes();
+
+    let config = tls_config(&relay.addr(), &ca_file, |config| config);
+    let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+    let made = report_a_payment(config, &kafka);
+    let stats = kafka.stats();
+    assert_eq!((stats.produced, stats.sent, stats.failed), (1, 1, 0));
+    assert!(kafka.is_connected());
+    assert!(
+        relay.handshakes() > read_so_far,
+        "the reporter came through the TLS relay"
+    );
+    assert_eq!(relay.refused(), 0);
+    assert_arrived(&reader, &made);
+}
+
+#[test]
+fn a_broker_certificate_from_another_ca_is_refused_and_the_queue_stays_bounded() {
+    let ca = TestCa::new();
+    let Some((relay, _broker, reader)) = broker_behind_tls(&ca, None) else {
+        return;
+    };
+    let files = TempDir::new("kafka-tls-other-ca");
+    let other_ca = files.write("other-ca.pem", &TestCa::new().pem);
+    let config = tls_config(&relay.addr(), &other_ca, |config| {
+        config.max_send_queue_size(5)
+    });
+    let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+    overflow_the_queue(config, &kafka);
+    assert!(
+        eventually(|| relay.refused() >= 2),
+        "it keeps trying, with backoff"
+    );
+    assert_eq!(kafka.stats().queued, 5, "what waits is kept");
+    assert!(!kafka.is_connected());
+    // Nothing reached the broker.
+    assert!(consume(&reader, "skywalking-segments", 0).is_empty());
+}
+
+#[test]
+fn mutual_tls_needs_the_client_certificate() {
+    let ca = TestCa::new();
+    let clients = TestCa::new();
+    let Some((relay, _broker, reader)) = broker_behind_tls(&ca, Some(&clients)) else {
+        return;
+    };
+    let files = TempDir::new("kafka-mtls");
+    let ca_file = files.write("ca.pem", &ca.pem);
+
+    // Without a client certificate the relay refuses every handshake.
+    let config = tls_config(&relay.addr(), &ca_file, |config| config);
+    let anonymous = KafkaReporter::start(&config).expect("the reporter starts");
+    let refused_before = relay.refused();
+    Tracer::new(config, anonymous.clone())
+        .in_scope(|| drop(rust2sky::entry_span("GET:/anonymous", &NoHeaders)));
+    assert!(eventually(|| relay.refused() > refused_before));
+    assert!(!anonymous.flush(Duration::from_millis(300)));
+    assert!(!anonymous.is_connected());
+    assert_eq!(anonymous.stats().queued, 1);
+    drop(anonymous);
+
+    let (chain, key) = clients.issue("payments");
+    let chain_file = files.write("client.pem", &chain);
+    let key_file = files.write("client.key", &key);
+    let config = tls_config(&relay.addr(), &ca_file, |config| {
+        config
+            .kafka_ssl_cert_file(&chain_file)
+            .kafka_ssl_key_file(&key_file)
+    });
+    let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+    let made = report_a_payment(config, &kafka);
+    assert_eq!(kafka.stats().sent, 1);
+    assert_arrived(&reader, &made);
+}
+
+#[test]
+fn a_tls_file_that_cannot_be_used_is_an_error_at_start() {
+    let files = TempDir::new("kafka-bad-tls");
+    let config = |ca_file: &std::path::Path| tls_config("127.0.0.1:9092", ca_file, |config| config);
+
+    let missing = files.0.join("missing.pem");
+    let err = KafkaReporter::start(&config(&missing)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KafkaError::TlsFile {
+                what: "trusted CA",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+
+    let not_pem = files.write("ca.pem", "not a certificate");
+    let err = KafkaReporter::start(&config(&not_pem)).unwrap_err();
+    assert!(matches!(err, KafkaError::Tls(_)), "{err}");
+    assert!(
+        err.to_string().contains("ca.pem") && err.to_string().contains("no PEM certificate"),
+        "{err}"
+    );
+
+    let ca = TestCa::new();
+    let ca_file = files.write("good-ca.pem", &ca.pem);
+    let (chain, _key) = ca.issue("payments");
+    let chain_file = files.write("client.pem", &chain);
+    // A certificate where the key should be.
+    let err = KafkaReporter::start(&tls_config("127.0.0.1:9092", &ca_file, |config| {
+        config
+            .kafka_ssl_cert_file(&chain_file)
+            .kafka_ssl_key_file(&chain_file)
+    }))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("client.pem") && err.to_string().contains("private key"),
+        "{err}"
+    );
+}
