@@ -199,6 +199,9 @@ fn unsampled(c: &mut Criterion) {
 struct QueueingReporter {
     queue: Arc<Mutex<Vec<FinishedSegment>>>,
     drop_here: Arc<AtomicBool>,
+    /// The reporter thread's `/proc/<pid>/task/<tid>/schedstat`, whose first field is the CPU
+    /// time it has run, in nanoseconds.
+    schedstat: std::path::PathBuf,
 }
 
 impl QueueingReporter {
@@ -206,7 +209,11 @@ impl QueueingReporter {
     fn start(counting_only: Arc<AtomicBool>, done: Arc<AtomicU64>) -> QueueingReporter {
         let queue = Arc::new(Mutex::new(Vec::<FinishedSegment>::new()));
         let taken = Arc::downgrade(&queue);
+        let (tell_schedstat, schedstat) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let thread = std::fs::read_link("/proc/thread-self").expect("Linux's /proc");
+            let _ =
+                tell_schedstat.send(std::path::Path::new("/proc").join(thread).join("schedstat"));
             let mut batch = Vec::new();
             while let Some(queue) = taken.upgrade() {
                 std::mem::swap(&mut *queue.lock().unwrap(), &mut batch);
@@ -226,8 +233,16 @@ impl QueueingReporter {
         QueueingReporter {
             queue,
             drop_here: Arc::default(),
+            schedstat: schedstat.recv().expect("the reporter's thread started"),
         }
     }
+}
+
+/// The CPU time the thread whose `schedstat` this is has run so far.
+fn cpu_time(schedstat: &std::path::Path) -> Duration {
+    let text = std::fs::read_to_string(schedstat).expect("the reporter's thread runs");
+    let nanos = text.split_whitespace().next().and_then(|n| n.parse().ok());
+    Duration::from_nanos(nanos.expect("schedstat starts with nanoseconds"))
 }
 
 impl Reporter for QueueingReporter {
@@ -251,6 +266,20 @@ fn threads(c: &mut Criterion) {
     let done = Arc::new(AtomicU64::new(0));
     let reporter = QueueingReporter::start(counting_only.clone(), done.clone());
     let drop_here = reporter.drop_here.clone();
+    let schedstat = reporter.schedstat.clone();
+    // On a 2-core machine the reporter's thread takes its time from the request threads once two
+    // of them run: what it spends on each segment explains part of the `2` rows.
+    let reporter_cpu_per_segment = |group: &str, since: (Duration, u64)| {
+        let (cpu, segments) = (
+            cpu_time(&schedstat) - since.0,
+            done.load(Ordering::Relaxed) - since.1,
+        );
+        if let Some(per_segment) = cpu.checked_div(segments.max(1) as u32) {
+            println!(
+                "{group}: the reporter's thread ran {per_segment:?} of CPU per segment ({segments} segments)"
+            );
+        }
+    };
     let _guard = rust2sky::init(Config::default(), reporter).expect("the bench's one init");
     let tracer = rust2sky::global_tracer().expect("installed");
     let incoming = HashMap::from([("sw8".to_owned(), SW8.to_owned())]);
@@ -305,12 +334,15 @@ fn threads(c: &mut Criterion) {
     });
     for (group, counting) in [("threads", false), ("threads_counting", true)] {
         counting_only.store(counting, Ordering::Relaxed);
-        let mut group = c.benchmark_group(format!("span/five_span_request_{group}"));
+        let name = format!("span/five_span_request_{group}");
+        let since = (cpu_time(&schedstat), done.load(Ordering::Relaxed));
+        let mut group = c.benchmark_group(&name);
         group.bench_function("1", |b| b.iter_custom(run));
         group.bench_function("2", |b| {
             b.iter_custom(|iterations| on_two_threads(|| run(iterations)))
         });
         group.finish();
+        reporter_cpu_per_segment(&name, since);
     }
     // The request path alone: each segment dropped where it finished, its records back in the
     // thread's own pool, nothing handed to another thread.

@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 
 use super::trace_id::TraceId;
 use crate::id::Id;
-use crate::propagation::{Correlation, Outgoing, outgoing};
+use crate::propagation::{Correlation, Outgoing, Piece, outgoing};
 use crate::tracer::Tracer;
 
 /// A trace that is not recorded (not sampled or ignored), kept so that its context still
@@ -16,13 +16,17 @@ pub(crate) struct UnsampledTrace {
     pub(crate) tracer: Tracer,
     pub(crate) trace_id: TraceId,
     pub(crate) segment_id: Id,
-    endpoint: String,
+    /// The endpoint, then the trace id as the caller wrote it in Base64 when that is the Base64
+    /// this agent writes too (which the calls onward then copy rather than encode the id
+    /// again): one buffer, one allocation.
+    text: String,
+    endpoint_len: usize,
     skip_analysis: bool,
     correlation: Mutex<Correlation>,
 }
 
-/// The longest endpoint buffer a thread keeps with its last unsampled trace.
-const MAX_KEPT_ENDPOINT: usize = 1024;
+/// The longest text buffer (endpoint and trace id) a thread keeps with its last unsampled trace.
+const MAX_KEPT_TEXT: usize = 1024;
 
 thread_local! {
     /// The last unsampled trace of the global tracer this thread started, which the next one
@@ -35,16 +39,29 @@ impl UnsampledTrace {
     pub(crate) fn new(
         tracer: Tracer,
         trace_id: TraceId,
+        trace_id_base64: Option<&str>,
         endpoint: &str,
         skip_analysis: bool,
         correlation: Correlation,
     ) -> Arc<Self> {
+        let trace_id_base64 = trace_id_base64.unwrap_or_default();
+        let fill = |text: &mut String| {
+            text.clear();
+            text.reserve(endpoint.len() + trace_id_base64.len());
+            text.push_str(endpoint);
+            text.push_str(trace_id_base64);
+        };
         let segment_id = Id::generate();
         let make = |(tracer, trace_id, correlation)| UnsampledTrace {
             tracer,
             trace_id,
             segment_id,
-            endpoint: endpoint.to_owned(),
+            text: {
+                let mut text = String::new();
+                fill(&mut text);
+                text
+            },
+            endpoint_len: endpoint.len(),
             skip_analysis,
             correlation: Mutex::new(correlation),
         };
@@ -55,34 +72,45 @@ impl UnsampledTrace {
         let refill = |reused: &mut UnsampledTrace, (_tracer, trace_id, correlation)| {
             reused.trace_id = trace_id;
             reused.segment_id = segment_id;
-            reused.endpoint.clear();
-            reused.endpoint.push_str(endpoint);
+            fill(&mut reused.text);
+            reused.endpoint_len = endpoint.len();
             reused.skip_analysis = skip_analysis;
             *reused.correlation.get_mut() = correlation;
         };
-        // An endpoint grown by an unusual name is not kept.
-        let keep = |trace: &UnsampledTrace| trace.endpoint.capacity() <= MAX_KEPT_ENDPOINT;
+        // A buffer grown by an unusual name or id is not kept.
+        let keep = |trace: &UnsampledTrace| trace.text.capacity() <= MAX_KEPT_TEXT;
         super::reuse::reuse_or_make(&LAST_TRACE, parts, make, refill, keep)
     }
 
     pub(crate) fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.text.get(..self.endpoint_len).unwrap_or_default()
+    }
+
+    /// The caller's trace id in Base64, when it can be copied as it is.
+    fn trace_id_base64(&self) -> Option<&str> {
+        self.text
+            .get(self.endpoint_len..)
+            .filter(|text| !text.is_empty())
     }
 
     /// The headers for a call to `peer`: the caller's decision not to sample travels with it.
     pub(crate) fn outgoing(&self, peer: &str) -> Outgoing {
         let (sw8, correlation) = self.with_correlation(|correlation| {
-            self.trace_id.with_piece(|trace_id| {
+            let encode = |trace_id: Piece<'_>| {
                 outgoing(
                     None,
                     &self.tracer,
                     trace_id,
                     self.segment_id,
-                    &self.endpoint,
+                    self.endpoint(),
                     correlation,
                     peer,
                 )
-            })
+            };
+            match self.trace_id_base64() {
+                Some(encoded) => encode(Piece::Base64(encoded)),
+                None => self.trace_id.with_piece(encode),
+            }
         });
         Outgoing {
             sw8,

@@ -100,7 +100,15 @@ fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
     // A caller that did not sample is honoured; a caller that did is followed, as Java does,
     // unless this operation is one the ignore rules exclude.
     if !parent.sampled || !tracer.sampler().sample_followed(operation) {
-        return unsampled(tracer, trace_id, operation, skip_analysis, correlation);
+        let trace_id_base64 = parent.trace_id_base64.map(|text| text.get(records.text()));
+        return unsampled(
+            tracer,
+            trace_id,
+            trace_id_base64,
+            operation,
+            skip_analysis,
+            correlation,
+        );
     }
     let parent = Some(Parent::CrossProcess(parent));
     let now = now_ms();

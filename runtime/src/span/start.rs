@@ -110,7 +110,7 @@ fn local_trace(
     let trace_id = TraceId::Local(id::Id::generate_at(now));
     let correlation = correlation.unwrap_or_else(|| Correlation::new(tracer.correlation_limits()));
     if !tracer.sampler().sample(operation) {
-        return unsampled(tracer, trace_id, operation, false, correlation);
+        return unsampled(tracer, trace_id, None, operation, false, correlation);
     }
     let segment = Segment::new(
         tracer,
@@ -149,11 +149,19 @@ fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Sp
 pub(super) fn unsampled(
     tracer: Tracer,
     trace_id: TraceId,
+    trace_id_base64: Option<&str>,
     operation: &str,
     skip_analysis: bool,
     correlation: Correlation,
 ) -> Span {
-    let trace = UnsampledTrace::new(tracer, trace_id, operation, skip_analysis, correlation);
+    let trace = UnsampledTrace::new(
+        tracer,
+        trace_id,
+        trace_id_base64,
+        operation,
+        skip_analysis,
+        correlation,
+    );
     Span {
         state: SpanState::Unsampled(trace, None),
     }
