@@ -29,13 +29,9 @@ use crate::servers;
 
 #[test]
 fn a_message_sent_and_received_with_rdkafka_makes_one_trace_across_the_two() {
-    let relay_port = servers::free_loopback_port();
-    let tansu_port = servers::free_loopback_port();
-    let Some(_tansu) = servers::tansu_advertising(tansu_port, relay_port) else {
+    let Some((_tansu, _relay, broker)) = broker_for_librdkafka() else {
         return;
     };
-    let _relay = relay_for_librdkafka(relay_port, tansu_port);
-    let broker = format!("127.0.0.1:{relay_port}");
     let topic = "orders-rdkafka";
     let Scene {
         orders,
@@ -107,13 +103,9 @@ fn a_message_sent_and_received_with_rdkafka_makes_one_trace_across_the_two() {
 
 #[test]
 fn messages_sent_by_threaded_and_base_producers_continue_their_traces_in_the_consumer() {
-    let relay_port = servers::free_loopback_port();
-    let tansu_port = servers::free_loopback_port();
-    let Some(_tansu) = servers::tansu_advertising(tansu_port, relay_port) else {
+    let Some((_tansu, _relay, broker)) = broker_for_librdkafka() else {
         return;
     };
-    let _relay = relay_for_librdkafka(relay_port, tansu_port);
-    let broker = format!("127.0.0.1:{relay_port}");
     let topic = "orders-rdkafka-base";
     let Scene {
         orders, billing, ..
@@ -362,9 +354,14 @@ impl Frames for WithoutApiVersionsTags {
     }
 }
 
-/// A relay for librdkafka in front of tansu on `broker_port`.
-fn relay_for_librdkafka(port: u16, broker_port: u16) -> Relay {
-    Relay::start(port, broker_port, Arc::new(WithoutApiVersionsTags))
+/// A tansu broker behind a relay for librdkafka, and the relay's address, which tansu
+/// advertises; `None` (said) without tansu.
+fn broker_for_librdkafka() -> Option<(servers::Tansu, Relay, String)> {
+    let relay_port = servers::free_loopback_port();
+    let tansu_port = servers::free_loopback_port();
+    let tansu = servers::tansu_advertising(tansu_port, relay_port)?;
+    let relay = Relay::start(relay_port, tansu_port, Arc::new(WithoutApiVersionsTags));
+    Some((tansu, relay, format!("127.0.0.1:{relay_port}")))
 }
 
 /// Drops the tagged fields at the end of an ApiVersions v3 answer (correlation id, error code,
