@@ -38,18 +38,23 @@ impl<I: Injector> InjectCarrier for I {
     }
 }
 
+// The `dyn` carriers are not offered as alternatives in a wrong carrier's error: its note
+// names what to pass.
+#[diagnostic::do_not_recommend]
 impl InjectCarrier for dyn Injector + '_ {
     fn as_carrier(&mut self) -> DynInjector<'_> {
         DynInjector::Carrier(self)
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl InjectCarrier for dyn FnMut(&'static str, String) + '_ {
     fn as_carrier(&mut self) -> DynInjector<'_> {
         DynInjector::Closure(self)
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl InjectCarrier for dyn FnMut(&'static str, String) + Send + '_ {
     fn as_carrier(&mut self) -> DynInjector<'_> {
         DynInjector::Closure(self)
