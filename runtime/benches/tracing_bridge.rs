@@ -1,12 +1,14 @@
 //! What the `tracing` span bridge adds to a `tracing` span: a plain `Registry` span; the same
 //! span with a layer that only keeps a value in each span's extensions (the least any layer that
-//! remembers something per span pays); with `SpanBridge` installed; and rust2sky's own local span
-//! for comparison. Each row makes,
+//! remembers something per span pays); with a layer that keeps it in a map of its own instead;
+//! with `SpanBridge` installed; and rust2sky's own local span for comparison. Each row makes,
 //! enters, leaves and closes one span inside a request whose segment is current, so the bridged
 //! span is recorded (and the segment, holding up to the span limit, is replaced every 200 spans).
 //!
 //! Run with `cargo bench -p rust2sky --features tracing --bench tracing_bridge`.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -67,6 +69,55 @@ where
     }
 }
 
+/// Keeps a value per span as [`ExtensionsOnly`] does, in a map of its own keyed by span id
+/// instead of the registry's extensions: what a bridge that kept its spans itself would pay at
+/// least.
+#[derive(Default)]
+struct OwnMapOnly(std::sync::Mutex<HashMap<u64, Kept, BuildHasherDefault<IdHasher>>>);
+
+/// Span ids are unique while their spans live: they are their own hash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id;
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for OwnMapOnly
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, _attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.insert(id.into_u64(), Kept(1));
+        }
+    }
+
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        if let Ok(kept) = self.0.lock() {
+            black_box(kept.get(&id.into_u64()).map(|kept| kept.0));
+        }
+    }
+
+    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+        if let Ok(mut kept) = self.0.lock() {
+            black_box(kept.remove(&id.into_u64()));
+        }
+    }
+}
+
 /// Times `iters` spans of `info_span!("load", id = 7)`, made, entered, left and closed.
 fn tracing_span_rows(
     tracer: &Tracer,
@@ -93,6 +144,12 @@ fn tracing_spans(c: &mut Criterion) {
     let extensions_only = tracing_subscriber::registry().with(ExtensionsOnly);
     tracing::subscriber::with_default(extensions_only, || {
         group.bench_function("extensions_only_span", |b| {
+            b.iter_custom(|iters| tracing_span_rows(&tracer, &reporter, iters))
+        });
+    });
+    let own_map_only = tracing_subscriber::registry().with(OwnMapOnly::default());
+    tracing::subscriber::with_default(own_map_only, || {
+        group.bench_function("own_map_only_span", |b| {
             b.iter_custom(|iters| tracing_span_rows(&tracer, &reporter, iters))
         });
     });
