@@ -1,9 +1,10 @@
 //! What the `tracing` span bridge adds to a `tracing` span: a plain `Registry` span; the same
 //! span with a layer that only keeps a value in each span's extensions (the least a layer that
-//! remembers something per span in the registry's way pays); with a layer that keeps it in a map of its own instead;
-//! with `SpanBridge` installed; and rust2sky's own local span for comparison. Each row makes,
-//! enters, leaves and closes one span inside a request whose segment is current, so the bridged
-//! span is recorded (and the segment, holding up to the span limit, is replaced every 200 spans).
+//! remembers something per span in the registry's way pays); with a layer that keeps it in a
+//! map of its own instead; with `SpanBridge` installed; and rust2sky's own local span for
+//! comparison. Each row makes, enters, leaves and closes one span inside a request whose segment
+//! is current, so the bridged span is recorded (and the segment, holding up to the span limit, is
+//! replaced every 200 spans).
 //!
 //! Run with `cargo bench -p rust2sky --features tracing --bench tracing_bridge`.
 
