@@ -26,7 +26,9 @@
 //! - an error, with sqlx's message, when the query fails.
 //!
 //! A span starts when the method is called and ends when the result is in; a future dropped
-//! first (a timeout) ends its span with a `cancelled` log.
+//! first (a timeout) ends its span with a `cancelled` log. The span of `fetch`, whose rows come
+//! as a stream, ends with the stream: after its last row or at its error, or, dropped before
+//! that, with a `cancelled` log.
 //!
 //! The wrapper has methods rather than an implementation of [`sqlx::Executor`]: that trait
 //! gains a method when another crate of the build enables sqlx's `macros` feature, which an
@@ -39,8 +41,12 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use futures_core::Stream;
+use futures_core::stream::BoxStream;
 use sqlx::error::BoxDynError;
 use sqlx::{Connection, Execute, Executor, Pool, SqlStr, Transaction};
 
@@ -138,9 +144,10 @@ struct Target {
 
 /// An sqlx [`Pool`] whose queries are exit spans.
 ///
-/// Its methods are those of [`sqlx::Executor`] on `&Pool` (`execute`, `fetch_all`, `fetch_one`,
-/// `fetch_optional`) and [`Pool::begin`], taking what those take (`sqlx::query(..)`,
-/// `sqlx::query_as(..)`, a `&'static str`); the futures they return are `Send + 'static`. It is
+/// Its methods are those of [`sqlx::Executor`] on `&Pool` (`execute`, `fetch`, `fetch_all`,
+/// `fetch_one`, `fetch_optional`) and [`Pool::begin`], taking what those take (`sqlx::query(..)`,
+/// `sqlx::query_as(..)`, a `&'static str`); the futures they return are `Send + 'static` (the rows `fetch`
+/// streams borrow the pool, as sqlx's own do). It is
 /// cheap to clone, as the pool is; [`TracedPool::pool`] gives the pool for everything else
 /// (whose queries are then not recorded).
 ///
@@ -235,6 +242,26 @@ where
         let (span, query) = query_span::<DB, _>(&self.target, "execute", query);
         let pool = self.pool.clone();
         Instrumented::with_outcome(async move { pool.execute(query).await }, span, RecordResult)
+    }
+
+    /// As [`Executor::fetch`]: runs the query, and streams its rows. The span ends with the
+    /// stream (see [`TracedRows`]).
+    ///
+    /// ```no_run
+    /// # async fn example(db: rust2sky::integrations::sqlx::TracedPool<sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    /// use futures_core::Stream;
+    /// use std::pin::pin;
+    ///
+    /// let mut rows = pin!(db.fetch(sqlx::query("SELECT id FROM orders")));
+    /// while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+    ///     let row = row?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fetch<'e, 'q: 'e, E: 'q + Execute<'q, DB>>(&'e self, query: E) -> TracedRows<'e, DB> {
+        let (span, query) = query_span::<DB, _>(&self.target, "fetch", query);
+        TracedRows::new((&self.pool).fetch(query), span)
     }
 
     /// As [`Executor::fetch_all`]: runs the query, and gives all its rows.
@@ -377,6 +404,22 @@ where
         Instrumented::with_outcome((&mut *self.transaction).execute(query), span, RecordResult)
     }
 
+    /// As [`TracedPool::fetch`], inside the transaction.
+    ///
+    /// ```no_run
+    /// # async fn example(mut tx: rust2sky::integrations::sqlx::TracedTransaction<sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    /// let rows = tx.fetch(sqlx::query("SELECT id FROM carts FOR UPDATE"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fetch<'t, 'q: 't, E: 'q + Execute<'q, DB>>(
+        &'t mut self,
+        query: E,
+    ) -> TracedRows<'t, DB> {
+        let (span, query) = query_span::<DB, _>(&self.target, "fetch", query);
+        TracedRows::new((&mut *self.transaction).fetch(query), span)
+    }
+
     /// As [`TracedPool::fetch_all`], inside the transaction.
     ///
     /// ```no_run
@@ -473,6 +516,79 @@ where
     /// ```
     pub fn get_mut(&mut self) -> &mut Transaction<'static, DB> {
         &mut self.transaction
+    }
+}
+
+/// The rows of [`TracedPool::fetch`] or [`TracedTransaction::fetch`], as sqlx streams them
+/// (a [`Stream`], for `futures`' `StreamExt`/`TryStreamExt` and the like), with the query's
+/// exit span: it ends after the last row, or at an error (which marks it failed), or with a
+/// `cancelled` log when the stream is dropped before either.
+///
+/// ```no_run
+/// # async fn example(db: rust2sky::integrations::sqlx::TracedPool<sqlx::Postgres>) -> Result<(), sqlx::Error> {
+/// use futures_core::Stream;
+///
+/// let mut rows = db.fetch(sqlx::query("SELECT id FROM orders"));
+/// let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut rows).poll_next(cx)).await;
+/// drop(rows); // the span ends here, with a `cancelled` log
+/// # Ok(())
+/// # }
+/// ```
+pub struct TracedRows<'e, DB: sqlx::Database> {
+    rows: BoxStream<'e, Result<DB::Row, sqlx::Error>>,
+    /// `None` once the span has ended.
+    span: Option<Span>,
+}
+
+impl<'e, DB: sqlx::Database> TracedRows<'e, DB> {
+    fn new(rows: BoxStream<'e, Result<DB::Row, sqlx::Error>>, span: Span) -> Self {
+        TracedRows {
+            rows,
+            span: Some(span),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> fmt::Debug for TracedRows<'_, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedRows")
+            .field("ended", &self.span.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: sqlx::Database> Stream for TracedRows<'_, DB> {
+    type Item = Result<DB::Row, sqlx::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Both fields are `Unpin`: the rows are boxed.
+        let this = self.get_mut();
+        let polled = this.rows.as_mut().poll_next(cx);
+        match &polled {
+            Poll::Ready(None) => drop(this.span.take()),
+            Poll::Ready(Some(Err(error))) => {
+                if let Some(mut span) = this.span.take() {
+                    span.error(error_kind(error), error);
+                }
+            }
+            Poll::Ready(Some(Ok(_))) | Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.rows.size_hint()
+    }
+}
+
+impl<DB: sqlx::Database> Drop for TracedRows<'_, DB> {
+    fn drop(&mut self) {
+        if let Some(mut span) = self.span.take()
+            && !std::thread::panicking()
+        {
+            // A panic is recorded by the span itself as it drops.
+            span.record_cancelled();
+        }
     }
 }
 

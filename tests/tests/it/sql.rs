@@ -148,6 +148,94 @@ fn a_failed_and_a_cancelled_postgres_query() {
     assert_eq!(log_values(cancelled), vec![("event", "cancelled")]);
 }
 
+/// The next item of `stream`, as `StreamExt::next` would give it.
+async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
+}
+
+#[test]
+fn a_fetch_stream_is_one_span_that_ends_with_its_last_row_its_error_or_its_drop() {
+    let Some(server) = servers::postgres() else {
+        return;
+    };
+    let (tracer, reporter) = tracer("shop");
+    runtime().block_on(
+        async {
+            let db = postgres_pool(&server).await;
+            let mut all = db.fetch(sqlx::query("SELECT generate_series(1, 3) AS n"));
+            let mut numbers = Vec::new();
+            while let Some(row) = next(&mut all).await {
+                numbers.push(row.unwrap().get::<i32, _>("n"));
+            }
+            assert_eq!(numbers, [1, 2, 3]);
+            // `all` is still here, but its span ended with its last row, before this one's.
+            db.execute("SELECT 1").await.unwrap();
+            drop(all);
+
+            let mut failing = db.fetch("SELECT * FROM no_such_table");
+            assert!(next(&mut failing).await.unwrap().is_err());
+            drop(failing);
+
+            let mut left = db.fetch("SELECT generate_series(1, 100000) AS n");
+            assert!(next(&mut left).await.unwrap().is_ok());
+            drop(left);
+
+            let mut tx = db.begin().await.unwrap();
+            let mut in_tx = tx.fetch("SELECT 42 AS n");
+            assert_eq!(
+                next(&mut in_tx).await.unwrap().unwrap().get::<i32, _>("n"),
+                42
+            );
+            assert!(next(&mut in_tx).await.is_none());
+            drop(in_tx);
+            tx.rollback().await.unwrap();
+        }
+        .in_request("GET:/numbers", &tracer),
+    );
+
+    let segment = one_segment(&reporter);
+    let exits = exits(&segment);
+    let operations: Vec<&str> = exits
+        .iter()
+        .map(|span| span.operation_name.as_str())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "PostgreSQL/sqlx/fetch",
+            "PostgreSQL/sqlx/execute",
+            "PostgreSQL/sqlx/fetch",
+            "PostgreSQL/sqlx/fetch",
+            "PostgreSQL/sqlx/begin",
+            "PostgreSQL/sqlx/fetch",
+            "PostgreSQL/sqlx/rollback",
+        ]
+    );
+    let peer = format!("127.0.0.1:{}", server.port());
+    let (all, after, failing, left, in_tx) = (exits[0], exits[1], exits[2], exits[3], exits[5]);
+    for span in [all, failing, left, in_tx] {
+        assert_database_span(span, &peer, component::POSTGRESQL, "PostgreSQL/sqlx/fetch");
+        assert_eq!(tag(span, tags::DB_INSTANCE), Some("postgres"));
+        assert_eq!(span.parent_span_id, 0, "children of the request");
+    }
+    assert_eq!(
+        tag(all, tags::DB_STATEMENT),
+        Some("SELECT generate_series(1, 3) AS n")
+    );
+    assert!(!all.is_error && all.logs.is_empty(), "{all:#?}");
+    // Spans are reported in the order they ended.
+    let ended = |span: &SpanObject| segment.spans.iter().position(|s| s.span_id == span.span_id);
+    assert!(ended(all) < ended(after), "{segment:#?}");
+
+    assert!(failing.is_error);
+    let logs = log_values(failing);
+    assert!(logs.contains(&("error.kind", "DatabaseError")), "{logs:?}");
+    assert!(!left.is_error);
+    assert_eq!(log_values(left), vec![("event", "cancelled")]);
+    assert!(!in_tx.is_error && in_tx.logs.is_empty(), "{in_tx:#?}");
+    assert_eq!(tag(in_tx, tags::DB_STATEMENT), Some("SELECT 42 AS n"));
+}
+
 #[test]
 fn a_statement_far_over_the_limit_is_cut_at_the_configured_length() {
     let Some(server) = servers::postgres() else {
