@@ -1,4 +1,5 @@
-//! The Kafka reporter's TLS (`SW_KAFKA_SECURITY_PROTOCOL=SSL`) against a real broker.
+//! The Kafka reporter's TLS (`SW_KAFKA_SECURITY_PROTOCOL=SSL`) and SASL (`SASL_PLAINTEXT`,
+//! `SASL_SSL`) against a real broker.
 //!
 //! The `tansu` 0.6.0 build that CI installs cannot terminate TLS itself: its `--cert` and `--key`
 //! exclude each other, and its broker never wraps a connection in its TLS acceptor. So a TLS
@@ -7,17 +8,16 @@
 //! the partition leader, is a real TLS handshake, and every Kafka byte goes through it to the
 //! real broker.
 //!
-//! There is no SASL test, and so no SASL in the reporter yet: that build authenticates no client.
-//! Its SASL server has no `PLAIN` (a handshake for it gets `NoSharedMechanism`), its in-memory
-//! storage keeps no SCRAM credentials (storing one does nothing, looking one up finds none),
-//! and it accepts `OAUTHBEARER` in the handshake only to refuse it in validation.
+//! Beside them, a broker that authenticates SASL SCRAM clients (see [`servers::tansu_sasl`]),
+//! which the reporter's SASL is to be tested against: for now, that it refuses a client that
+//! does not authenticate.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rskafka::client::ClientBuilder;
+use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use rust2sky::Tracer;
 use rust2sky::config::{ConfigBuilder, KafkaSecurityProtocol};
 use rust2sky::propagation::NoHeaders;
@@ -34,7 +34,7 @@ use crate::kafka::{
     PATIENCE, Reach, TOPICS, assert_is_the_payment, consume, create_topics, kafka_config,
     overflow_the_queue, pay,
 };
-use crate::servers;
+use crate::servers::{self, ScramUser};
 
 fn ring() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -46,13 +46,13 @@ fn certificates(pem: &str) -> Vec<CertificateDer<'static>> {
         .expect("PEM certificates")
 }
 
-/// How this test reads back through the relay, as an OAP's kafka-fetcher configured for TLS
-/// would.
+/// How this test reads back, as an OAP's kafka-fetcher configured for TLS or SASL would.
 struct Secured {
     bootstrap: String,
     ca: Option<String>,
     /// A client certificate and key, for a relay that asks for one.
     identity: Option<(String, String)>,
+    sasl: Option<SaslConfig>,
 }
 
 impl Secured {
@@ -61,6 +61,7 @@ impl Secured {
             bootstrap,
             ca: None,
             identity: None,
+            sasl: None,
         }
     }
 }
@@ -68,6 +69,9 @@ impl Secured {
 impl Reach for Secured {
     fn client_builder(&self) -> ClientBuilder {
         let mut builder = ClientBuilder::new(vec![self.bootstrap.clone()]);
+        if let Some(sasl) = &self.sasl {
+            builder = builder.sasl_config(sasl.clone());
+        }
         if let Some(ca) = &self.ca {
             let mut roots = rustls::RootCertStore::empty();
             for certificate in certificates(ca) {
@@ -401,4 +405,54 @@ fn a_tls_file_that_cannot_be_used_is_an_error_at_start() {
         err.to_string().contains("client.pem") && err.to_string().contains("private key"),
         "{err}"
     );
+}
+
+/// The users of the SASL broker, one of each SCRAM mechanism, as `tansu user create` takes them.
+const SHA256_USER: ScramUser<'static> = ScramUser {
+    name: "agent-256",
+    password: "correct horse 256",
+    mechanism: "scram256",
+};
+const SHA512_USER: ScramUser<'static> = ScramUser {
+    name: "agent-512",
+    password: "correct horse 512",
+    mechanism: "scram512",
+};
+
+/// A broker that lets in only SASL SCRAM clients, behind a TLS relay when `ca` is given, the
+/// topics made by a reader that authenticates as [`SHA512_USER`]: the relay, the broker (both
+/// stopped when dropped) and the reader; `None` when there is no such broker to start.
+fn broker_with_sasl(
+    ca: Option<&TestCa>,
+) -> Option<(Option<TlsRelay>, servers::SaslTansu, Secured)> {
+    let broker_port = servers::free_loopback_port();
+    let relay = ca.map(|ca| TlsRelay::start(ca, None, broker_port));
+    let advertised = relay.as_ref().map_or(broker_port, |relay| relay.port);
+    let broker = servers::tansu_sasl(broker_port, advertised, &[SHA256_USER, SHA512_USER])?;
+    let mut reader = Secured::new(match &relay {
+        Some(relay) => relay.addr(),
+        None => broker.addr(),
+    });
+    reader.ca = ca.map(|ca| ca.pem.clone());
+    reader.sasl = Some(SaslConfig::ScramSha512(Credentials::new(
+        SHA512_USER.name.to_owned(),
+        SHA512_USER.password.to_owned(),
+    )));
+    create_topics(&reader, &TOPICS, 1);
+    Some((relay, broker, reader))
+}
+
+#[test]
+fn the_broker_refuses_a_client_that_does_not_authenticate() {
+    // This broker checks: what makes a SASL test of the reporter mean something.
+    let Some((_relay, broker, _reader)) = broker_with_sasl(None) else {
+        return;
+    };
+    let anonymous = kafka_config(&broker.addr(), |config| config);
+    let kafka = KafkaReporter::start(&anonymous).expect("the reporter starts");
+    Tracer::new(anonymous, kafka.clone())
+        .in_scope(|| drop(rust2sky::entry_span("GET:/anonymous", &NoHeaders)));
+    assert!(!kafka.flush(Duration::from_secs(2)));
+    assert!(!kafka.is_connected());
+    assert_eq!((kafka.stats().queued, kafka.stats().sent), (1, 0));
 }
