@@ -260,7 +260,7 @@ pub(crate) fn tansu_advertising(port: u16, advertised: u16) -> Option<Tansu> {
     Some(server)
 }
 
-/// Where `.ci/run` installs the `tansu` build with SQLite storage (`cargo install tansu
+/// Where `.ci/run` installs the `tansu` build with SQLite storage (`cargo install tansu --debug
 /// --no-default-features --features libsql --root <this>`), apart from the one on the path.
 const TANSU_LIBSQL_ROOT: &str = "tansu-libsql";
 
@@ -313,8 +313,8 @@ pub(crate) fn tansu_sasl(port: u16, advertised: u16, users: &[ScramUser<'_>]) ->
     let binary = missing_or(
         tansu_libsql_binary(),
         "tansu with SQLite storage",
-        "cargo install tansu --version 0.6.0 --locked --no-default-features --features libsql \
-         --root ~/.cargo/tansu-libsql",
+        "cargo install tansu --version 0.6.0 --locked --debug --no-default-features --features \
+         libsql --root ~/.cargo/tansu-libsql",
     )?;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let start = |authentication: bool| {
