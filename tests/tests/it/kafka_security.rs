@@ -13,6 +13,11 @@
 //! `NoSharedMechanism`, and its validation would take any password), and it accepts
 //! `OAUTHBEARER` in the handshake only to refuse it in validation: so SCRAM-SHA-256 and
 //! SCRAM-SHA-512 are what is tested, and all that rust2sky takes.
+//!
+//! A wrong password is refused in SCRAM's own terms: the broker checks the client's proof and
+//! answers `e=invalid-proof` (RFC 5802). tansu 0.6.0's code then counts the connection as
+//! authenticated all the same (it checks only that the exchange ended), so what keeps the reporter
+//! out is rskafka ending the connection on that answer; the wrong-password test shows it does.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Arc;
