@@ -41,7 +41,7 @@ pub use self::live::LiveSettings;
 pub(crate) use self::live::WeakLiveSettings;
 pub use self::settings::{
     DEFAULT_BACKEND, DEFAULT_IGNORE_SUFFIXES, DEFAULT_SERVICE_NAME, KafkaCompression,
-    KafkaSecurityProtocol, Protocol,
+    KafkaSaslMechanism, KafkaSecurityProtocol, Protocol,
 };
 // `dynamic.rs` reads the collector's lists with the same splitter as the environment's.
 use self::kinds::split_nonempty;
@@ -102,12 +102,36 @@ pub enum ConfigError {
     /// file would be ignored and the connection left in cleartext.
     #[error(
         "{variable} is set but SW_KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS: \
-         set SW_KAFKA_SECURITY_PROTOCOL to SSL"
+         set SW_KAFKA_SECURITY_PROTOCOL to SSL or SASL_SSL"
     )]
     KafkaTlsFileWithoutTls {
         /// The TLS file's variable, e.g. `SW_KAFKA_SSL_CA_FILE`.
         variable: &'static str,
-        /// The protocol: `PLAINTEXT`.
+        /// The protocol: `PLAINTEXT` or `SASL_PLAINTEXT`.
+        protocol: KafkaSecurityProtocol,
+    },
+    /// [`Config::kafka_security_protocol`] authenticates with SASL, but the user name or the
+    /// password is not set.
+    #[error(
+        "SW_KAFKA_SECURITY_PROTOCOL={protocol} authenticates with SASL but {missing} is not set: \
+         set SW_KAFKA_SASL_USERNAME and SW_KAFKA_SASL_PASSWORD"
+    )]
+    KafkaSaslCredentialsMissing {
+        /// The protocol: `SASL_PLAINTEXT` or `SASL_SSL`.
+        protocol: KafkaSecurityProtocol,
+        /// The variable that is missing: `SW_KAFKA_SASL_USERNAME` or `SW_KAFKA_SASL_PASSWORD`.
+        missing: &'static str,
+    },
+    /// A SASL user name or password is set, but [`Config::kafka_security_protocol`] does not
+    /// authenticate with SASL: it would be ignored, and the brokers reached without it.
+    #[error(
+        "{variable} is set but SW_KAFKA_SECURITY_PROTOCOL={protocol} does not use SASL: \
+         set SW_KAFKA_SECURITY_PROTOCOL to SASL_PLAINTEXT or SASL_SSL"
+    )]
+    KafkaSaslWithoutSasl {
+        /// The variable: `SW_KAFKA_SASL_USERNAME` or `SW_KAFKA_SASL_PASSWORD`.
+        variable: &'static str,
+        /// The protocol: `PLAINTEXT` or `SSL`.
         protocol: KafkaSecurityProtocol,
     },
 }
@@ -292,7 +316,8 @@ impl ConfigBuilder {
             .resolve(|name| lookup(name).and_then(trimmed))?;
         let config = Config { values };
         // The checks that no single setting can make alone: wherever each value was set,
-        // mutual TLS needs both files, and a Kafka TLS file needs TLS.
+        // mutual TLS needs both files, a Kafka TLS file needs TLS, and SASL its credentials
+        // (which mean nothing without it).
         client_identity_pair(
             (env::SSL_KEY_PATH, config.ssl_key_path()),
             (env::SSL_CERT_CHAIN_PATH, config.ssl_cert_chain_path()),
@@ -312,6 +337,17 @@ impl ConfigBuilder {
             if let Some(variable) = tls_file {
                 return Err(ConfigError::KafkaTlsFileWithoutTls { variable, protocol });
             }
+        }
+        let credentials = [
+            (env::KAFKA_SASL_USERNAME, config.kafka_sasl_username()),
+            (env::KAFKA_SASL_PASSWORD, config.kafka_sasl_password()),
+        ];
+        if protocol.uses_sasl() {
+            if let Some((missing, _)) = credentials.iter().find(|(_, value)| value.is_none()) {
+                return Err(ConfigError::KafkaSaslCredentialsMissing { protocol, missing });
+            }
+        } else if let Some((variable, _)) = credentials.iter().find(|(_, value)| value.is_some()) {
+            return Err(ConfigError::KafkaSaslWithoutSasl { variable, protocol });
         }
         Ok(config)
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::generate::settings;
 use super::kinds::{Backends, Count, File, Flag, Level, List, Name, Positive, Rate, Secret};
 use super::kinds::{
-    CompressionName, KafkaSecurityProtocolName, ProtocolName, Seconds, SecondsOrOff, Text,
+    CompressionName, KafkaSaslMechanismName, KafkaSecurityProtocolName, ProtocolName, Seconds,
+    SecondsOrOff, Text,
 };
 
 /// The default service name, used when neither the code nor [`env::SERVICE_NAME`] sets one.
@@ -75,8 +76,8 @@ pub enum KafkaCompression {
 /// How the Kafka reporter talks to the brokers ([`Config::kafka_security_protocol`]), by the
 /// names of Kafka's own `security.protocol`.
 ///
-/// `SASL_PLAINTEXT` and `SASL_SSL` are refused with a clear error for now: rskafka has SASL, but
-/// no broker the tests can start here authenticates a client, so rust2sky offers none untried.
+/// The SASL ones authenticate with [`Config::kafka_sasl_mechanism`], as
+/// [`Config::kafka_sasl_username`] with [`Config::kafka_sasl_password`].
 ///
 /// ```
 /// use rust2sky::config::{Config, KafkaSecurityProtocol, env};
@@ -92,6 +93,9 @@ pub enum KafkaCompression {
 /// ```
 ///
 /// [`Config::kafka_security_protocol`]: super::Config::kafka_security_protocol
+/// [`Config::kafka_sasl_mechanism`]: super::Config::kafka_sasl_mechanism
+/// [`Config::kafka_sasl_username`]: super::Config::kafka_sasl_username
+/// [`Config::kafka_sasl_password`]: super::Config::kafka_sasl_password
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KafkaSecurityProtocol {
@@ -103,6 +107,10 @@ pub enum KafkaSecurityProtocol {
     ///
     /// [`Config::kafka_ssl_ca_file`]: super::Config::kafka_ssl_ca_file
     Ssl,
+    /// `SASL_PLAINTEXT`: SASL authentication, no TLS.
+    SaslPlaintext,
+    /// `SASL_SSL`: SASL authentication inside TLS, as [`KafkaSecurityProtocol::Ssl`].
+    SaslSsl,
 }
 
 impl KafkaSecurityProtocol {
@@ -117,6 +125,8 @@ impl KafkaSecurityProtocol {
         match self {
             KafkaSecurityProtocol::Plaintext => "PLAINTEXT",
             KafkaSecurityProtocol::Ssl => "SSL",
+            KafkaSecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            KafkaSecurityProtocol::SaslSsl => "SASL_SSL",
         }
     }
 
@@ -126,14 +136,88 @@ impl KafkaSecurityProtocol {
     /// use rust2sky::config::KafkaSecurityProtocol;
     ///
     /// assert!(KafkaSecurityProtocol::Ssl.uses_tls());
+    /// assert!(KafkaSecurityProtocol::SaslSsl.uses_tls());
     /// assert!(!KafkaSecurityProtocol::Plaintext.uses_tls());
     /// ```
     pub fn uses_tls(self) -> bool {
-        self == KafkaSecurityProtocol::Ssl
+        matches!(
+            self,
+            KafkaSecurityProtocol::Ssl | KafkaSecurityProtocol::SaslSsl
+        )
+    }
+
+    /// Whether every connection to the brokers authenticates with SASL.
+    ///
+    /// ```
+    /// use rust2sky::config::KafkaSecurityProtocol;
+    ///
+    /// assert!(KafkaSecurityProtocol::SaslPlaintext.uses_sasl());
+    /// assert!(KafkaSecurityProtocol::SaslSsl.uses_sasl());
+    /// assert!(!KafkaSecurityProtocol::Ssl.uses_sasl());
+    /// ```
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            KafkaSecurityProtocol::SaslPlaintext | KafkaSecurityProtocol::SaslSsl
+        )
     }
 }
 
 impl std::fmt::Display for KafkaSecurityProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The SASL mechanism of the Kafka reporter ([`Config::kafka_sasl_mechanism`]), by the names of
+/// Kafka's own `sasl.mechanism`.
+///
+/// Only the SCRAM ones are offered: they are the ones the tests run against a real broker.
+/// `PLAIN`, `GSSAPI` and `OAUTHBEARER` are refused with a clear error naming these two.
+///
+/// ```
+/// use rust2sky::config::{Config, KafkaSaslMechanism, env};
+///
+/// let config = Config::builder().build_with_env(|name| match name {
+///     env::KAFKA_SECURITY_PROTOCOL => Some("SASL_SSL".to_owned()),
+///     env::KAFKA_SASL_MECHANISM => Some("SCRAM-SHA-256".to_owned()),
+///     env::KAFKA_SASL_USERNAME => Some("agent".to_owned()),
+///     env::KAFKA_SASL_PASSWORD => Some("s3cr3t".to_owned()),
+///     _ => None,
+/// })?;
+/// assert_eq!(config.kafka_sasl_mechanism(), KafkaSaslMechanism::ScramSha256);
+/// # Ok::<(), rust2sky::config::ConfigError>(())
+/// ```
+///
+/// [`Config::kafka_sasl_mechanism`]: super::Config::kafka_sasl_mechanism
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KafkaSaslMechanism {
+    /// `SCRAM-SHA-256` (RFC 7677).
+    ScramSha256,
+    /// `SCRAM-SHA-512`, the default, the stronger of the two (Kafka's own default, `GSSAPI`,
+    /// is not in rust2sky).
+    #[default]
+    ScramSha512,
+}
+
+impl KafkaSaslMechanism {
+    /// Kafka's name for it, as `sasl.mechanism` takes it.
+    ///
+    /// ```
+    /// use rust2sky::config::KafkaSaslMechanism;
+    ///
+    /// assert_eq!(KafkaSaslMechanism::ScramSha256.name(), "SCRAM-SHA-256");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            KafkaSaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            KafkaSaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+impl std::fmt::Display for KafkaSaslMechanism {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
@@ -565,14 +649,18 @@ settings! {
 
     /// `security.protocol` in the Java agent's producer configuration
     /// (`plugin.kafka.producer_config`), `SW_KAFKA_REPORTER_CONFIG_security_protocol` in the
-    /// Python agent, in Kafka's words, in any case. `SSL` needs the `tls` feature (on by
-    /// default). `SASL_PLAINTEXT` and `SASL_SSL` are refused for now (see
-    /// [the protocol's type](crate::config::KafkaSecurityProtocol)).
+    /// Python agent, in Kafka's words, in any case. `SSL` and `SASL_SSL` need the `tls` feature
+    /// (on by default); `SASL_PLAINTEXT` and `SASL_SSL` need [`Config::kafka_sasl_username`]
+    /// and [`Config::kafka_sasl_password`] ([`ConfigError::KafkaSaslCredentialsMissing`]).
+    ///
+    /// [`Config::kafka_sasl_username`]: crate::config::Config::kafka_sasl_username
+    /// [`Config::kafka_sasl_password`]: crate::config::Config::kafka_sasl_password
+    /// [`ConfigError::KafkaSaslCredentialsMissing`]: crate::config::ConfigError::KafkaSaslCredentialsMissing
     kafka_security_protocol(protocol: KafkaSecurityProtocol) {
         env: KAFKA_SECURITY_PROTOCOL = "SW_KAFKA_SECURITY_PROTOCOL",
         kind: KafkaSecurityProtocolName,
         default: KafkaSecurityProtocol::Plaintext, shown as "PLAINTEXT",
-        meaning: "How the Kafka reporter talks to the brokers: `PLAINTEXT`, or `SSL` for TLS",
+        meaning: "How the Kafka reporter talks to the brokers: `PLAINTEXT`, `SSL` for TLS, `SASL_PLAINTEXT` or `SASL_SSL`",
         example: rust2sky::config::KafkaSecurityProtocol::Ssl, env "ssl"
             => rust2sky::config::KafkaSecurityProtocol::Ssl,
     }
@@ -626,5 +714,48 @@ settings! {
         with kafka_ssl_cert_file("/etc/agent/kafka.pem"), env KAFKA_SSL_CERT_FILE = "/etc/agent/kafka.pem",
         with kafka_security_protocol(rust2sky::config::KafkaSecurityProtocol::Ssl),
             env KAFKA_SECURITY_PROTOCOL = "SSL",
+    }
+
+    /// `sasl.mechanism` in the Java agent's producer configuration, `sasl_mechanism` in the
+    /// Python agent's, in any case; used with `SASL_PLAINTEXT` and `SASL_SSL`. Only
+    /// `SCRAM-SHA-256` and `SCRAM-SHA-512` are taken (see
+    /// [the mechanism's type](crate::config::KafkaSaslMechanism)).
+    kafka_sasl_mechanism(mechanism: KafkaSaslMechanism) {
+        env: KAFKA_SASL_MECHANISM = "SW_KAFKA_SASL_MECHANISM",
+        kind: KafkaSaslMechanismName,
+        default: KafkaSaslMechanism::ScramSha512, shown as "SCRAM-SHA-512",
+        meaning: "SASL mechanism of the Kafka reporter: `SCRAM-SHA-256` or `SCRAM-SHA-512`",
+        example: rust2sky::config::KafkaSaslMechanism::ScramSha256, env "scram-sha-256"
+            => rust2sky::config::KafkaSaslMechanism::ScramSha256,
+    }
+
+    /// `sasl_plain_username` in the Python agent's producer configuration (the user of
+    /// `sasl.jaas.config` in the Java agent's). Needed by `SASL_PLAINTEXT` and `SASL_SSL`, and
+    /// refused without them ([`ConfigError::KafkaSaslWithoutSasl`]).
+    ///
+    /// [`ConfigError::KafkaSaslWithoutSasl`]: crate::config::ConfigError::KafkaSaslWithoutSasl
+    kafka_sasl_username(name: Option<String>) {
+        env: KAFKA_SASL_USERNAME = "SW_KAFKA_SASL_USERNAME",
+        kind: Text,
+        default: None, shown as "(unset)",
+        meaning: "User name the Kafka reporter authenticates as with SASL",
+        example: "agent", env "agent" => Some("agent"),
+        with kafka_sasl_password("s3cr3t"), env KAFKA_SASL_PASSWORD = "s3cr3t",
+        with kafka_security_protocol(rust2sky::config::KafkaSecurityProtocol::SaslSsl),
+            env KAFKA_SECURITY_PROTOCOL = "SASL_SSL",
+    }
+
+    /// `sasl_plain_password` in the Python agent's producer configuration (the password of
+    /// `sasl.jaas.config` in the Java agent's). `Debug` shows `<redacted>` in its place.
+    /// Needed by `SASL_PLAINTEXT` and `SASL_SSL`, and refused without them.
+    kafka_sasl_password(password: Option<String>) {
+        env: KAFKA_SASL_PASSWORD = "SW_KAFKA_SASL_PASSWORD",
+        kind: Secret,
+        default: None, shown as "(unset)",
+        meaning: "Password of the Kafka reporter's SASL user",
+        example: "s3cr3t", env "s3cr3t" => Some("s3cr3t"),
+        with kafka_sasl_username("agent"), env KAFKA_SASL_USERNAME = "agent",
+        with kafka_security_protocol(rust2sky::config::KafkaSecurityProtocol::SaslSsl),
+            env KAFKA_SECURITY_PROTOCOL = "SASL_SSL",
     }
 }

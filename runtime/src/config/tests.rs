@@ -661,18 +661,8 @@ fn bad_kafka_security_values_are_clear_errors() {
     let err = build_env(&[(env::KAFKA_SECURITY_PROTOCOL, "TLS")]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        r#"invalid SW_KAFKA_SECURITY_PROTOCOL="TLS": expected PLAINTEXT or SSL"#
+        r#"invalid SW_KAFKA_SECURITY_PROTOCOL="TLS": expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"#
     );
-    for sasl in ["SASL_SSL", "sasl_plaintext"] {
-        let err = build_env(&[(env::KAFKA_SECURITY_PROTOCOL, sasl)]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "invalid SW_KAFKA_SECURITY_PROTOCOL=\"{sasl}\": expected PLAINTEXT or SSL: \
-                 SASL_PLAINTEXT and SASL_SSL are not supported yet"
-            )
-        );
-    }
 
     // A TLS file without TLS would leave the connection in cleartext while looking secured.
     let err = build_env(&[(env::KAFKA_SSL_CA_FILE, "/etc/kafka/ca.pem")]).unwrap_err();
@@ -686,7 +676,19 @@ fn bad_kafka_security_values_are_clear_errors() {
     assert_eq!(
         err.to_string(),
         "SW_KAFKA_SSL_CA_FILE is set but SW_KAFKA_SECURITY_PROTOCOL=PLAINTEXT does not use TLS: \
-         set SW_KAFKA_SECURITY_PROTOCOL to SSL"
+         set SW_KAFKA_SECURITY_PROTOCOL to SSL or SASL_SSL"
+    );
+    // SASL_PLAINTEXT has no TLS either.
+    let err = build_env(&[
+        (env::KAFKA_SECURITY_PROTOCOL, "SASL_PLAINTEXT"),
+        (env::KAFKA_SASL_USERNAME, "agent"),
+        (env::KAFKA_SASL_PASSWORD, "s3cr3t"),
+        (env::KAFKA_SSL_CA_FILE, "/etc/kafka/ca.pem"),
+    ])
+    .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::KafkaTlsFileWithoutTls { protocol, .. } if protocol == KafkaSecurityProtocol::SaslPlaintext),
+        "{err}"
     );
     let err = build(
         Config::builder()
@@ -723,6 +725,155 @@ fn bad_kafka_security_values_are_clear_errors() {
     .unwrap_err();
     assert!(
         matches!(err, ConfigError::TlsClientIdentityIncomplete { present, .. } if present == env::KAFKA_SSL_KEY_FILE),
+        "{err}"
+    );
+}
+
+#[test]
+fn kafka_sasl_is_read_from_the_environment_and_from_code() {
+    let config = build_env(&[
+        (env::KAFKA_SECURITY_PROTOCOL, "sasl_plaintext"),
+        (env::KAFKA_SASL_MECHANISM, "scram-sha-256"),
+        (env::KAFKA_SASL_USERNAME, "agent"),
+        (env::KAFKA_SASL_PASSWORD, "s3cr3t"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.kafka_security_protocol(),
+        KafkaSecurityProtocol::SaslPlaintext
+    );
+    assert!(config.kafka_security_protocol().uses_sasl());
+    assert!(!config.kafka_security_protocol().uses_tls());
+    assert_eq!(
+        config.kafka_sasl_mechanism(),
+        KafkaSaslMechanism::ScramSha256
+    );
+    assert_eq!(config.kafka_sasl_username(), Some("agent"));
+    assert_eq!(config.kafka_sasl_password(), Some("s3cr3t"));
+
+    // SASL_SSL is TLS too, with the TLS files; the mechanism defaults to SCRAM-SHA-512.
+    let config = build(
+        Config::builder()
+            .kafka_security_protocol(KafkaSecurityProtocol::SaslSsl)
+            .kafka_ssl_ca_file("/etc/kafka/ca.pem")
+            .kafka_sasl_username("agent")
+            .kafka_sasl_password("s3cr3t"),
+        &[],
+    )
+    .unwrap();
+    assert!(config.kafka_security_protocol().uses_tls());
+    assert_eq!(
+        config.kafka_sasl_mechanism(),
+        KafkaSaslMechanism::ScramSha512
+    );
+    assert_eq!(
+        config.kafka_ssl_ca_file(),
+        Some(Path::new("/etc/kafka/ca.pem"))
+    );
+}
+
+#[test]
+fn the_kafka_sasl_password_is_never_shown() {
+    let config = build_env(&[
+        (env::KAFKA_SECURITY_PROTOCOL, "SASL_SSL"),
+        (env::KAFKA_SASL_USERNAME, "agent"),
+        (env::KAFKA_SASL_PASSWORD, "hunter2-kafka"),
+    ])
+    .unwrap();
+    let shown = format!("{config:?} {config:#?}");
+    assert!(!shown.contains("hunter2-kafka"), "{shown}");
+    assert!(
+        shown.contains("kafka_sasl_password: Some(\"<redacted>\")"),
+        "{shown}"
+    );
+    // The user name is no secret, and says who the agent is.
+    assert!(shown.contains("\"agent\""), "{shown}");
+}
+
+#[test]
+fn bad_kafka_sasl_values_are_clear_errors() {
+    let err = build_env(&[(env::KAFKA_SASL_MECHANISM, "PLAIN")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid SW_KAFKA_SASL_MECHANISM=\"PLAIN\": rust2sky has only SCRAM-SHA-256 and \
+         SCRAM-SHA-512, the mechanisms its tests run against a real broker"
+    );
+    for other in ["gssapi", "OAUTHBEARER"] {
+        let err = build_env(&[(env::KAFKA_SASL_MECHANISM, other)]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("only SCRAM-SHA-256 and SCRAM-SHA-512"),
+            "{err}"
+        );
+    }
+    let err = build_env(&[(env::KAFKA_SASL_MECHANISM, "SCRAM-SHA-1")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"invalid SW_KAFKA_SASL_MECHANISM="SCRAM-SHA-1": expected SCRAM-SHA-256 or SCRAM-SHA-512"#
+    );
+
+    // SASL without a user name or a password cannot authenticate.
+    let err = build_env(&[(env::KAFKA_SECURITY_PROTOCOL, "SASL_SSL")]).unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::KafkaSaslCredentialsMissing {
+            protocol: KafkaSecurityProtocol::SaslSsl,
+            missing: env::KAFKA_SASL_USERNAME,
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "SW_KAFKA_SECURITY_PROTOCOL=SASL_SSL authenticates with SASL but SW_KAFKA_SASL_USERNAME \
+         is not set: set SW_KAFKA_SASL_USERNAME and SW_KAFKA_SASL_PASSWORD"
+    );
+    let err = build(
+        Config::builder()
+            .kafka_security_protocol(KafkaSecurityProtocol::SaslPlaintext)
+            .kafka_sasl_username("agent"),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::KafkaSaslCredentialsMissing {
+            protocol: KafkaSecurityProtocol::SaslPlaintext,
+            missing: env::KAFKA_SASL_PASSWORD,
+        }
+    );
+    // A blank variable is unset.
+    let err = build_env(&[
+        (env::KAFKA_SECURITY_PROTOCOL, "SASL_PLAINTEXT"),
+        (env::KAFKA_SASL_USERNAME, "  "),
+        (env::KAFKA_SASL_PASSWORD, "s3cr3t"),
+    ])
+    .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::KafkaSaslCredentialsMissing { missing, .. } if missing == env::KAFKA_SASL_USERNAME),
+        "{err}"
+    );
+
+    // Credentials without SASL would be ignored, the brokers reached unauthenticated.
+    let err = build_env(&[
+        (env::KAFKA_SECURITY_PROTOCOL, "SSL"),
+        (env::KAFKA_SASL_PASSWORD, "s3cr3t"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::KafkaSaslWithoutSasl {
+            variable: env::KAFKA_SASL_PASSWORD,
+            protocol: KafkaSecurityProtocol::Ssl,
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "SW_KAFKA_SASL_PASSWORD is set but SW_KAFKA_SECURITY_PROTOCOL=SSL does not use SASL: \
+         set SW_KAFKA_SECURITY_PROTOCOL to SASL_PLAINTEXT or SASL_SSL"
+    );
+    assert!(!err.to_string().contains("s3cr3t"), "{err}");
+    let err = build(Config::builder().kafka_sasl_username("agent"), &[]).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::KafkaSaslWithoutSasl { variable, .. } if variable == env::KAFKA_SASL_USERNAME),
         "{err}"
     );
 }

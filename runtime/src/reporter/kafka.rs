@@ -54,8 +54,12 @@ use crate::config::{Config, DynamicConfig, LiveSettings};
 ///   [`Config::kafka_ssl_ca_file`] or the system's trusted roots, with
 ///   [`Config::kafka_ssl_cert_file`] and [`Config::kafka_ssl_key_file`] for brokers that ask for
 ///   a client certificate. A broker whose certificate does not check is refused as one that does
-///   not answer: what is reported waits, bounded, and the reporter tries again with backoff. No
-///   SASL yet.
+///   not answer: what is reported waits, bounded, and the reporter tries again with backoff.
+/// - With [`Config::kafka_security_protocol`] `SASL_PLAINTEXT` or `SASL_SSL` (TLS as `SSL`),
+///   every connection authenticates as [`Config::kafka_sasl_username`] with
+///   [`Config::kafka_sasl_mechanism`] (`SCRAM-SHA-256` or `SCRAM-SHA-512`). Brokers that refuse
+///   the credentials are treated as brokers that do not answer, as above, and the refusal is
+///   logged.
 /// - Requests carry at most [`Config::kafka_max_request_size`] bytes of records and may take
 ///   [`Config::kafka_request_timeout`]; batches are compressed as
 ///   [`Config::kafka_compression_type`] says (not at all by default, as the Java agent's).

@@ -211,7 +211,7 @@ pub(crate) fn decode<M: rust2sky::proto::prost::Message + Default>(record: &Reco
 /// Runs the test `name` of this binary alone in a process of its own with `vars` set, for what
 /// needs a process to itself (the global tracer, the CPU time of the reporter's thread);
 /// whether it ran, that one test, and passed.
-fn passes_in_its_own_process(name: &str, vars: &[(&str, &str)]) -> bool {
+pub(crate) fn passes_in_its_own_process(name: &str, vars: &[(&str, &str)]) -> bool {
     let output = Command::new(std::env::current_exe().expect("the test binary"))
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .envs(vars.iter().copied())

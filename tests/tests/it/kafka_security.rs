@@ -1,4 +1,5 @@
-//! The Kafka reporter's TLS (`SW_KAFKA_SECURITY_PROTOCOL=SSL`) against a real broker.
+//! The Kafka reporter's TLS (`SW_KAFKA_SECURITY_PROTOCOL=SSL`) and SASL (`SASL_PLAINTEXT`,
+//! `SASL_SSL`) against a real broker.
 //!
 //! The `tansu` 0.6.0 build that CI installs cannot terminate TLS itself: its `--cert` and `--key`
 //! exclude each other, and its broker never wraps a connection in its TLS acceptor. So a TLS
@@ -7,19 +8,25 @@
 //! the partition leader, is a real TLS handshake, and every Kafka byte goes through it to the
 //! real broker.
 //!
-//! There is no SASL test, and so no SASL in the reporter yet: that build authenticates no client.
-//! Its SASL server has no `PLAIN` (a handshake for it gets `NoSharedMechanism`), its in-memory
-//! storage keeps no SCRAM credentials (storing one does nothing, looking one up finds none),
-//! and it accepts `OAUTHBEARER` in the handshake only to refuse it in validation.
+//! SASL is tansu's own: its build with SQLite storage keeps SCRAM credentials and checks them
+//! (see [`servers::tansu_sasl`]). Its SASL server has no `PLAIN` (a handshake for it gets
+//! `NoSharedMechanism`, and its validation would take any password), and it accepts
+//! `OAUTHBEARER` in the handshake only to refuse it in validation: so SCRAM-SHA-256 and
+//! SCRAM-SHA-512 are what is tested, and all that rust2sky takes.
+//!
+//! A wrong password is refused in SCRAM's own terms: the broker checks the client's proof and
+//! answers `e=invalid-proof` (RFC 5802). tansu 0.6.0's code then counts the connection as
+//! authenticated all the same (it checks only that the exchange ended), so what keeps the reporter
+//! out is rskafka ending the connection on that answer; the wrong-password test shows it does.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rskafka::client::ClientBuilder;
+use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use rust2sky::Tracer;
-use rust2sky::config::{ConfigBuilder, KafkaSecurityProtocol};
+use rust2sky::config::{ConfigBuilder, KafkaSaslMechanism, KafkaSecurityProtocol};
 use rust2sky::propagation::NoHeaders;
 use rust2sky::proto::v3::SegmentObject;
 use rust2sky::reporter::{
@@ -32,9 +39,9 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::grpc_reporter::{Both, TempDir, TestCa};
 use crate::kafka::{
     PATIENCE, Reach, TOPICS, assert_is_the_payment, consume, create_topics, kafka_config,
-    overflow_the_queue, pay,
+    overflow_the_queue, passes_in_its_own_process, pay,
 };
-use crate::servers;
+use crate::servers::{self, ScramUser};
 
 fn ring() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -46,13 +53,13 @@ fn certificates(pem: &str) -> Vec<CertificateDer<'static>> {
         .expect("PEM certificates")
 }
 
-/// How this test reads back through the relay, as an OAP's kafka-fetcher configured for TLS
-/// would.
+/// How this test reads back, as an OAP's kafka-fetcher configured for TLS or SASL would.
 struct Secured {
     bootstrap: String,
     ca: Option<String>,
     /// A client certificate and key, for a relay that asks for one.
     identity: Option<(String, String)>,
+    sasl: Option<SaslConfig>,
 }
 
 impl Secured {
@@ -61,6 +68,7 @@ impl Secured {
             bootstrap,
             ca: None,
             identity: None,
+            sasl: None,
         }
     }
 }
@@ -68,6 +76,9 @@ impl Secured {
 impl Reach for Secured {
     fn client_builder(&self) -> ClientBuilder {
         let mut builder = ClientBuilder::new(vec![self.bootstrap.clone()]);
+        if let Some(sasl) = &self.sasl {
+            builder = builder.sasl_config(sasl.clone());
+        }
         if let Some(ca) = &self.ca {
             let mut roots = rustls::RootCertStore::empty();
             for certificate in certificates(ca) {
@@ -401,4 +412,209 @@ fn a_tls_file_that_cannot_be_used_is_an_error_at_start() {
         err.to_string().contains("client.pem") && err.to_string().contains("private key"),
         "{err}"
     );
+}
+
+/// The users of the SASL broker, one of each SCRAM mechanism, as `tansu user create` takes them.
+const SHA256_USER: ScramUser<'static> = ScramUser {
+    name: "agent-256",
+    password: "correct horse 256",
+    mechanism: "scram256",
+};
+const SHA512_USER: ScramUser<'static> = ScramUser {
+    name: "agent-512",
+    password: "correct horse 512",
+    mechanism: "scram512",
+};
+
+/// A broker that lets in only SASL SCRAM clients, behind a TLS relay when `ca` is given, the
+/// topics made by a reader that authenticates as [`SHA512_USER`]: the relay, the broker (both
+/// stopped when dropped) and the reader; `None` when there is no such broker to start.
+fn broker_with_sasl(
+    ca: Option<&TestCa>,
+) -> Option<(Option<TlsRelay>, servers::SaslTansu, Secured)> {
+    let broker_port = servers::free_loopback_port();
+    let relay = ca.map(|ca| TlsRelay::start(ca, None, broker_port));
+    let advertised = relay.as_ref().map_or(broker_port, |relay| relay.port);
+    let broker = servers::tansu_sasl(broker_port, advertised, &[SHA256_USER, SHA512_USER])?;
+    let mut reader = Secured::new(match &relay {
+        Some(relay) => relay.addr(),
+        None => broker.addr(),
+    });
+    reader.ca = ca.map(|ca| ca.pem.clone());
+    reader.sasl = Some(SaslConfig::ScramSha512(Credentials::new(
+        SHA512_USER.name.to_owned(),
+        SHA512_USER.password.to_owned(),
+    )));
+    create_topics(&reader, &TOPICS, 1);
+    Some((relay, broker, reader))
+}
+
+/// Settings for `broker` with SASL_PLAINTEXT as `user`, `mechanism` and `password`.
+fn sasl_config(
+    broker: &str,
+    mechanism: KafkaSaslMechanism,
+    user: &str,
+    password: &str,
+    more: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+) -> rust2sky::config::Config {
+    kafka_config(broker, |config| {
+        more(
+            config
+                .kafka_security_protocol(KafkaSecurityProtocol::SaslPlaintext)
+                .kafka_sasl_mechanism(mechanism)
+                .kafka_sasl_username(user)
+                .kafka_sasl_password(password),
+        )
+    })
+}
+
+#[test]
+fn the_broker_refuses_a_client_that_does_not_authenticate() {
+    // This broker checks: what makes a SASL test of the reporter mean something.
+    let Some((_relay, broker, _reader)) = broker_with_sasl(None) else {
+        return;
+    };
+    let anonymous = kafka_config(&broker.addr(), |config| config);
+    let kafka = KafkaReporter::start(&anonymous).expect("the reporter starts");
+    Tracer::new(anonymous, kafka.clone())
+        .in_scope(|| drop(rust2sky::entry_span("GET:/anonymous", &NoHeaders)));
+    assert!(!kafka.flush(Duration::from_secs(2)));
+    assert!(!kafka.is_connected());
+    assert_eq!((kafka.stats().queued, kafka.stats().sent), (1, 0));
+}
+
+#[test]
+fn with_sasl_scram_the_segment_arrives_field_by_field() {
+    for (mechanism, user) in [
+        (KafkaSaslMechanism::ScramSha256, SHA256_USER),
+        (KafkaSaslMechanism::ScramSha512, SHA512_USER),
+    ] {
+        let Some((_relay, broker, reader)) = broker_with_sasl(None) else {
+            return;
+        };
+        let config = sasl_config(&broker.addr(), mechanism, user.name, user.password, |c| c);
+        let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+        let made = report_a_payment(config, &kafka);
+        let stats = kafka.stats();
+        assert_eq!(
+            (stats.produced, stats.sent, stats.failed),
+            (1, 1, 0),
+            "{mechanism}"
+        );
+        assert!(kafka.is_connected(), "{mechanism}");
+        assert_arrived(&reader, &made);
+    }
+}
+
+#[test]
+fn over_sasl_ssl_the_segment_arrives_through_tls() {
+    let ca = TestCa::new();
+    let Some((Some(relay), _broker, reader)) = broker_with_sasl(Some(&ca)) else {
+        return;
+    };
+    let files = TempDir::new("kafka-sasl-ssl");
+    let ca_file = files.write("ca.pem", &ca.pem);
+    let read_so_far = relay.handshakes();
+    let config = kafka_config(&relay.addr(), |config| {
+        config
+            .kafka_security_protocol(KafkaSecurityProtocol::SaslSsl)
+            .kafka_ssl_ca_file(&ca_file)
+            .kafka_sasl_mechanism(KafkaSaslMechanism::ScramSha256)
+            .kafka_sasl_username(SHA256_USER.name)
+            .kafka_sasl_password(SHA256_USER.password)
+    });
+    let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+    let made = report_a_payment(config, &kafka);
+    assert_eq!(kafka.stats().sent, 1);
+    assert!(
+        relay.handshakes() > read_so_far,
+        "the reporter came through the TLS relay"
+    );
+    assert_eq!(relay.refused(), 0);
+    assert_arrived(&reader, &made);
+}
+
+/// Set in the process [`a_wrong_password_is_refused_counted_and_logged_and_the_queue_stays_bounded`]
+/// starts: the broker.
+const WRONG_PASSWORD_BROKER: &str = "RUST2SKY_TEST_KAFKA_WRONG_PASSWORD_BROKER";
+
+/// The warnings of target `rust2sky`, for the process that installs it.
+struct Warnings(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for Warnings {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.target() == "rust2sky" && metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.0
+                .lock()
+                .expect("the warnings")
+                .push(record.args().to_string());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static WARNINGS: Warnings = Warnings(std::sync::Mutex::new(Vec::new()));
+
+#[test]
+fn a_wrong_password_is_refused_counted_and_logged_and_the_queue_stays_bounded() {
+    if let Ok(broker) = std::env::var(WRONG_PASSWORD_BROKER) {
+        // In a process of its own: the logger is the process's one.
+        log::set_logger(&WARNINGS).expect("the first logger");
+        log::set_max_level(log::LevelFilter::Warn);
+        let config = sasl_config(
+            &broker,
+            KafkaSaslMechanism::ScramSha512,
+            SHA512_USER.name,
+            "not the password",
+            |config| config.max_send_queue_size(5),
+        );
+        let kafka = KafkaReporter::start(&config).expect("the reporter starts");
+        overflow_the_queue(config, &kafka);
+        let refusal = || {
+            WARNINGS
+                .0
+                .lock()
+                .expect("the warnings")
+                .iter()
+                // The broker's SCRAM answer to a wrong proof (RFC 5802's `e=invalid-proof`).
+                .find(|line| line.contains("invalid proof"))
+                .cloned()
+        };
+        assert!(
+            eventually(|| refusal().is_some()),
+            "the refusal is logged: {:?}",
+            WARNINGS.0.lock().expect("the warnings")
+        );
+        let line = refusal().expect("the refusal");
+        eprintln!("logged: {line}");
+        assert!(
+            line.contains(r#"authenticating with SASL SCRAM-SHA-512 as "agent-512""#),
+            "{line}"
+        );
+        assert!(!line.contains("not the password"), "{line}");
+        // The reporter's thread is alive, still holding what waits: a panic there would have
+        // counted it as failed.
+        let stats = kafka.stats();
+        assert_eq!(
+            (stats.queued, stats.dropped_full, stats.failed, stats.sent),
+            (5, 7, 0, 0),
+            "{stats:?}"
+        );
+        assert!(!kafka.is_connected());
+        return;
+    }
+    let Some((_relay, broker, reader)) = broker_with_sasl(None) else {
+        return;
+    };
+    assert!(passes_in_its_own_process(
+        "kafka_security::a_wrong_password_is_refused_counted_and_logged_and_the_queue_stays_bounded",
+        &[(WRONG_PASSWORD_BROKER, &broker.addr())],
+    ));
+    // Nothing reached the broker.
+    assert!(consume(&reader, "skywalking-segments", 0).is_empty());
 }

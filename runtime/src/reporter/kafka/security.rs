@@ -1,22 +1,41 @@
-//! TLS to the brokers, made once from the Kafka security settings when the reporter starts, so
-//! that a file that cannot be used is an error then rather than a failure on every connection.
+//! TLS and SASL to the brokers, made once from the Kafka security settings when the reporter
+//! starts, so that a file that cannot be used is an error then rather than a failure on every
+//! connection.
 
-use rskafka::client::ClientBuilder;
+use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 
 use super::KafkaError;
-use crate::config::Config;
+use crate::config::{Config, KafkaSaslMechanism};
 
-/// What every connection to the brokers is made with.
+/// What every connection to the brokers is made with. No `Debug`: it holds the SASL password.
 pub(super) struct Security {
     #[cfg(feature = "tls")]
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    sasl: Option<SaslConfig>,
+    /// Who the connections authenticate as, for the lines that say why one failed: a refused
+    /// password reads as an unreachable broker otherwise.
+    login: String,
 }
 
 impl Security {
-    /// From [`Config::kafka_security_protocol`] and the files it uses; the configuration has
-    /// already checked that the files come only with TLS, and the key with its certificate.
+    /// From [`Config::kafka_security_protocol`] and the files and credentials it uses; the
+    /// configuration has already checked that the files come only with TLS, the key with its
+    /// certificate, and that SASL has its user name and password.
     pub(super) fn new(config: &Config) -> Result<Security, KafkaError> {
-        let uses_tls = config.kafka_security_protocol().uses_tls();
+        let protocol = config.kafka_security_protocol();
+        let sasl = if protocol.uses_sasl() {
+            sasl_config(config)
+        } else {
+            None
+        };
+        let login = match (&sasl, config.kafka_sasl_username()) {
+            (Some(_), Some(user)) => format!(
+                " (authenticating with SASL {} as {user:?})",
+                config.kafka_sasl_mechanism()
+            ),
+            _ => String::new(),
+        };
+        let uses_tls = protocol.uses_tls();
         #[cfg(feature = "tls")]
         {
             let tls = if uses_tls {
@@ -24,24 +43,47 @@ impl Security {
             } else {
                 None
             };
-            Ok(Security { tls })
+            Ok(Security { tls, sasl, login })
         }
         #[cfg(not(feature = "tls"))]
         if uses_tls {
             Err(KafkaError::TlsUnavailable)
         } else {
-            Ok(Security {})
+            Ok(Security { sasl, login })
         }
     }
 
-    /// `builder` with TLS as configured.
+    /// ` (authenticating with SASL <mechanism> as "<user>")` with SASL, else nothing: what
+    /// follows the brokers in a line about a failed connection.
+    pub(super) fn login(&self) -> &str {
+        &self.login
+    }
+
+    /// `builder` with TLS and SASL as configured.
     pub(super) fn apply(&self, builder: ClientBuilder) -> ClientBuilder {
+        let builder = match &self.sasl {
+            Some(sasl) => builder.sasl_config(sasl.clone()),
+            None => builder,
+        };
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
             return builder.tls_config(std::sync::Arc::clone(tls));
         }
         builder
     }
+}
+
+/// rskafka's SASL settings for the configured mechanism and credentials; `None` without both
+/// (which the configuration has refused already).
+fn sasl_config(config: &Config) -> Option<SaslConfig> {
+    let credentials = Credentials::new(
+        config.kafka_sasl_username()?.to_owned(),
+        config.kafka_sasl_password()?.to_owned(),
+    );
+    Some(match config.kafka_sasl_mechanism() {
+        KafkaSaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
+        KafkaSaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
+    })
 }
 
 #[cfg(feature = "tls")]

@@ -251,8 +251,9 @@ impl Worker {
                         self.log.warn(
                             "connect",
                             format_args!(
-                                "cannot reach the Kafka brokers {:?}: {why}",
-                                self.settings.brokers
+                                "cannot reach the Kafka brokers {:?}{}: {why}",
+                                self.settings.brokers,
+                                self.settings.security.login()
                             ),
                         );
                         failures = failures.saturating_add(1);
