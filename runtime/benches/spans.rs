@@ -274,7 +274,10 @@ fn threads(c: &mut Criterion) {
             cpu_time(&schedstat) - since.0,
             done.load(Ordering::Relaxed) - since.1,
         );
-        if let Some(per_segment) = cpu.checked_div(segments.max(1) as u32) {
+        // Nothing to say when the filter left the group's rows out.
+        if segments > 0
+            && let Some(per_segment) = cpu.checked_div(segments as u32)
+        {
             println!(
                 "{group}: the reporter's thread ran {per_segment:?} of CPU per segment ({segments} segments)"
             );
