@@ -39,6 +39,18 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
+/// Waits until `ready` holds, for what a background thread does.
+pub(crate) fn eventually(mut ready: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while !ready() {
+        if started.elapsed() > PATIENCE {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
 /// Settings for `broker`, without the dynamic configuration over gRPC: these tests have no
 /// collector for it, but for the one that starts its own.
 pub(crate) fn kafka_config(
@@ -910,7 +922,12 @@ fn one_setting_switches_from_grpc_to_kafka_and_the_dynamic_configuration_still_c
     let tracer = Tracer::new(config, transport.clone());
     tracer.in_scope(|| drop(rust2sky::entry_span("GET:/switched", &NoHeaders)));
     assert!(tracer.flush(PATIENCE), "{:?}", transport.transport_stats());
-    assert!(transport.is_connected());
+    // Connected again at once if a round of another queue failed meanwhile (a busy machine).
+    assert!(
+        eventually(|| transport.is_connected()),
+        "{:?}",
+        transport.transport_stats()
+    );
     assert_eq!(transport.stats().sent, 1);
     let records = consume(&broker.addr(), "skywalking-segments", 1);
     let segment: SegmentObject = decode(&records[0]);

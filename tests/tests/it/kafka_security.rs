@@ -22,7 +22,7 @@
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use rust2sky::Tracer;
@@ -38,8 +38,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::grpc_reporter::{Both, TempDir, TestCa};
 use crate::kafka::{
-    PATIENCE, Reach, TOPICS, assert_is_the_payment, consume, create_topics, kafka_config,
-    overflow_the_queue, passes_in_its_own_process, pay,
+    PATIENCE, Reach, TOPICS, assert_is_the_payment, consume, create_topics, eventually,
+    kafka_config, overflow_the_queue, passes_in_its_own_process, pay,
 };
 use crate::servers::{self, ScramUser};
 
@@ -259,18 +259,6 @@ fn assert_arrived(reader: &Secured, made: &SegmentObject) {
     let records = consume(reader, "skywalking-segments", 1);
     assert_eq!(records.len(), 1, "one record, nothing more");
     assert_is_the_payment(&records[0], made);
-}
-
-/// Waits until `ready` holds, for what a background thread does.
-fn eventually(mut ready: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while !ready() {
-        if started.elapsed() > PATIENCE {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
 }
 
 fn tls_config(
