@@ -37,6 +37,39 @@ fn assert_database_span(span: &SpanObject, peer: &str, component: i32, operation
     assert_eq!(tag(span, tags::DB_TYPE), Some("sql"));
 }
 
+/// The database a test's spans go to.
+struct Database<'a> {
+    peer: &'a str,
+    component: i32,
+    /// The operations' first part, as in `PostgreSQL/sqlx/execute`.
+    name: &'a str,
+    instance: &'a str,
+}
+
+/// Checks that `exits` are, in order, the spans of the `(method, statement)` pairs `expected`,
+/// to `database`, children of the request, none with a bound parameter in it, and only the one
+/// of method `failed` an error.
+fn assert_statement_spans(
+    exits: &[&SpanObject],
+    database: &Database<'_>,
+    expected: &[(&str, &str)],
+    failed: Option<&str>,
+) {
+    for (span, &(method, statement)) in exits.iter().zip(expected) {
+        let operation = format!("{}/sqlx/{method}", database.name);
+        assert_database_span(span, database.peer, database.component, &operation);
+        assert_eq!(tag(span, tags::DB_INSTANCE), Some(database.instance));
+        assert_eq!(
+            tag(span, tags::DB_STATEMENT),
+            Some(statement),
+            "{operation}"
+        );
+        assert_eq!(span.is_error, failed == Some(method), "{span:#?}");
+        assert_eq!(span.parent_span_id, 0, "children of the request");
+        assert!(!all_text(span).contains("secret-param"), "{span:#?}");
+    }
+}
+
 #[test]
 fn postgres_queries_and_transactions_are_database_exit_spans() {
     let Some(server) = servers::postgres() else {
@@ -93,20 +126,14 @@ fn postgres_queries_and_transactions_are_database_exit_spans() {
         ("fetch_optional", "SELECT id FROM users WHERE id = $1"),
     ];
     assert_eq!(exits.len(), expected.len(), "{segment:#?}");
-    for (span, (method, statement)) in exits.iter().zip(expected) {
-        let operation = format!("PostgreSQL/sqlx/{method}");
-        assert_database_span(span, &peer, component::POSTGRESQL, &operation);
-        assert_eq!(span.component_id, 22);
-        assert_eq!(tag(span, tags::DB_INSTANCE), Some("postgres"));
-        assert_eq!(
-            tag(span, tags::DB_STATEMENT),
-            Some(statement),
-            "{operation}"
-        );
-        assert!(!span.is_error, "{span:#?}");
-        assert_eq!(span.parent_span_id, 0, "children of the request");
-        assert!(!all_text(span).contains("secret-param"), "{span:#?}");
-    }
+    assert_eq!(exits[0].component_id, 22);
+    let database = Database {
+        peer: &peer,
+        component: component::POSTGRESQL,
+        name: "PostgreSQL",
+        instance: "postgres",
+    };
+    assert_statement_spans(&exits, &database, &expected, None);
 }
 
 #[test]
@@ -199,20 +226,14 @@ fn mysql_queries_and_transactions_are_database_exit_spans_against_mariadb() {
         ("fetch_all", "SELECT * FROM no_such_table"),
     ];
     assert_eq!(exits.len(), expected.len(), "{segment:#?}");
-    for (span, (method, statement)) in exits.iter().zip(expected) {
-        let operation = format!("Mysql/sqlx/{method}");
-        assert_database_span(span, &peer, component::MYSQL, &operation);
-        assert_eq!(span.component_id, 5);
-        assert_eq!(tag(span, tags::DB_INSTANCE), Some("shop"));
-        assert_eq!(
-            tag(span, tags::DB_STATEMENT),
-            Some(statement),
-            "{operation}"
-        );
-        assert_eq!(span.is_error, method == "fetch_all", "{span:#?}");
-        assert_eq!(span.parent_span_id, 0, "children of the request");
-        assert!(!all_text(span).contains("secret-param"), "{span:#?}");
-    }
+    assert_eq!(exits[0].component_id, 5);
+    let database = Database {
+        peer: &peer,
+        component: component::MYSQL,
+        name: "Mysql",
+        instance: "shop",
+    };
+    assert_statement_spans(&exits, &database, &expected, Some("fetch_all"));
     let logs = log_values(exits[5]);
     assert!(logs.contains(&("error.kind", "DatabaseError")), "{logs:?}");
     assert!(

@@ -39,12 +39,7 @@ fn a_message_sent_and_received_with_rdkafka_makes_one_trace_across_the_two() {
         runtime,
         ..
     } = Scene::new(&broker, topic);
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &broker)
-        .set("group.id", "billing")
-        .set("enable.auto.commit", "false")
-        .set("message.timeout.ms", "20000");
+    let config = billing_config(&broker);
 
     let producer = TracedProducer::from_config(&config).expect("a producer");
     let (order, send) = orders.tracer.in_scope(|| {
@@ -110,12 +105,7 @@ fn messages_sent_by_threaded_and_base_producers_continue_their_traces_in_the_con
     let Scene {
         orders, billing, ..
     } = Scene::new(&broker, topic);
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &broker)
-        .set("group.id", "billing")
-        .set("enable.auto.commit", "false")
-        .set("message.timeout.ms", "20000");
+    let config = billing_config(&broker);
 
     // One order through each producer, the first with a header of the application's own.
     let threaded = TracedThreadedProducer::from_config(&config).expect("a threaded producer");
@@ -340,6 +330,17 @@ fn header<'m>(message: &'m rdkafka::message::OwnedMessage, name: &str) -> Option
         .iter()
         .find(|header| header.key == name)?;
     std::str::from_utf8(header.value?).ok()
+}
+
+/// The settings of the tests' producers and of the `billing` group's consumer.
+fn billing_config(broker: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", broker)
+        .set("group.id", "billing")
+        .set("enable.auto.commit", "false")
+        .set("message.timeout.ms", "20000");
+    config
 }
 
 /// What librdkafka needs of tansu's answers (see the module's comment).
