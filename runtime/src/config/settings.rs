@@ -421,8 +421,9 @@ settings! {
 
     /// rust2sky's own: with the collector down, large segments (long operation names, URL tags)
     /// would otherwise fill [`Config::max_send_queue_size`] with gigabytes. At least 1. Segments
-    /// are weighed by the memory they hold; log records, which wait in a queue of their own, get
-    /// a quarter of this bound. What would go past it is dropped and counted.
+    /// are weighed by the memory they hold; log records and meter reports, which wait in queues
+    /// of their own, get a quarter of this bound each. What would go past it is dropped and
+    /// counted.
     ///
     /// [`Config::max_send_queue_size`]: crate::config::Config::max_send_queue_size
     max_send_queue_bytes(bytes: usize) {

@@ -43,12 +43,13 @@ impl Lanes {
                 "log records",
             ),
             // Reports are readings made every interval and heartbeats are periodic too: a few
-            // waiting is plenty, older ones say little once newer ones exist; that few bounds
-            // their memory.
+            // waiting is plenty, older ones say little once newer ones exist. A few heartbeats
+            // weigh little; a few reports of many series can weigh a lot, so their bytes are
+            // bounded as the log records' are.
             meters: Lane::new(
                 TELEMETRY_CAPACITY,
-                usize::MAX,
-                |_| 0,
+                (max_bytes / 4).max(1),
+                meter_report_weight,
                 Problem::MeterReportDropped,
                 "meter reports",
             ),
@@ -122,6 +123,16 @@ impl Lanes {
     }
 }
 
+/// The memory a meter report holds, about: what its series take encoded, and their records.
+#[allow(clippy::ptr_arg)] // the lane weighs its item type, `Vec<MeterData>`
+fn meter_report_weight(report: &Vec<MeterData>) -> usize {
+    let series: usize = report
+        .iter()
+        .map(|meter| std::mem::size_of::<MeterData>() + meter.encoded_len())
+        .sum();
+    std::mem::size_of::<Vec<MeterData>>() + series
+}
+
 /// The methods of [`Reporter`](super::Reporter) (`reporter`) or of
 /// [`Transport`](super::Transport) (`transport`) that only hand an item to its lane, for a
 /// transport whose `self.shared` has `lanes: Lanes` and `log_level`.
@@ -172,3 +183,38 @@ macro_rules! lane_methods {
 }
 
 pub(crate) use lane_methods;
+
+#[cfg(test)]
+mod tests {
+    use rust2sky_proto::v3::MeterData;
+
+    use super::Lanes;
+    use crate::config::Config;
+
+    #[test]
+    fn meter_reports_wait_within_a_quarter_of_the_queues_bytes() {
+        let config = Config::builder()
+            .max_send_queue_bytes(4 * 40_000)
+            .build_with_env(|_| None)
+            .unwrap();
+        let lanes = Lanes::new(&config);
+        // A report of one series with a 10,000-byte service name: about 10 kB each.
+        let report = || {
+            vec![MeterData {
+                service: "s".repeat(10_000),
+                ..MeterData::default()
+            }]
+        };
+        for _ in 0..10 {
+            lanes.meters.offer(report());
+        }
+        let stats = lanes.meters.stats();
+        assert_eq!(
+            (stats.produced, stats.queued, stats.dropped_full),
+            (10, 3, 7),
+            "{stats:?}"
+        );
+        assert!(stats.queued_bytes <= 40_000, "{stats:?}");
+        assert!(stats.queued_bytes >= 30_000, "{stats:?}");
+    }
+}
