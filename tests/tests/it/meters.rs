@@ -151,16 +151,25 @@ fn a_tokio_runtime_reports_its_workers_tasks_queue_and_busy_share() {
     // Two workers, one kept busy for a while, three tasks that never finish.
     let pool = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_time()
         .build()
         .unwrap();
     meter::tokio_runtime(pool.handle(), "it-pool");
     for _ in 0..3 {
         drop(pool.spawn(std::future::pending::<()>()));
     }
+    // Busy in short stretches with a pause between, so that the worker parks often: tokio adds
+    // up a worker's busy time when it parks, and the other tests' reporters in this process read
+    // the same gauge (each reading starts the next share), so one long stretch could come as a
+    // single step that another reporter reads first.
     drop(pool.spawn(async {
         let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_millis(600) {
-            std::hint::spin_loop();
+        while start.elapsed() < Duration::from_millis(1500) {
+            let stretch = std::time::Instant::now();
+            while stretch.elapsed() < Duration::from_millis(20) {
+                std::hint::spin_loop();
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }));
 
