@@ -265,7 +265,7 @@ fn default_instance_name() -> &'static str {
 //   (`tests.rs` checks that the variable set to that text gives the value).
 // - `meaning`: one sentence, the README's; it starts the docs of the constant, getter and setter.
 // - `example`: a code value, a variable's value, and what the getter returns for either; it
-//   becomes the doctests. each `with` names a setting the example needs too.
+//   becomes the doctests. Each `with` names a setting the example needs too.
 // - `///` lines: what else the docs should say (the Java agent's name, limits).
 //
 // The order of the rows is that of `env::variables()` and of the README.
@@ -667,9 +667,9 @@ settings! {
     }
 
     /// `ssl_cafile` in the Python agent's producer configuration (`ssl.truststore.location` in
-    /// the Java agent's, as a PEM file here); used with `SSL`, whose brokers are otherwise
-    /// checked against the system's trusted roots. Set with `PLAINTEXT` it is
-    /// [`ConfigError::KafkaTlsFileWithoutTls`].
+    /// the Java agent's, as a PEM file here); used with `SSL` and `SASL_SSL`, whose brokers are
+    /// otherwise checked against the system's trusted roots. Set with `PLAINTEXT` or
+    /// `SASL_PLAINTEXT` it is [`ConfigError::KafkaTlsFileWithoutTls`].
     ///
     /// [`ConfigError::KafkaTlsFileWithoutTls`]: crate::config::ConfigError::KafkaTlsFileWithoutTls
     kafka_ssl_ca_file(path: Option<PathBuf>) {
@@ -685,7 +685,7 @@ settings! {
     /// `ssl_certfile` in the Python agent's producer configuration: the client's certificate
     /// for brokers that require one (`ssl.client.auth=required`), with
     /// [`Config::kafka_ssl_key_file`]. Set if and only if the key is
-    /// ([`ConfigError::TlsClientIdentityIncomplete`]), and only with `SSL`.
+    /// ([`ConfigError::TlsClientIdentityIncomplete`]), and only with `SSL` or `SASL_SSL`.
     ///
     /// [`Config::kafka_ssl_key_file`]: crate::config::Config::kafka_ssl_key_file
     /// [`ConfigError::TlsClientIdentityIncomplete`]: crate::config::ConfigError::TlsClientIdentityIncomplete

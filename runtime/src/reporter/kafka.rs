@@ -49,8 +49,8 @@ use crate::config::{Config, DynamicConfig, LiveSettings};
 ///   from 1 s up to 30 s with ±20 % jitter; what a failed request carried counts as failed, and
 ///   is not sent again. Failures are logged (target `rust2sky`) at most once per kind every 30
 ///   seconds.
-/// - With [`Config::kafka_security_protocol`] `SSL` (feature `tls`, on by default) every
-///   connection to the brokers is TLS, their certificates checked against
+/// - With [`Config::kafka_security_protocol`] `SSL` or `SASL_SSL` (feature `tls`, on by
+///   default) every connection to the brokers is TLS, their certificates checked against
 ///   [`Config::kafka_ssl_ca_file`] or the system's trusted roots, with
 ///   [`Config::kafka_ssl_cert_file`] and [`Config::kafka_ssl_key_file`] for brokers that ask for
 ///   a client certificate. A broker whose certificate does not check is refused as one that does
@@ -146,8 +146,8 @@ pub enum KafkaError {
     /// A Kafka TLS file or setting cannot be used (not PEM, no certificate in it...).
     #[error("invalid Kafka TLS configuration: {0}")]
     Tls(String),
-    /// [`Config::kafka_security_protocol`] is `SSL`, but rust2sky was built without its `tls`
-    /// feature.
+    /// [`Config::kafka_security_protocol`] is `SSL` or `SASL_SSL`, but rust2sky was built
+    /// without its `tls` feature.
     #[error("SW_KAFKA_SECURITY_PROTOCOL uses TLS but rust2sky was built without its `tls` feature")]
     TlsUnavailable,
 }
