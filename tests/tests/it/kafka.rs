@@ -315,7 +315,7 @@ fn a_request_arrives_on_the_namespaced_topic_keyed_by_its_segment_id() {
     assert!(tracer.flush(PATIENCE), "{:?}", kafka.stats());
     let stats = kafka.stats();
     assert_eq!((stats.produced, stats.sent, stats.failed), (2, 2, 0));
-    assert!(kafka.is_connected());
+    assert!(eventually(|| kafka.is_connected()), "{:?}", kafka.stats());
 
     let made: Vec<SegmentObject> = memory
         .take_finished()
@@ -743,7 +743,7 @@ fn a_broker_that_restarts_gets_what_came_after_and_the_counts_add_up() {
 
     report("GET:/after", 2);
     assert!(kafka.flush(PATIENCE), "{:?}", kafka.stats());
-    assert!(kafka.is_connected());
+    assert!(eventually(|| kafka.is_connected()), "{:?}", kafka.stats());
     let stats = kafka.stats();
     assert_eq!(
         stats.produced,

@@ -290,7 +290,7 @@ fn over_tls_the_segment_arrives_field_by_field() {
     let made = report_a_payment(config, &kafka);
     let stats = kafka.stats();
     assert_eq!((stats.produced, stats.sent, stats.failed), (1, 1, 0));
-    assert!(kafka.is_connected());
+    assert!(eventually(|| kafka.is_connected()), "{:?}", kafka.stats());
     assert!(
         relay.handshakes() > read_so_far,
         "the reporter came through the TLS relay"
@@ -489,7 +489,7 @@ fn with_sasl_scram_the_segment_arrives_field_by_field() {
             (1, 1, 0),
             "{mechanism}"
         );
-        assert!(kafka.is_connected(), "{mechanism}");
+        assert!(eventually(|| kafka.is_connected()), "{mechanism}");
         assert_arrived(&reader, &made);
     }
 }
