@@ -132,5 +132,33 @@ fn delivery(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, handoff, delivery);
+/// `report()` at the pace of a service that is not saturated: one segment every 50 µs, so that
+/// the sender has taken the queue empty and waits again before each call, which then has to
+/// wake it. Only the calls are timed (with the two clock reads each takes).
+fn handoff_spaced(c: &mut Criterion) {
+    let (_collector, reporter) = reporter_to_collector();
+    let segment = request_segment();
+    let mut group = c.benchmark_group("report");
+    for every_us in [50, 1000] {
+        group.bench_function(format!("handoff_every_{every_us}us"), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let segment = segment.clone();
+                    let pause = Instant::now();
+                    while pause.elapsed() < Duration::from_micros(every_us) {
+                        std::hint::spin_loop();
+                    }
+                    let start = Instant::now();
+                    reporter.report(black_box(segment));
+                    timed += start.elapsed();
+                }
+                timed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, handoff, handoff_spaced, delivery);
 criterion_main!(benches);

@@ -192,7 +192,7 @@ fn unsampled(c: &mut Criterion) {
 }
 
 /// Queues each segment for a thread of its own, which takes what waits every millisecond (the
-/// gRPC reporter's sender wakes on a queue's first item instead; this one stays mostly asleep),
+/// gRPC reporter's sender looks every 5 ms while items come; this one stays mostly asleep),
 /// builds the protobuf (or, while `counting_only` is set, just counts) and drops it: the records
 /// then go back to the pool from that thread, as they do in a service. While `drop_here` is set
 /// it drops each segment on the thread that reports it instead: no hand-off at all.

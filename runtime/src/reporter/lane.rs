@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::ReporterStats;
+use super::doorbell::{Doorbell, Pace};
 use crate::diagnostics::{self, Problem};
 
 pub(crate) struct Lane<T> {
     state: Mutex<LaneState<T>>,
     /// Signalled whenever items leave the queue for good (sent or failed).
     finished: Condvar,
-    /// Wakes the sender when the queue gets its first item.
-    pub(crate) wake: tokio::sync::Notify,
+    /// Wakes the sender, when it sleeps, as an item comes.
+    pub(crate) doorbell: Doorbell,
     capacity: usize,
     /// The most the queued items may weigh together, by `weigh`.
     max_bytes: usize,
@@ -64,7 +65,7 @@ impl<T> Lane<T> {
                 closed: false,
             }),
             finished: Condvar::new(),
-            wake: tokio::sync::Notify::new(),
+            doorbell: Doorbell::default(),
             capacity,
             max_bytes,
             weigh,
@@ -113,11 +114,16 @@ impl<T> Lane<T> {
         state.queue.push_back((item, weight));
         state.queued_bytes += weight;
         state.accepted += 1;
-        let first = state.queue.len() == 1;
         drop(state);
-        if first {
-            self.wake.notify_one();
-        }
+        self.doorbell.ring();
+    }
+
+    /// Returns once an item is queued, looking at the pace of [`Pace::SENDER`] for a while
+    /// after `last_taken`, when the sender last took items.
+    pub(crate) async fn wait_for_items(&self, last_taken: Option<Instant>) {
+        Pace::SENDER
+            .until([&self.doorbell], || self.has_queued(), last_taken)
+            .await;
     }
 
     pub(crate) fn has_queued(&self) -> bool {

@@ -6,6 +6,8 @@ use std::time::Instant;
 use rust2sky_proto::prost::Message as _;
 use rust2sky_proto::v3::{LogData, MeterData};
 
+#[cfg(feature = "kafka")]
+use super::doorbell::Pace;
 use super::lane::Lane;
 use super::{FinishedSegment, Management, TransportStats};
 use crate::config::Config;
@@ -101,25 +103,18 @@ impl Lanes {
             || self.management.has_queued()
     }
 
-    /// Returns once some lane has an item waiting.
+    /// Returns once some lane has an item waiting (see [`Lane::wait_for_items`]).
     #[cfg(feature = "kafka")]
-    pub(crate) async fn wait_for_any(&self) {
-        loop {
-            // Registered before looking, so that an offer in between is not missed.
-            let segments = self.segments.wake.notified();
-            let logs = self.logs.wake.notified();
-            let meters = self.meters.wake.notified();
-            let management = self.management.wake.notified();
-            if self.any_queued() {
-                return;
-            }
-            tokio::select! {
-                () = segments => {}
-                () = logs => {}
-                () = meters => {}
-                () = management => {}
-            }
-        }
+    pub(crate) async fn wait_for_any(&self, last_taken: Option<Instant>) {
+        let doorbells = [
+            &self.segments.doorbell,
+            &self.logs.doorbell,
+            &self.meters.doorbell,
+            &self.management.doorbell,
+        ];
+        Pace::SENDER
+            .until(doorbells, || self.any_queued(), last_taken)
+            .await;
     }
 }
 

@@ -10,6 +10,7 @@
 //! names.
 
 mod commands;
+mod doorbell;
 mod grpc;
 pub use self::grpc::{GrpcError, GrpcReporter, GrpcReporterBuilder, GrpcReporterCounts};
 #[cfg(feature = "kafka")]

@@ -310,10 +310,9 @@ impl Worker {
         let mut sizer = StreamSizer::new(self.settings.batch_size);
         // The connection on which the collector said it does not serve `service`.
         let mut unserved: Option<u64> = None;
+        let mut last_taken = None;
         loop {
-            while !lane.has_queued() {
-                lane.wake.notified().await;
-            }
+            lane.wait_for_items(last_taken).await;
             let link = self.link_up().await;
             if unserved == Some(link.generation) {
                 let count = lane.fail_queued();
@@ -336,6 +335,9 @@ impl Worker {
             );
             let result = call(link.channel.clone(), self.request(stream)).await;
             let count = taken.close();
+            if count > 0 {
+                last_taken = Some(Instant::now());
+            }
             match result {
                 Ok(response) => {
                     lane.finish(count, true);
@@ -394,9 +396,8 @@ impl Worker {
     async fn management_loop(&self) {
         let lane = &self.shared.lanes.management;
         loop {
-            while !lane.has_queued() {
-                lane.wake.notified().await;
-            }
+            // Management messages come from the reporter's own thread: it may wake itself.
+            lane.wait_for_items(None).await;
             let link = self.link_up().await;
             for message in lane.take_batch(self.settings.batch_size) {
                 let result = self.send_management(&link.channel, message).await;

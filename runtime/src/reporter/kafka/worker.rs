@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rskafka::BackoffConfig;
 use rskafka::chrono::{DateTime, Utc};
@@ -211,6 +211,8 @@ impl Worker {
         let mut link: Option<Link> = None;
         // Failures since the last round that sent everything it took.
         let mut failures: u32 = 0;
+        // When a round last took items: the queues are looked at without waking for a while.
+        let mut last_round = None;
         let mut generation: u64 = 0;
         // Whether the last connection attempt found no broker: worth a line once one answers.
         let mut unreachable = false;
@@ -261,7 +263,8 @@ impl Worker {
                     }
                 },
             };
-            self.shared.lanes.wait_for_any().await;
+            self.shared.lanes.wait_for_any(last_round).await;
+            last_round = Some(Instant::now());
             match self.send_round(current).await {
                 Ok(()) => failures = 0,
                 Err(failure) => {
