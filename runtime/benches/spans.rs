@@ -347,6 +347,8 @@ fn threads(c: &mut Criterion) {
         group.finish();
         reporter_cpu_per_segment(&name, since);
     }
+    counting_only.store(true, Ordering::Relaxed);
+    alternating_ratio("span/five_span_request_threads_counting", &run);
     // The request path alone: each segment dropped where it finished, its records back in the
     // thread's own pool, nothing handed to another thread.
     drop_here.store(true, Ordering::Relaxed);
@@ -356,6 +358,36 @@ fn threads(c: &mut Criterion) {
         b.iter_custom(|iterations| on_two_threads(|| run(iterations)))
     });
     group.finish();
+    alternating_ratio("span/five_span_request_threads_no_handoff", &run);
+}
+
+/// Prints the two-thread figure over the one-thread one, from runs of the two taken in turn:
+/// this VM's host sometimes halves what the two cores do for seconds at a time, which skews a
+/// ratio of two criterion rows measured a few seconds apart, while runs a few milliseconds apart
+/// see the same machine. Only run with no filter or one that names the thread rows.
+fn alternating_ratio(group: &str, run: &(impl Fn(u64) -> Duration + Sync)) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let named = |filter: &String| filter.contains("threads") || filter.contains("no_handoff");
+    if !filters.is_empty() && !filters.iter().any(named) {
+        return;
+    }
+    const REQUESTS: u64 = 20_000;
+    const ROUNDS: usize = 101;
+    let (mut one, mut two): (Vec<Duration>, Vec<Duration>) = (0..ROUNDS)
+        .map(|_| (run(REQUESTS), on_two_threads(|| run(REQUESTS))))
+        .unzip();
+    one.sort();
+    two.sort();
+    let (one, two) = (one[ROUNDS / 2], two[ROUNDS / 2]);
+    println!(
+        "{group}: two threads over one, {ROUNDS} runs of each taken in turn: {:.2} (medians {:?} and {:?} a request)",
+        two.as_secs_f64() / one.as_secs_f64(),
+        one / REQUESTS as u32,
+        two / REQUESTS as u32,
+    );
 }
 
 /// What the fastrace rows hand to their reporter: counted and dropped, as the counting rows'
