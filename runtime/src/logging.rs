@@ -96,10 +96,15 @@ pub fn log_data(
 /// and every record made on one of the agent's threads ([`crate::agent_thread`]).
 #[cfg(any(feature = "log", feature = "tracing-log", feature = "tracing"))]
 pub(crate) fn is_own(target: &str) -> bool {
-    let own_target = target
+    is_own_target(target) || crate::agent_thread::is_current()
+}
+
+/// Whether `target` is rust2sky's own.
+#[cfg(any(feature = "log", feature = "tracing-log", feature = "tracing"))]
+pub(crate) fn is_own_target(target: &str) -> bool {
+    target
         .strip_prefix(OWN_TARGET)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"));
-    own_target || crate::agent_thread::is_current()
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
 }
 
 #[cfg(feature = "log")]

@@ -84,6 +84,36 @@ pub struct SpanBridge {
     max_level: Level,
     ignored_targets: Vec<Cow<'static, str>>,
     max_tag_len: usize,
+    /// Names these settings in the threads' caches of [`Verdict`]s: a new one whenever they
+    /// change, the same in a clone.
+    settings_id: u64,
+}
+
+/// Hands out [`SpanBridge::settings_id`]s, from 1 (0 marks an empty cache entry).
+static NEXT_SETTINGS_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_settings_id() -> u64 {
+    NEXT_SETTINGS_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What the bridge makes of a callsite, the same for every span or event it makes: whether its
+/// level and target are recorded, and whether any of its fields mean something to SkyWalking
+/// (see [`Meaning`]).
+#[derive(Clone, Copy, Default)]
+struct Verdict {
+    records: bool,
+    meaningful: bool,
+}
+
+/// How many callsites' verdicts a thread keeps; more share entries, and take turns in them.
+const VERDICTS: usize = 64;
+
+thread_local! {
+    /// Recent callsites' verdicts, by the address of their metadata (`'static`, one per
+    /// callsite) and the settings that made them: reading the target against every ignored one
+    /// and each field name against every meaningful one took about 250 instructions a span.
+    static VERDICT_CACHE: [Cell<(usize, u64, Verdict)>; VERDICTS] =
+        const { [const { Cell::new((0, 0, Verdict { records: false, meaningful: false })) }; VERDICTS] };
 }
 
 impl Default for SpanBridge {
@@ -104,6 +134,7 @@ impl SpanBridge {
             max_level: Level::INFO,
             ignored_targets: DEFAULT_IGNORED_TARGETS.map(Cow::Borrowed).to_vec(),
             max_tag_len: DEFAULT_MAX_TAG_LEN,
+            settings_id: next_settings_id(),
         }
     }
 
@@ -115,6 +146,7 @@ impl SpanBridge {
     #[must_use]
     pub fn with_max_level(mut self, level: Level) -> Self {
         self.max_level = level;
+        self.settings_id = next_settings_id();
         self
     }
 
@@ -126,6 +158,7 @@ impl SpanBridge {
     #[must_use]
     pub fn ignore_target(mut self, target: impl Into<Cow<'static, str>>) -> Self {
         self.ignored_targets.push(target.into());
+        self.settings_id = next_settings_id();
         self
     }
 
@@ -137,18 +170,55 @@ impl SpanBridge {
     #[must_use]
     pub fn max_tag_len(mut self, len: usize) -> Self {
         self.max_tag_len = len;
+        self.settings_id = next_settings_id();
         self
     }
 
-    fn records(&self, metadata: &Metadata<'_>) -> bool {
+    /// The verdict on `metadata`'s callsite, from this thread's cache when it has it. Spans and
+    /// events made on rust2sky's own threads are never recorded.
+    fn verdict(&self, metadata: &'static Metadata<'static>) -> Verdict {
+        if crate::agent_thread::is_current() {
+            return Verdict::default();
+        }
+        let address = std::ptr::from_ref(metadata) as usize;
+        let judge = || self.judge(metadata);
+        VERDICT_CACHE
+            .try_with(|cache| {
+                // Metadata is a few dozen bytes or more: the bits above the lowest few differ.
+                let entry = &cache[(address >> 5) % VERDICTS];
+                match entry.get() {
+                    (cached, settings, verdict)
+                        if cached == address && settings == self.settings_id =>
+                    {
+                        verdict
+                    }
+                    _ => {
+                        let verdict = judge();
+                        entry.set((address, self.settings_id, verdict));
+                        verdict
+                    }
+                }
+            })
+            .unwrap_or_else(|_| judge())
+    }
+
+    fn judge(&self, metadata: &Metadata<'_>) -> Verdict {
         let target = metadata.target();
-        *metadata.level() <= self.max_level
-            && !crate::logging::is_own(target)
+        let records = *metadata.level() <= self.max_level
+            && !crate::logging::is_own_target(target)
             && !self.ignored_targets.iter().any(|ignored| {
                 target
                     .strip_prefix(ignored.as_ref())
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
-            })
+            });
+        let meaningful = metadata
+            .fields()
+            .iter()
+            .any(|field| Meaning::of(field.name()).is_some());
+        Verdict {
+            records,
+            meaningful,
+        }
     }
 }
 
@@ -178,17 +248,14 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if !self.records(attrs.metadata()) || !Tracer::is_available() {
+        let verdict = self.verdict(attrs.metadata());
+        if !verdict.records || !Tracer::is_available() {
             return;
         }
         let mut fields = Fields::new(self.max_tag_len);
         // Most spans have no field that means something to SkyWalking, which their metadata
         // tells without a value visited: their fields are then only tags.
-        let meaningful = attrs
-            .metadata()
-            .fields()
-            .iter()
-            .any(|field| Meaning::of(field.name()).is_some());
+        let meaningful = verdict.meaningful;
         if meaningful {
             attrs.record(&mut fields);
         }
@@ -222,6 +289,7 @@ where
             span: &mut span,
             max_len: self.max_tag_len,
             errored: false,
+            meaningful,
         };
         attrs.record(&mut tags);
         if tags.errored && !meaningful {
@@ -253,6 +321,7 @@ where
             span: &mut span,
             max_len: self.max_tag_len,
             errored: false,
+            meaningful: true,
         });
     }
 
@@ -302,7 +371,7 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
-        if !self.records(metadata) {
+        if !self.verdict(metadata).records {
             return;
         }
         let mut fields = EventFields::new(self.max_tag_len, metadata.level());
@@ -628,11 +697,18 @@ struct Tags<'a> {
     max_len: usize,
     /// A field's value was an error.
     errored: bool,
+    /// Whether any field may mean something to SkyWalking (else every field is a tag).
+    meaningful: bool,
 }
 
 impl Tags<'_> {
+    /// Whether `field` is a tag rather than something [`Fields`] reads.
+    fn is_tag(&self, field: &Field) -> bool {
+        !self.meaningful || Meaning::of(field.name()).is_none()
+    }
+
     fn tag(&mut self, field: &Field, value: &str) {
-        if Meaning::of(field.name()).is_none() {
+        if self.is_tag(field) {
             self.span.tag(field.name(), super::cut(value, self.max_len));
         }
     }
@@ -656,7 +732,7 @@ impl Visit for Tags<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if Meaning::of(field.name()).is_none() {
+        if self.is_tag(field) {
             let mut text = String::new();
             let _ = write!(text, "{value:?}");
             self.tag(field, &text);
@@ -665,7 +741,7 @@ impl Visit for Tags<'_> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.errored = true;
-        if Meaning::of(field.name()).is_none() {
+        if self.is_tag(field) {
             self.tag(field, &value.to_string());
         }
     }

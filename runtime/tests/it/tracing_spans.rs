@@ -284,6 +284,50 @@ fn errors_late_fields_levels_and_targets() {
     assert_eq!(tag(named(&segment, "huge"), "blob").unwrap().len(), 1024);
 }
 
+/// One callsite, for the test below to make its spans from.
+fn load_inventory() {
+    drop(tracing::info_span!(target: "inventory::db", "load inventory", rows = 3));
+}
+
+#[test]
+fn each_bridge_judges_a_callsite_by_its_own_settings() {
+    let (service, reporter) = tracer(|config| config);
+    let spans_with = |bridge: SpanBridge| {
+        let subscriber = tracing_subscriber::registry().with(bridge);
+        tracing::subscriber::with_default(subscriber, || {
+            service.in_scope(|| {
+                let _request = rust2sky::local_span("request").entered();
+                load_inventory();
+                load_inventory();
+            })
+        });
+        let segment = reporter.take().remove(0);
+        spans(&segment)
+            .iter()
+            .map(|span| span.operation_name.clone())
+            .collect::<Vec<_>>()
+    };
+    let recording = SpanBridge::new();
+    assert_eq!(
+        spans_with(recording.clone()),
+        ["request", "load inventory", "load inventory"]
+    );
+    // The same callsite on the same thread, under a bridge that leaves its target out, and then
+    // under one that leaves its level out.
+    assert_eq!(
+        spans_with(recording.clone().ignore_target("inventory")),
+        ["request"]
+    );
+    assert_eq!(
+        spans_with(SpanBridge::new().with_max_level(tracing::Level::WARN)),
+        ["request"]
+    );
+    assert_eq!(
+        spans_with(recording),
+        ["request", "load inventory", "load inventory"]
+    );
+}
+
 #[test]
 fn misuse_and_spans_made_without_a_tracer_never_panic() {
     let (service, reporter) = tracer(|config| config);
