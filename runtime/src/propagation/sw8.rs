@@ -216,10 +216,22 @@ pub const MAX_ID_LEN: usize = 150;
 
 /// Whether `id` may be a trace id or segment id taken from a caller.
 fn is_safe_id(id: &str) -> bool {
-    id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_'))
+    // Every byte is looked at, with no early exit: the compiler then checks many at once, where
+    // stopping at the first bad byte cost about 8 instructions a byte (ids are 40 to 60 bytes,
+    // and two are read from every incoming header).
+    let unsafe_bytes = id.bytes().fold(0_u8, |unsafe_bytes, byte| {
+        unsafe_bytes | u8::from(!is_id_byte(byte))
+    });
+    id.len() <= MAX_ID_LEN && unsafe_bytes == 0
+}
+
+/// An ASCII letter or digit, `.`, `-` or `_`; written as comparisons with no branch.
+fn is_id_byte(byte: u8) -> bool {
+    (byte | 0x20).is_ascii_lowercase()
+        | byte.is_ascii_digit()
+        | (byte == b'.')
+        | (byte == b'-')
+        | (byte == b'_')
 }
 
 impl Sw8Header {

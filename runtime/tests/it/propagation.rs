@@ -417,6 +417,24 @@ fn ids_from_callers_are_short_and_plain_or_the_header_is_ignored() {
         with_ids("trace", "seg\u{1b}[2J"),
         Err(Sw8Error::UnsafeId(Sw8Field::ParentSegmentId))
     );
+    // Every ASCII character, and a few beyond, in the middle of an id.
+    for c in (0..=0x7f_u8)
+        .map(char::from)
+        .chain(['é', 'ß', '\u{3000}', '\u{fffd}'])
+    {
+        let allowed = c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        let id = format!("ab{c}yz");
+        assert_eq!(
+            with_ids(&id, "segment").is_ok(),
+            allowed,
+            "{id:?} in the trace id"
+        );
+        assert_eq!(
+            with_ids("trace", &id).is_ok(),
+            allowed,
+            "{id:?} in the segment id"
+        );
+    }
 
     // An entry span with such a header starts a trace of its own.
     let (service, reporter) = crate::spans::tracer(|config| config);
