@@ -49,9 +49,48 @@ impl Text {
     }
 }
 
+/// Runs `f` on `pieces` joined, in a buffer on the stack when they fit: the names an integration
+/// makes for every request (`GET:/users/{id}`, `users:8080`), which the span copies into its
+/// segment's text anyway, then cost no allocation.
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub(crate) fn with_joined<R>(pieces: &[&str], f: impl FnOnce(&str) -> R) -> R {
+    const ON_STACK: usize = 256;
+    let len: usize = pieces.iter().map(|piece| piece.len()).sum();
+    if len <= ON_STACK {
+        let mut buffer = [0_u8; ON_STACK];
+        let mut end = 0;
+        for piece in pieces {
+            if let Some(slot) = buffer.get_mut(end..end + piece.len()) {
+                slot.copy_from_slice(piece.as_bytes());
+            }
+            end += piece.len();
+        }
+        // Whole `str`s joined are UTF-8: the check cannot fail.
+        if let Some(Ok(joined)) = buffer.get(..end).map(std::str::from_utf8) {
+            return f(joined);
+        }
+    }
+    f(&pieces.concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(any(feature = "tower", feature = "reqwest"))]
+    #[test]
+    fn joined_pieces_read_as_one_text_on_the_stack_or_not() {
+        assert_eq!(
+            with_joined(&["GET", ":", "/users/{id}"], str::to_owned),
+            "GET:/users/{id}"
+        );
+        assert_eq!(with_joined(&[], str::len), 0);
+        let long = "é".repeat(200);
+        assert_eq!(
+            with_joined(&["POST:", &long], str::to_owned),
+            format!("POST:{long}")
+        );
+    }
 
     #[test]
     fn ranges_read_back_what_was_pushed() {

@@ -20,6 +20,7 @@ use reqwest::{Request, RequestBuilder, Response};
 
 use crate::context::future::{Instrumented, OnReady};
 use crate::span::{Span, exit_span};
+use crate::text::with_joined;
 use crate::{SpanLayer, component, tags};
 
 /// Sends a reqwest request as an exit span; see [`RequestBuilderExt::send_traced`].
@@ -88,19 +89,26 @@ mod sealed {
 
 /// The exit span of `request`, whose headers now carry `sw8`.
 fn client_span(request: &mut Request) -> Span {
+    // The headers are taken out for `sw8` to be written while the URL is read, and put back.
+    let mut headers = std::mem::take(request.headers_mut());
     let url = request.url();
-    let peer = match (url.host_str(), url.port_or_known_default()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        (None, _) => String::new(),
+    let mut port = itoa::Buffer::new();
+    let peer: &[&str] = match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(number)) => &[host, ":", port.format(number)],
+        (Some(host), None) => &[host],
+        (None, _) => &[],
     };
-    let operation = format!("{}:{}", request.method(), url.path());
-    let method = request.method().clone();
-    let mut span = exit_span(operation, peer, request.headers_mut());
+    let operation = [request.method().as_str(), ":", url.path()];
+    let mut span = with_joined(peer, |peer| {
+        with_joined(&operation, |operation| {
+            exit_span(operation, peer, &mut headers)
+        })
+    });
+    *request.headers_mut() = headers;
     let shown = super::url::url_tag(&span, request.url());
     span.set_layer(SpanLayer::Http)
         .set_component(component::HTTP_CLIENT)
-        .tag(tags::HTTP_METHOD, method.as_str());
+        .tag(tags::HTTP_METHOD, request.method().as_str());
     if let Some(shown) = shown {
         span.tag(tags::URL, shown);
     }

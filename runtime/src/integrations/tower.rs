@@ -21,6 +21,7 @@ use tower_service::Service;
 
 use crate::context::future::{Instrumented, OnReady};
 use crate::span::{Span, entry_span, exit_span};
+use crate::text::with_joined;
 use crate::tracer::Tracer;
 use crate::{SpanLayer, component, tags};
 
@@ -277,26 +278,31 @@ where
 
     fn call(&mut self, mut request: Request<RequestBody>) -> Self::Future {
         let grpc = is_grpc(&request);
-        let peer = peer(request.uri());
-        let span = if grpc {
-            let operation = request.uri().path().to_owned();
-            let mut span = exit_span(operation, peer, request.headers_mut());
+        // The headers are taken out for `sw8` to be written while the URI is read, and put back.
+        let mut headers = std::mem::take(request.headers_mut());
+        let (uri, method) = (request.uri(), request.method().as_str());
+        let mut span = with_peer(uri, |peer| {
+            if grpc {
+                exit_span(uri.path(), peer, &mut headers)
+            } else {
+                with_joined(&[method, ":", uri.path()], |operation| {
+                    exit_span(operation, peer, &mut headers)
+                })
+            }
+        });
+        *request.headers_mut() = headers;
+        if grpc {
             span.set_layer(SpanLayer::RpcFramework)
                 .set_component(component::GRPC);
-            span
         } else {
-            let operation = format!("{}:{}", request.method(), request.uri().path());
-            let method = request.method().clone();
-            let mut span = exit_span(operation, peer, request.headers_mut());
             let url = super::url::uri_tag(&span, request.uri());
             span.set_layer(SpanLayer::Http)
                 .set_component(component::HTTP_CLIENT)
-                .tag(tags::HTTP_METHOD, method.as_str());
+                .tag(tags::HTTP_METHOD, request.method().as_str());
             if let Some(url) = url {
                 span.tag(tags::URL, url);
             }
-            span
-        };
+        }
         let future = span.in_scope(|| self.inner.call(request));
         Instrumented::with_outcome(
             future,
@@ -317,8 +323,10 @@ fn server_span<B>(request: &Request<B>, grpc: bool) -> Span {
             .set_component(component::GRPC);
         span
     } else {
-        let operation = format!("{}:{}", request.method(), super::route(request));
-        let mut span = entry_span(operation, request.headers());
+        let operation = [request.method().as_str(), ":", super::route(request)];
+        let mut span = with_joined(&operation, |operation| {
+            entry_span(operation, request.headers())
+        });
         span.set_layer(SpanLayer::Http)
             .set_component(component::HTTP)
             .tag(tags::HTTP_METHOD, request.method().as_str());
@@ -329,14 +337,14 @@ fn server_span<B>(request: &Request<B>, grpc: bool) -> Span {
     }
 }
 
-/// `host:port` of a request URI, with the scheme's default port.
-fn peer(uri: &http::Uri) -> String {
+/// Runs `f` on the `host:port` of a request URI, with the scheme's default port.
+fn with_peer<R>(uri: &http::Uri, f: impl FnOnce(&str) -> R) -> R {
     let host = uri.host().unwrap_or_default();
     let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
         Some("https") => 443,
         _ => 80,
     });
-    format!("{host}:{port}")
+    with_joined(&[host, ":", itoa::Buffer::new().format(port)], f)
 }
 
 /// Records the response's status on the span.
