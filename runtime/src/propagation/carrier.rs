@@ -155,12 +155,24 @@ impl Injector for Vec<(&'static str, String)> {
 // rust2sky's own names and values (Base64, digits and `-`) are always valid; a name or value a
 // map refuses, from a caller of the public trait, is skipped and counted rather than failing the
 // request (`HeaderName::from_static` and `MetadataMap::insert` would panic on it).
+/// Whether `name` is made of lowercase letters, digits and `-` only, as SkyWalking's header names
+/// are: a name `http` then takes as it is, with no copy (`from_static`), where `from_bytes`
+/// allocates a copy of every name it does not know.
+fn is_plain_lowercase(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+}
+
 impl Injector for http::HeaderMap {
     fn inject(&mut self, name: &'static str, value: String) {
-        match (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::try_from(value),
-        ) {
+        let header = if is_plain_lowercase(name) {
+            Ok(http::HeaderName::from_static(name))
+        } else {
+            http::HeaderName::from_bytes(name.as_bytes())
+        };
+        match (header, http::HeaderValue::try_from(value)) {
             (Ok(name), Ok(value)) => {
                 self.insert(name, value);
             }
@@ -172,10 +184,12 @@ impl Injector for http::HeaderMap {
 impl Injector for tonic::metadata::MetadataMap {
     fn inject(&mut self, name: &'static str, value: String) {
         // An ASCII key: `from_bytes` refuses a `-bin` one, which would need binary values.
-        match (
-            tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes()),
-            tonic::metadata::MetadataValue::try_from(value),
-        ) {
+        let key = if is_plain_lowercase(name) && !name.ends_with("-bin") {
+            Ok(tonic::metadata::AsciiMetadataKey::from_static(name))
+        } else {
+            tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes())
+        };
+        match (key, tonic::metadata::MetadataValue::try_from(value)) {
             (Ok(key), Ok(value)) => {
                 self.insert(key, value);
             }

@@ -644,3 +644,39 @@ fn text_from_a_request_cannot_forge_a_log_line() {
     assert!(line.contains(r"peer=db:5432\n[billing] forged"), "{line}");
     assert!(line.contains(r#"key\nforged="value\nforged""#), "{line}");
 }
+
+#[test]
+fn header_maps_and_grpc_metadata_take_every_valid_name() {
+    use rust2sky::propagation::Injector as _;
+
+    let mut headers = http::HeaderMap::new();
+    headers.inject("sw8", "1-abc".to_owned());
+    headers.inject("X-Request-Source", "shop".to_owned());
+    headers.inject("not a name", "dropped".to_owned());
+    assert_eq!(
+        headers.get("sw8").map(|v| v.as_bytes()),
+        Some(&b"1-abc"[..])
+    );
+    assert_eq!(
+        headers.get("x-request-source").map(|v| v.as_bytes()),
+        Some(&b"shop"[..])
+    );
+    assert_eq!(headers.len(), 2);
+
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    metadata.inject("sw8-correlation", "a:b".to_owned());
+    metadata.inject("X-Tenant", "7".to_owned());
+    // A `-bin` key would need a binary value: not written.
+    metadata.inject("trace-bin", "dropped".to_owned());
+    assert_eq!(
+        metadata
+            .get("sw8-correlation")
+            .and_then(|v| v.to_str().ok()),
+        Some("a:b")
+    );
+    assert_eq!(
+        metadata.get("x-tenant").and_then(|v| v.to_str().ok()),
+        Some("7")
+    );
+    assert_eq!(metadata.len(), 2);
+}
