@@ -132,9 +132,10 @@ fn delivery(c: &mut Criterion) {
     group.finish();
 }
 
-/// `report()` at the pace of a service that is not saturated: one segment every 50 µs, so that
-/// the sender has taken the queue empty and waits again before each call, which then has to
-/// wake it. Only the calls are timed (with the two clock reads each takes).
+/// `report()` at the pace of a service that is not saturated: one segment every 50 µs, and one
+/// every millisecond, so that the queue is empty at each call, as it mostly is in a service (a
+/// sender that sleeps on it must then be woken). Only the calls are timed (with the two clock
+/// reads each takes).
 fn handoff_spaced(c: &mut Criterion) {
     let (_collector, reporter) = reporter_to_collector();
     let segment = request_segment();

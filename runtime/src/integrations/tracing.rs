@@ -84,8 +84,8 @@ pub struct SpanBridge {
     max_level: Level,
     ignored_targets: Vec<Cow<'static, str>>,
     max_tag_len: usize,
-    /// Names these settings in the threads' caches of [`Verdict`]s: a new one whenever they
-    /// change, the same in a clone.
+    /// Names these settings in the threads' caches of [`Verdict`]s: a new one whenever one that a
+    /// verdict depends on (the level, the ignored targets) changes, the same in a clone.
     settings_id: u64,
 }
 
@@ -170,7 +170,6 @@ impl SpanBridge {
     #[must_use]
     pub fn max_tag_len(mut self, len: usize) -> Self {
         self.max_tag_len = len;
-        self.settings_id = next_settings_id();
         self
     }
 

@@ -152,9 +152,6 @@ impl Injector for Vec<(&'static str, String)> {
     }
 }
 
-// rust2sky's own names and values (Base64, digits and `-`) are always valid; a name or value a
-// map refuses, from a caller of the public trait, is skipped and counted rather than failing the
-// request (`HeaderName::from_static` and `MetadataMap::insert` would panic on it).
 /// Whether `name` is made of lowercase letters, digits and `-` only, as SkyWalking's header names
 /// are: a name `http` then takes as it is, with no copy (`from_static`), where `from_bytes`
 /// allocates a copy of every name it does not know.
@@ -165,6 +162,10 @@ fn is_plain_lowercase(name: &str) -> bool {
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
 }
 
+// rust2sky's own names and values (Base64, digits and `-`) are always valid; a name or value a
+// map refuses, from a caller of the public trait, is skipped and counted rather than failing the
+// request. `from_static` is used only for names it takes (it panics on others), and
+// `MetadataMap::insert`, which would panic on an invalid value, only after `try_from` took it.
 impl Injector for http::HeaderMap {
     fn inject(&mut self, name: &'static str, value: String) {
         let header = if is_plain_lowercase(name) {
