@@ -8,7 +8,7 @@ use rust2sky_proto::v3::{LogData, MeterData};
 
 #[cfg(feature = "kafka")]
 use super::doorbell::Pace;
-use super::lane::Lane;
+use super::lane::{Lane, stripes_per_core};
 use super::{FinishedSegment, Management, TransportStats};
 use crate::config::Config;
 use crate::diagnostics::Problem;
@@ -28,10 +28,14 @@ impl Lanes {
     pub(crate) fn new(config: &Config) -> Self {
         let capacity = config.max_send_queue_size();
         let max_bytes = config.max_send_queue_bytes();
+        // Request threads report segments and log records; the reporter's own threads make the
+        // meter reports and management messages, one stripe's worth.
+        let stripes = stripes_per_core();
         Lanes {
             segments: Lane::new(
                 capacity,
                 max_bytes,
+                stripes,
                 FinishedSegment::size_estimate,
                 Problem::SegmentDropped,
                 "segments",
@@ -40,6 +44,7 @@ impl Lanes {
             logs: Lane::new(
                 capacity,
                 (max_bytes / 4).max(1),
+                stripes,
                 |log: &LogData| std::mem::size_of::<LogData>() + log.encoded_len(),
                 Problem::LogDropped,
                 "log records",
@@ -51,6 +56,7 @@ impl Lanes {
             meters: Lane::new(
                 TELEMETRY_CAPACITY,
                 (max_bytes / 4).max(1),
+                1,
                 meter_report_weight,
                 Problem::MeterReportDropped,
                 "meter reports",
@@ -58,6 +64,7 @@ impl Lanes {
             management: Lane::new(
                 TELEMETRY_CAPACITY,
                 usize::MAX,
+                1,
                 |_| 0,
                 Problem::ManagementDropped,
                 "management messages",
