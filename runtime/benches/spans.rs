@@ -10,11 +10,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use crossbeam_utils::CachePadded;
 use rust2sky::config::Config;
 use rust2sky::propagation::NoHeaders;
 use rust2sky::proto::prost::Message as _;
@@ -196,42 +197,56 @@ fn unsampled(c: &mut Criterion) {
 /// builds the protobuf (or, while `counting_only` is set, just counts) and drops it: the records
 /// then go back to the pool from that thread, as they do in a service. While `drop_here` is set
 /// it drops each segment on the thread that reports it instead: no hand-off at all.
+///
+/// Each reporting thread queues into a stripe of its own, on cache lines of its own, as the
+/// product's reporters do (`reporter::lane`).
 struct QueueingReporter {
-    queue: Arc<Mutex<Vec<FinishedSegment>>>,
+    queues: Arc<[CachePadded<Mutex<Vec<FinishedSegment>>>; STRIPES]>,
     drop_here: Arc<AtomicBool>,
     /// The reporter thread's `/proc/<pid>/task/<tid>/schedstat`, whose first field is the CPU
     /// time it has run, in nanoseconds.
     schedstat: std::path::PathBuf,
 }
 
+/// As many stripes as the bench has threads that report at once.
+const STRIPES: usize = 2;
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static STRIPE: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed) % STRIPES;
+}
+
 impl QueueingReporter {
     /// Starts the reporter's thread, which adds each segment it is done with to `done`.
     fn start(counting_only: Arc<AtomicBool>, done: Arc<AtomicU64>) -> QueueingReporter {
-        let queue = Arc::new(Mutex::new(Vec::<FinishedSegment>::new()));
-        let taken = Arc::downgrade(&queue);
+        let queues: Arc<[CachePadded<Mutex<Vec<FinishedSegment>>>; STRIPES]> = Arc::default();
+        let taken = Arc::downgrade(&queues);
         let (tell_schedstat, schedstat) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let thread = std::fs::read_link("/proc/thread-self").expect("Linux's /proc");
             let _ =
                 tell_schedstat.send(std::path::Path::new("/proc").join(thread).join("schedstat"));
             let mut batch = Vec::new();
-            while let Some(queue) = taken.upgrade() {
-                std::mem::swap(&mut *queue.lock().unwrap(), &mut batch);
-                drop(queue);
-                for segment in batch.drain(..) {
-                    if counting_only.load(Ordering::Relaxed) {
-                        black_box(segment.span_count());
-                    } else {
-                        // What the gRPC and Kafka reporters do with a segment.
-                        black_box(segment.encode_to_vec());
+            while let Some(queues) = taken.upgrade() {
+                for queue in queues.iter() {
+                    std::mem::swap(&mut *queue.lock().unwrap(), &mut batch);
+                    for segment in batch.drain(..) {
+                        if counting_only.load(Ordering::Relaxed) {
+                            black_box(segment.span_count());
+                        } else {
+                            // What the gRPC and Kafka reporters do with a segment.
+                            black_box(segment.encode_to_vec());
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
                     }
-                    done.fetch_add(1, Ordering::Relaxed);
                 }
+                drop(queues);
                 std::thread::sleep(Duration::from_millis(1));
             }
         });
         QueueingReporter {
-            queue,
+            queues,
             drop_here: Arc::default(),
             schedstat: schedstat.recv().expect("the reporter's thread started"),
         }
@@ -250,7 +265,8 @@ impl Reporter for QueueingReporter {
         if self.drop_here.load(Ordering::Relaxed) {
             drop(segment);
         } else {
-            self.queue.lock().unwrap().push(segment);
+            let stripe = STRIPE.with(|stripe| *stripe);
+            self.queues[stripe].lock().unwrap().push(segment);
         }
     }
 }
@@ -342,7 +358,7 @@ fn threads(c: &mut Criterion) {
         let mut group = c.benchmark_group(&name);
         group.bench_function("1", |b| b.iter_custom(run));
         group.bench_function("2", |b| {
-            b.iter_custom(|iterations| on_two_threads(|| run(iterations)))
+            b.iter_custom(|iterations| mean_on_two_threads(|| run(iterations)))
         });
         group.finish();
         reporter_cpu_per_segment(&name, since);
@@ -355,7 +371,7 @@ fn threads(c: &mut Criterion) {
     let mut group = c.benchmark_group("span/five_span_request_threads_no_handoff");
     group.bench_function("1", |b| b.iter_custom(run));
     group.bench_function("2", |b| {
-        b.iter_custom(|iterations| on_two_threads(|| run(iterations)))
+        b.iter_custom(|iterations| mean_on_two_threads(|| run(iterations)))
     });
     group.finish();
     alternating_ratio("span/five_span_request_threads_no_handoff", &run);
@@ -364,29 +380,48 @@ fn threads(c: &mut Criterion) {
 /// Prints the two-thread figure over the one-thread one, from runs of the two taken in turn:
 /// this VM's host sometimes halves what the two cores do for seconds at a time, which skews a
 /// ratio of two criterion rows measured a few seconds apart, while runs a few milliseconds apart
-/// see the same machine. Only run with no filter or one that names the thread rows.
+/// see the same machine. Besides the time each request took, the ratio of the CPU time each
+/// request thread ran (its `schedstat`): that leaves out the time the thread waited for a core,
+/// to the host or to the reporter's thread, and keeps what sharing memory with the other
+/// request thread costs. Only run with no filter or one that names the thread rows.
 fn alternating_ratio(group: &str, run: &(impl Fn(u64) -> Duration + Sync)) {
+    /// A run's wall-clock time and the CPU time its thread ran.
+    type Timed = (Duration, Duration);
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with('-'))
         .collect();
-    let named = |filter: &String| filter.contains("threads") || filter.contains("no_handoff");
+    let named = |filter: &String| filter.contains("threads");
     if !filters.is_empty() && !filters.iter().any(named) {
         return;
     }
     const REQUESTS: u64 = 20_000;
     const ROUNDS: usize = 101;
-    let (mut one, mut two): (Vec<Duration>, Vec<Duration>) = (0..ROUNDS)
-        .map(|_| (run(REQUESTS), on_two_threads(|| run(REQUESTS))))
+    let this_thread = std::path::Path::new("/proc/thread-self/schedstat");
+    let timed = || {
+        let cpu = cpu_time(this_thread);
+        let wall = run(REQUESTS);
+        (wall, cpu_time(this_thread) - cpu)
+    };
+    let (mut one, mut two): (Vec<Timed>, Vec<Timed>) = (0..ROUNDS)
+        .map(|_| {
+            // The one-thread run on a new thread too, as the two-thread runs are: a thread's
+            // first requests (its pools empty, say) then weigh the same in both.
+            let alone = std::thread::scope(|scope| scope.spawn(timed).join().unwrap());
+            let [first, second] = on_two_threads(timed);
+            (alone, ((first.0 + second.0) / 2, (first.1 + second.1) / 2))
+        })
         .unzip();
-    one.sort();
-    two.sort();
-    let (one, two) = (one[ROUNDS / 2], two[ROUNDS / 2]);
+    let median = |runs: &mut Vec<Timed>, of: fn(&Timed) -> Duration| {
+        runs.sort_by_key(of);
+        of(&runs[ROUNDS / 2]) / REQUESTS as u32
+    };
+    let (wall_one, wall_two) = (median(&mut one, |run| run.0), median(&mut two, |run| run.0));
+    let (cpu_one, cpu_two) = (median(&mut one, |run| run.1), median(&mut two, |run| run.1));
     println!(
-        "{group}: two threads over one, {ROUNDS} runs of each taken in turn: {:.2} (medians {:?} and {:?} a request)",
-        two.as_secs_f64() / one.as_secs_f64(),
-        one / REQUESTS as u32,
-        two / REQUESTS as u32,
+        "{group}: two threads over one, {ROUNDS} runs of each taken in turn: {:.2} (medians {wall_one:?} and {wall_two:?} a request); CPU time {:.2} ({cpu_one:?} and {cpu_two:?})",
+        wall_two.as_secs_f64() / wall_one.as_secs_f64(),
+        cpu_two.as_secs_f64() / cpu_one.as_secs_f64(),
     );
 }
 
@@ -418,7 +453,9 @@ fn fastrace_five_span_request() {
 }
 
 /// fastrace's rows beside `span/five_span_request_threads_counting`, in the same run: one
-/// thread, and two at once. fastrace's own collector thread takes the spans every 10 ms.
+/// thread, and two at once, and their ratio from runs taken in turn, which says how flat two
+/// threads can be on this machine at this hour. fastrace's own collector thread takes the spans
+/// every 10 ms.
 fn fastrace_side_by_side(c: &mut Criterion) {
     fastrace::set_reporter(
         CountingFastraceReporter,
@@ -434,27 +471,32 @@ fn fastrace_side_by_side(c: &mut Criterion) {
     let mut group = c.benchmark_group("span/fastrace_five_span_request_threads");
     group.bench_function("1", |b| b.iter_custom(run));
     group.bench_function("2", |b| {
-        b.iter_custom(|iterations| on_two_threads(|| run(iterations)))
+        b.iter_custom(|iterations| mean_on_two_threads(|| run(iterations)))
     });
     group.finish();
+    alternating_ratio("span/fastrace_five_span_request_threads", &run);
     fastrace::flush();
 }
 
-/// Runs `run` on two threads at once and gives their mean time.
-fn on_two_threads(run: impl Fn() -> Duration + Sync) -> Duration {
+/// Runs `run` on two threads at once and gives what each gave.
+fn on_two_threads<T: Send>(run: impl Fn() -> T + Sync) -> [T; 2] {
     let barrier = std::sync::Barrier::new(2);
-    let times: Vec<Duration> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                scope.spawn(|| {
-                    barrier.wait();
-                    run()
-                })
+    std::thread::scope(|scope| {
+        let start = || {
+            scope.spawn(|| {
+                barrier.wait();
+                run()
             })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).collect()
-    });
-    times.iter().sum::<Duration>() / 2
+        };
+        let (first, second) = (start(), start());
+        [first.join().unwrap(), second.join().unwrap()]
+    })
+}
+
+/// The mean time of [`on_two_threads`]' two runs.
+fn mean_on_two_threads(run: impl Fn() -> Duration + Sync) -> Duration {
+    let [first, second] = on_two_threads(run);
+    (first + second) / 2
 }
 
 // `threads` comes last: it installs the global tracer, which `span/no_tracer_local_span` must not
