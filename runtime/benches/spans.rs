@@ -363,8 +363,6 @@ fn threads(c: &mut Criterion) {
         group.finish();
         reporter_cpu_per_segment(&name, since);
     }
-    counting_only.store(true, Ordering::Relaxed);
-    alternating_ratio("span/five_span_request_threads_counting", &run);
     // The request path alone: each segment dropped where it finished, its records back in the
     // thread's own pool, nothing handed to another thread.
     drop_here.store(true, Ordering::Relaxed);
@@ -374,55 +372,110 @@ fn threads(c: &mut Criterion) {
         b.iter_custom(|iterations| mean_on_two_threads(|| run(iterations)))
     });
     group.finish();
-    alternating_ratio("span/five_span_request_threads_no_handoff", &run);
+    if names_thread_rows() {
+        let fastrace = fastrace_requests();
+        let fastrace_settled = |_requests| fastrace::flush();
+        drop_here.store(false, Ordering::Relaxed);
+        counting_only.store(true, Ordering::Relaxed);
+        let counted = AtomicU64::new(done.load(Ordering::Relaxed));
+        let reporter_settled = |requests| {
+            let target = counted.fetch_add(requests, Ordering::Relaxed) + requests;
+            while done.load(Ordering::Relaxed) < target {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        };
+        alternating_ratios([
+            Workload {
+                name: "span/five_span_request_threads_counting",
+                run: &run,
+                settle: &reporter_settled,
+            },
+            Workload {
+                name: "span/fastrace_five_span_request_threads",
+                run: &fastrace,
+                settle: &fastrace_settled,
+            },
+        ]);
+        drop_here.store(true, Ordering::Relaxed);
+        alternating_ratios([
+            Workload {
+                name: "span/five_span_request_threads_no_handoff",
+                run: &run,
+                settle: &|_| {},
+            },
+            Workload {
+                name: "span/fastrace_five_span_request_threads",
+                run: &fastrace,
+                settle: &fastrace_settled,
+            },
+        ]);
+    }
 }
 
-/// Prints the two-thread figure over the one-thread one, from runs of the two taken in turn:
-/// this VM's host sometimes halves what the two cores do for seconds at a time, which skews a
-/// ratio of two criterion rows measured a few seconds apart, while runs a few milliseconds apart
-/// see the same machine. Besides the time each request took, the ratio of the CPU time each
-/// request thread ran (its `schedstat`): that leaves out the time the thread waited for a core,
-/// to the host or to the reporter's thread, and keeps what sharing memory with the other
-/// request thread costs. Only run with no filter or one that names the thread rows.
-fn alternating_ratio(group: &str, run: &(impl Fn(u64) -> Duration + Sync)) {
-    /// A run's wall-clock time and the CPU time its thread ran.
-    type Timed = (Duration, Duration);
+/// Whether the bench runs with no filter, or one that names the thread rows.
+fn names_thread_rows() -> bool {
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with('-'))
         .collect();
-    let named = |filter: &String| filter.contains("threads");
-    if !filters.is_empty() && !filters.iter().any(named) {
-        return;
-    }
+    filters.is_empty() || filters.iter().any(|filter| filter.contains("threads"))
+}
+
+/// Requests to time on one thread and on two, for [`alternating_ratios`].
+struct Workload<'a> {
+    name: &'a str,
+    /// Runs this many requests, and gives the time they took.
+    run: &'a (dyn Fn(u64) -> Duration + Sync),
+    /// Waits, untimed, until what this many requests handed to a reporter's thread is done
+    /// with: each run then pays for its own reporter's work, not for the one before it.
+    settle: &'a dyn Fn(u64),
+}
+
+/// Prints, for each workload, the two-thread figure over the one-thread one, from runs of the
+/// two taken in turn, each workload's after the other's: this VM's host sometimes halves what
+/// the two cores do for seconds at a time, which skews a ratio of two criterion rows measured a
+/// few seconds apart, while runs a few milliseconds apart see the same machine, so rust2sky's
+/// ratio and fastrace's can be set side by side. Besides the time each request took, the ratio
+/// of the CPU time each request thread ran (its `schedstat`): that leaves out the time the thread
+/// waited for a core, to the host or to the reporter's thread.
+fn alternating_ratios<const N: usize>(workloads: [Workload<'_>; N]) {
+    /// A run's wall-clock time and the CPU time its thread ran.
+    type Timed = (Duration, Duration);
     const REQUESTS: u64 = 20_000;
     const ROUNDS: usize = 101;
     let this_thread = std::path::Path::new("/proc/thread-self/schedstat");
-    let timed = || {
+    let timed = |run: &(dyn Fn(u64) -> Duration + Sync)| {
         let cpu = cpu_time(this_thread);
         let wall = run(REQUESTS);
         (wall, cpu_time(this_thread) - cpu)
     };
-    let (mut one, mut two): (Vec<Timed>, Vec<Timed>) = (0..ROUNDS)
-        .map(|_| {
+    let mut runs: [(Vec<Timed>, Vec<Timed>); N] = std::array::from_fn(|_| Default::default());
+    for _ in 0..ROUNDS {
+        for (workload, (one, two)) in workloads.iter().zip(&mut runs) {
             // The one-thread run on a new thread too, as the two-thread runs are: a thread's
             // first requests (its pools empty, say) then weigh the same in both.
-            let alone = std::thread::scope(|scope| scope.spawn(timed).join().unwrap());
-            let [first, second] = on_two_threads(timed);
-            (alone, ((first.0 + second.0) / 2, (first.1 + second.1) / 2))
-        })
-        .unzip();
+            let alone =
+                std::thread::scope(|scope| scope.spawn(|| timed(workload.run)).join().unwrap());
+            (workload.settle)(REQUESTS);
+            let [first, second] = on_two_threads(|| timed(workload.run));
+            (workload.settle)(2 * REQUESTS);
+            one.push(alone);
+            two.push(((first.0 + second.0) / 2, (first.1 + second.1) / 2));
+        }
+    }
     let median = |runs: &mut Vec<Timed>, of: fn(&Timed) -> Duration| {
         runs.sort_by_key(of);
         of(&runs[ROUNDS / 2]) / REQUESTS as u32
     };
-    let (wall_one, wall_two) = (median(&mut one, |run| run.0), median(&mut two, |run| run.0));
-    let (cpu_one, cpu_two) = (median(&mut one, |run| run.1), median(&mut two, |run| run.1));
-    println!(
-        "{group}: two threads over one, {ROUNDS} runs of each taken in turn: {:.2} (medians {wall_one:?} and {wall_two:?} a request); CPU time {:.2} ({cpu_one:?} and {cpu_two:?})",
-        wall_two.as_secs_f64() / wall_one.as_secs_f64(),
-        cpu_two.as_secs_f64() / cpu_one.as_secs_f64(),
-    );
+    for (Workload { name: group, .. }, (one, two)) in workloads.iter().zip(&mut runs) {
+        let (wall_one, wall_two) = (median(one, |run| run.0), median(two, |run| run.0));
+        let (cpu_one, cpu_two) = (median(one, |run| run.1), median(two, |run| run.1));
+        println!(
+            "{group}: two threads over one, {ROUNDS} runs of each taken in turn: {:.2} (medians {wall_one:?} and {wall_two:?} a request); CPU time {:.2} ({cpu_one:?} and {cpu_two:?})",
+            wall_two.as_secs_f64() / wall_one.as_secs_f64(),
+            cpu_two.as_secs_f64() / cpu_one.as_secs_f64(),
+        );
+    }
 }
 
 /// What the fastrace rows hand to their reporter: counted and dropped, as the counting rows'
@@ -452,29 +505,36 @@ fn fastrace_five_span_request() {
         .with_property(|| ("http.status_code", "200"));
 }
 
-/// fastrace's rows beside `span/five_span_request_threads_counting`, in the same run: one
-/// thread, and two at once, and their ratio from runs taken in turn, which says how flat two
-/// threads can be on this machine at this hour. fastrace's own collector thread takes the spans
-/// every 10 ms.
-fn fastrace_side_by_side(c: &mut Criterion) {
-    fastrace::set_reporter(
-        CountingFastraceReporter,
-        fastrace::collector::Config::default(),
-    );
-    let run = |iterations: u64| {
+/// Runs [`fastrace_five_span_request`] as many times as asked, and gives the time it took;
+/// fastrace's reporter is set up at the first call.
+fn fastrace_requests() -> impl Fn(u64) -> Duration + Sync {
+    static REPORTER: std::sync::Once = std::sync::Once::new();
+    REPORTER.call_once(|| {
+        fastrace::set_reporter(
+            CountingFastraceReporter,
+            fastrace::collector::Config::default(),
+        );
+    });
+    |iterations| {
         let start = Instant::now();
         for _ in 0..iterations {
             fastrace_five_span_request();
         }
         start.elapsed()
-    };
+    }
+}
+
+/// fastrace's rows beside `span/five_span_request_threads_counting`, in the same run: one
+/// thread, and two at once (their ratio from runs taken in turn is printed with rust2sky's, by
+/// [`threads`]). fastrace's own collector thread takes the spans every 10 ms.
+fn fastrace_side_by_side(c: &mut Criterion) {
+    let run = fastrace_requests();
     let mut group = c.benchmark_group("span/fastrace_five_span_request_threads");
-    group.bench_function("1", |b| b.iter_custom(run));
+    group.bench_function("1", |b| b.iter_custom(&run));
     group.bench_function("2", |b| {
         b.iter_custom(|iterations| mean_on_two_threads(|| run(iterations)))
     });
     group.finish();
-    alternating_ratio("span/fastrace_five_span_request_threads", &run);
     fastrace::flush();
 }
 
