@@ -15,7 +15,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::num::NonZero;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
@@ -32,6 +32,11 @@ const MAX_STRIPES: usize = 32;
 /// How many items the sender takes from one stripe in a row before it looks at the next: a
 /// thread that reports without pause does not keep the others' items waiting.
 const STREAK: usize = 64;
+
+/// How many items' room an emptied stripe keeps: after a backlog (a collector away for a
+/// while) each stripe that held much of it would otherwise keep that room for good, up to the
+/// whole lane's in every stripe.
+const SPARE_ROOM: usize = 1024;
 
 /// Gives each thread that reports the stripe it queues into.
 static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
@@ -67,6 +72,11 @@ pub(crate) struct Lane<T> {
     finished: Condvar,
     /// Wakes the sender, when it sleeps, as an item comes.
     pub(crate) doorbell: Doorbell,
+    /// Set, with every stripe locked, when the whole lane was found full in items; cleared when
+    /// items leave. While it is set, an offer whose stripe has no share left is dropped without
+    /// locking every stripe: with the collector away, each request pays one lock, as with a
+    /// lane of one stripe, not one a stripe.
+    full_of_items: AtomicBool,
     capacity: usize,
     /// The most the queued items may weigh together, by `weigh`.
     max_bytes: usize,
@@ -171,6 +181,7 @@ impl<T> Lane<T> {
             finishes: Mutex::new(0),
             finished: Condvar::new(),
             doorbell: Doorbell::default(),
+            full_of_items: AtomicBool::new(false),
             capacity,
             max_bytes,
             weigh,
@@ -216,6 +227,9 @@ impl<T> Lane<T> {
             stripe.queued_bytes += weight;
             stripe.accepted += 1;
             Ok(())
+        } else if self.full_of_items.load(Ordering::SeqCst) {
+            stripe.dropped_full += 1;
+            Err(Some(Full::Items))
         } else {
             drop(stripe);
             self.offer_with_more_share(home, item, weight)
@@ -262,6 +276,8 @@ impl<T> Lane<T> {
         let used_items: usize = stripes.iter().map(|stripe| stripe.used_items()).sum();
         let used_bytes: usize = stripes.iter().map(|stripe| stripe.queued_bytes).sum();
         let full = if used_items >= self.capacity {
+            // Under every stripe's lock: a finish that gives room back clears it after this.
+            self.full_of_items.store(true, Ordering::SeqCst);
             Some(Full::Items)
         } else if used_bytes.saturating_add(weight) > self.max_bytes {
             Some(Full::Bytes)
@@ -331,6 +347,9 @@ impl<T> Lane<T> {
             };
             stripe.queued_bytes -= weight;
             stripe.in_flight += 1;
+            if stripe.queue.is_empty() && stripe.queue.capacity() > SPARE_ROOM {
+                stripe.queue.shrink_to(SPARE_ROOM);
+            }
             drop(stripe);
             taken.record(index, 1);
             taken.streak = if step == 0 { taken.streak + 1 } else { 1 };
@@ -423,7 +442,9 @@ impl<T> Lane<T> {
         self.signal_finished();
     }
 
+    /// Called once items have left the lane: they leave room behind.
     fn signal_finished(&self) {
+        self.full_of_items.store(false, Ordering::SeqCst);
         *self.finishes.lock() += 1;
         self.finished.notify_all();
     }
@@ -589,6 +610,63 @@ mod tests {
     }
 
     #[test]
+    fn a_stripe_emptied_after_a_backlog_gives_its_memory_back() {
+        let lane = Lane::new(
+            100_000,
+            usize::MAX,
+            4,
+            |_| 0,
+            Problem::SegmentDropped,
+            "segments",
+        );
+        for item in 0..100_000 {
+            lane.offer_into(2, item);
+        }
+        assert_eq!(lane.stats().queued, 100_000);
+        let taken = std::iter::from_fn(|| lane.take_one()).count();
+        lane.finish(taken, true);
+        assert_eq!(taken, 100_000);
+        let room = lane.stripes[2].lock().queue.capacity();
+        assert!(room <= SPARE_ROOM, "{room}");
+    }
+
+    #[test]
+    fn a_full_lane_takes_items_again_once_room_comes_back() {
+        let lane = Lane::new(4, usize::MAX, 4, |_| 0, Problem::SegmentDropped, "segments");
+        for item in 0..4 {
+            lane.offer_into(0, item);
+        }
+        // Found full with every stripe locked, then dropped at once.
+        lane.offer_into(1, 4);
+        lane.offer_into(1, 5);
+        assert_eq!(lane.stats().dropped_full, 2);
+        assert!(lane.full_of_items.load(Ordering::SeqCst));
+        let taken = std::iter::from_fn(|| lane.take_one()).count();
+        lane.offer_into(1, 6);
+        assert_eq!(
+            lane.stats().dropped_full,
+            3,
+            "items in flight still take room"
+        );
+        lane.finish(taken, true);
+        lane.offer_into(1, 7);
+        lane.offer_into(3, 8);
+        let stats = lane.stats();
+        assert_eq!((stats.queued, stats.dropped_full), (2, 3), "{stats:?}");
+        for item in 9..12 {
+            lane.offer_into(2, item);
+        }
+        assert_eq!(lane.stats().dropped_full, 4);
+        assert_eq!(lane.fail_queued(), 4);
+        lane.offer_into(1, 12);
+        assert_eq!(
+            lane.stats().queued,
+            1,
+            "failing the queued items gave their room back"
+        );
+    }
+
+    #[test]
     fn room_given_back_in_another_order_all_comes_back() {
         let lane = Lane::new(8, usize::MAX, 4, |_| 0, Problem::SegmentDropped, "segments");
         for (stripe, item) in [(0, "a"), (0, "b"), (0, "c"), (1, "d"), (1, "e"), (1, "f")] {
@@ -680,6 +758,7 @@ mod tests {
         assert_eq!(stats.produced, THREADS as u64 * EACH);
         assert_eq!(stats.queued, 0);
         assert!(stats.sent > 0 && stats.failed > 0, "{stats:?}");
+        assert!(stats.dropped_full > 0, "the lane was full at times: {stats:?}");
         assert!(lane.flush(Some(Instant::now())));
     }
 
