@@ -1,5 +1,6 @@
 //! The gRPC reporter: what `report()` costs the thread that ends a segment, and how many segments
-//! a second it delivers to a collector on 127.0.0.1.
+//! a second it delivers to a collector on 127.0.0.1; and what `report()` costs while the
+//! collector is away and the queue is full.
 //!
 //! Run with `cargo bench -p rust2sky --features testing --bench reporter`.
 
@@ -161,5 +162,45 @@ fn handoff_spaced(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, handoff, handoff_spaced, delivery);
+/// `report()` while the collector is away and the queue is full, from one thread and from two
+/// at once: each segment is counted and dropped, which is what every request pays until the
+/// collector is back.
+fn dropped_when_full(c: &mut Criterion) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let config = Config::builder()
+        .backends([closed.to_string()])
+        .max_send_queue_size(16)
+        .build_with_env(|_| None)
+        .expect("a valid configuration");
+    let reporter = GrpcReporter::start(&config).expect("the reporter starts");
+    let segment = request_segment();
+    // Fill the queue first.
+    report_from(&reporter, &segment, 1, 16);
+    let mut group = c.benchmark_group("report");
+    for threads in [1, 2] {
+        group.bench_function(format!("dropped_when_full/{threads}_thread"), |b| {
+            b.iter_custom(|iters| {
+                in_rounds(iters, ROUND, |calls| {
+                    report_from(&reporter, &segment, threads, calls)
+                })
+            })
+        });
+    }
+    group.finish();
+    let stats = reporter.stats();
+    assert!(
+        stats.dropped_full > stats.produced / 2,
+        "the timed calls met a full queue: {stats:?}"
+    );
+}
+
+criterion_group!(
+    benches,
+    handoff,
+    handoff_spaced,
+    delivery,
+    dropped_when_full
+);
 criterion_main!(benches);
