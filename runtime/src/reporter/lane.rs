@@ -218,17 +218,22 @@ impl<T> Lane<T> {
     fn offer_into(&self, home: usize, item: T) {
         let weight = (self.weigh)(&item);
         let mut stripe = self.stripes[home].lock();
+        // The lock is let go before ringing and logging, and before a dropped item is freed
+        // (its records go back to the pool then): those happen after each branch.
         let queued = if stripe.closed {
             stripe.accepted += 1;
             stripe.failed += 1;
+            drop(stripe);
             Err(None)
         } else if stripe.has_room_for(weight) {
             stripe.queue.push_back((item, weight));
             stripe.queued_bytes += weight;
             stripe.accepted += 1;
+            drop(stripe);
             Ok(())
         } else if self.full_of_items.load(Ordering::SeqCst) {
             stripe.dropped_full += 1;
+            drop(stripe);
             Err(Some(Full::Items))
         } else {
             drop(stripe);
@@ -267,6 +272,7 @@ impl<T> Lane<T> {
         item: T,
         weight: usize,
     ) -> Result<(), Option<Full>> {
+        // `item`, a parameter, is dropped after `stripes`: a dropped item is freed unlocked.
         let mut stripes = self.lock_all();
         if stripes[home].closed {
             stripes[home].accepted += 1;
@@ -758,7 +764,10 @@ mod tests {
         assert_eq!(stats.produced, THREADS as u64 * EACH);
         assert_eq!(stats.queued, 0);
         assert!(stats.sent > 0 && stats.failed > 0, "{stats:?}");
-        assert!(stats.dropped_full > 0, "the lane was full at times: {stats:?}");
+        assert!(
+            stats.dropped_full > 0,
+            "the lane was full at times: {stats:?}"
+        );
         assert!(lane.flush(Some(Instant::now())));
     }
 
