@@ -33,9 +33,7 @@ const MAX_STRIPES: usize = 32;
 /// thread that reports without pause does not keep the others' items waiting.
 const STREAK: usize = 64;
 
-/// How many items' room an emptied stripe keeps: after a backlog (a collector away for a
-/// while) each stripe that held much of it would otherwise keep that room for good, up to the
-/// whole lane's in every stripe.
+/// How many items' room an emptied stripe keeps at least (see [`Lane::spare_room`]).
 const SPARE_ROOM: usize = 1024;
 
 /// Gives each thread that reports the stripe it queues into.
@@ -64,6 +62,12 @@ pub(crate) struct Lane<T> {
     stripes: Box<[CachePadded<Mutex<Stripe<T>>>]>,
     /// How many stripes there are, less one: a thread's number masked with it is its stripe.
     mask: usize,
+    /// How many items' room a stripe emptied by the sender keeps: its first share of the
+    /// capacity, or [`SPARE_ROOM`] if more. After a backlog (a collector away for a while) each
+    /// stripe that held much of it would otherwise keep that room for good, up to the whole
+    /// lane's in every stripe; keeping less would make a busy thread's stripe grow again, a copy
+    /// of the queue at a time, on the request path, after every look of the sender.
+    spare_room: usize,
     /// Lock order: `taken` before a stripe, never the other way round.
     taken: Mutex<Taken>,
     /// How many times items have left the lane for good (sent or failed), signalled by
@@ -177,6 +181,7 @@ impl<T> Lane<T> {
         Lane {
             stripes,
             mask: count - 1,
+            spare_room: (capacity / count).max(SPARE_ROOM),
             taken: Mutex::default(),
             finishes: Mutex::new(0),
             finished: Condvar::new(),
@@ -353,8 +358,9 @@ impl<T> Lane<T> {
             };
             stripe.queued_bytes -= weight;
             stripe.in_flight += 1;
-            if stripe.queue.is_empty() && stripe.queue.capacity() > SPARE_ROOM {
-                stripe.queue.shrink_to(SPARE_ROOM);
+            // Only when it holds twice that: a queue grows by doubling.
+            if stripe.queue.is_empty() && stripe.queue.capacity() > 2 * self.spare_room {
+                stripe.queue.shrink_to(self.spare_room);
             }
             drop(stripe);
             taken.record(index, 1);
@@ -632,8 +638,9 @@ mod tests {
         let taken = std::iter::from_fn(|| lane.take_one()).count();
         lane.finish(taken, true);
         assert_eq!(taken, 100_000);
+        // As much as the stripe's first share: a quarter.
         let room = lane.stripes[2].lock().queue.capacity();
-        assert!(room <= SPARE_ROOM, "{room}");
+        assert!(room <= 25_000, "{room}");
     }
 
     #[test]
