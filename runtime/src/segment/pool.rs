@@ -14,14 +14,16 @@ use crate::text;
 const MAGAZINE: usize = 16;
 
 /// How many magazines the shared pool keeps: enough for the records of a millisecond and more of
-/// a busy thread's requests (about 650 at 1.5 µs each), which come back a burst at a time when
-/// the reporter's thread is done with them; fewer, and most of a burst is freed by the
-/// reporter's thread and allocated again by the request threads (3.6 allocations a request at
-/// 32 magazines of 8, 1.0 at this size, in the spans bench). With the size limits of
-/// [`Records::is_worth_keeping`], the spare records hold at most about 7 MiB, typically about
-/// 1.3 MiB (a typical segment's come to about 1.3 KiB); each thread keeps up to two magazines of
-/// its own besides.
-const MAX_MAGAZINES: usize = 64;
+/// two busy threads' requests (about 1,000 each at 1 µs a request), which come back a burst at a
+/// time when the reporter's thread is done with them; fewer, and much of a burst is freed by the
+/// reporter's thread and allocated again by the request threads. In the spans bench's two-thread
+/// rows, 64 magazines left 1.8 to 2.5 allocations a request and a second thread cost 12 to 22 %
+/// more a request; 256 leave 1.08 and 8 to 11 %. With the size limits of
+/// [`Records::is_worth_keeping`], the spare records hold at most about 28 MiB, typically about
+/// 5.2 MiB (a typical segment's come to about 1.3 KiB), and only after that many segments were in
+/// flight at once: the pool holds only records that segments used. Each thread keeps up to two
+/// magazines of its own besides.
+const MAX_MAGAZINES: usize = 256;
 
 /// Records of reported segments, emptied, for new segments to record into: a request then takes
 /// its text, span and tag buffers from here instead of making four allocations, and the
@@ -281,7 +283,7 @@ mod tests {
     fn the_pool_stays_bounded() {
         let shared = Mutex::new(Shared::default());
         let mut local = Local(Vec::new());
-        for _ in 0..100 * MAGAZINE {
+        for _ in 0..(MAX_MAGAZINES + 10) * MAGAZINE {
             local.give(Records::new_box(), &shared);
         }
         assert_eq!(local.0.len(), 2 * MAGAZINE);
