@@ -329,14 +329,33 @@ fn threads(c: &mut Criterion) {
             mean_allocations(&not_sampled, 0)
         );
     });
+    // The allocations of the timed requests, on whichever threads ran them: the steady state,
+    // with the pool as the reporter's thread refills it between its looks.
+    let timed = (AtomicU64::new(0), AtomicU64::new(0));
     let run = |iterations: u64| {
         tracer.in_scope(|| {
+            let before = allocations();
             let start = Instant::now();
             for _ in 0..iterations {
                 black_box(five_span_request(black_box(&incoming)));
             }
-            start.elapsed()
+            let elapsed = start.elapsed();
+            timed.0.fetch_add(allocations() - before, Ordering::Relaxed);
+            timed.1.fetch_add(iterations, Ordering::Relaxed);
+            elapsed
         })
+    };
+    let timed_allocations = |group: &str| {
+        let (made, requests) = (
+            timed.0.swap(0, Ordering::Relaxed),
+            timed.1.swap(0, Ordering::Relaxed),
+        );
+        if requests > 0 {
+            println!(
+                "{group}: {:.2} allocations a request in the timed runs",
+                made as f64 / requests as f64
+            );
+        }
     };
     // Requests on one thread until the reporter's thread has built the protobuf of every one:
     // the throughput of a service's request thread and its reporter together.
@@ -351,6 +370,7 @@ fn threads(c: &mut Criterion) {
             start.elapsed()
         })
     });
+    timed_allocations("span/five_span_request_sustained");
     for (group, counting) in [("threads", false), ("threads_counting", true)] {
         counting_only.store(counting, Ordering::Relaxed);
         let name = format!("span/five_span_request_{group}");
@@ -362,6 +382,7 @@ fn threads(c: &mut Criterion) {
         });
         group.finish();
         reporter_cpu_per_segment(&name, since);
+        timed_allocations(&name);
     }
     // The request path alone: each segment dropped where it finished, its records back in the
     // thread's own pool, nothing handed to another thread.
@@ -372,6 +393,7 @@ fn threads(c: &mut Criterion) {
         b.iter_custom(|iterations| mean_on_two_threads(|| run(iterations)))
     });
     group.finish();
+    timed_allocations("span/five_span_request_threads_no_handoff");
     if names_thread_rows() {
         let fastrace = fastrace_requests();
         let fastrace_settled = |_requests| fastrace::flush();
