@@ -19,7 +19,6 @@ mod wire;
 use std::cell::Cell;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard};
 use rust2sky_proto::v3::{SpanLayer, SpanType};
 
 pub use self::finished::FinishedSegment;
@@ -35,6 +34,16 @@ use crate::id::Id;
 use crate::propagation::{Correlation, Outgoing, Piece, outgoing};
 use crate::text::{self, Text};
 use crate::tracer::Tracer;
+
+/// A segment's lock. It is taken about fourteen times in a five-span request, nearly always by
+/// the one thread that records the segment; two threads wait on it only while spans of one
+/// segment are used on both at the same moment. A spin lock's unlock is a plain store, where
+/// parking_lot's is a compare-and-swap (to see whether a waiter sleeps), which waits until every
+/// store of the locked section has reached memory: the request went from 888 to 969 ns to 812 to
+/// 890 ns (`span/five_span_request`, old and new binary in turn). A waiter yields its core
+/// between tries, so that it does not keep a holder that was preempted from running.
+type Mutex<T> = spin::mutex::SpinMutex<T, spin::relax::Yield>;
+type MutexGuard<'a, T> = spin::mutex::SpinMutexGuard<'a, T>;
 
 /// How many tags and log entries a segment keeps at most: with empty strings, which the text limit
 /// does not stop, a span tagged in a loop would otherwise still grow without bound.
