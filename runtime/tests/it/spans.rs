@@ -464,3 +464,40 @@ fn empty_tags_in_a_loop_stop_at_the_segments_limit() {
     });
     assert_eq!(only_segment(&reporter).spans[0].tags.len(), 65_536);
 }
+
+#[test]
+fn spans_of_one_segment_tagged_on_two_threads_at_once_keep_every_tag() {
+    // Enough that the two threads overlap; within the segment's limits (65,536 tags, 1 MiB of text).
+    const TAGS: usize = 20_000;
+    let (tracer, reporter) = tracer(|config| config.service_name("inventory"));
+    tracer.in_scope(|| {
+        let _request = rust2sky::entry_span("GET:/stock", &NoHeaders).entered();
+        let workers = ["left", "right"].map(rust2sky::local_span);
+        std::thread::scope(|scope| {
+            for mut span in workers {
+                scope.spawn(move || {
+                    for n in 0..TAGS {
+                        span.tag("n", n.to_string());
+                    }
+                });
+            }
+        });
+    });
+
+    let segment = only_segment(&reporter);
+    let spans = spans(&segment);
+    assert_eq!(spans.len(), 3);
+    for worker in &spans[1..] {
+        let values: Vec<usize> = worker
+            .tags
+            .iter()
+            .map(|tag| tag.value.parse().expect("a number"))
+            .collect();
+        assert_eq!(
+            values,
+            (0..TAGS).collect::<Vec<_>>(),
+            "{}",
+            worker.operation_name
+        );
+    }
+}
