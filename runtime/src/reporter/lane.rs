@@ -466,12 +466,17 @@ impl<T> Lane<T> {
     pub(crate) fn fail_queued(&self) -> usize {
         let mut count = 0;
         for stripe in self.stripes.iter() {
-            let mut stripe = stripe.lock();
-            let queued = stripe.queue.len();
-            stripe.queue.clear();
-            stripe.queued_bytes = 0;
-            stripe.failed += queued as u64;
-            count += queued;
+            let failed = {
+                let mut stripe = stripe.lock();
+                let failed = std::mem::take(&mut stripe.queue);
+                stripe.queued_bytes = 0;
+                stripe.failed += failed.len() as u64;
+                failed
+            };
+            count += failed.len();
+            // Freed with the lock let go: a queue of thousands of segments takes milliseconds to
+            // free, which request threads offering to this stripe would otherwise wait out.
+            drop(failed);
         }
         self.signal_finished();
         count
@@ -480,16 +485,21 @@ impl<T> Lane<T> {
     /// Counts everything still queued or in flight as failed, and every item offered from now
     /// on: the background thread is gone.
     pub(crate) fn abandon_rest(&self) {
-        for stripe in self.lock_all().iter_mut() {
-            let rest = stripe.used_items();
-            stripe.queue.clear();
-            stripe.queued_bytes = 0;
-            stripe.in_flight = 0;
-            stripe.failed += rest as u64;
-            stripe.closed = true;
-        }
+        let abandoned: Vec<VecDeque<(T, usize)>> = self
+            .lock_all()
+            .iter_mut()
+            .map(|stripe| {
+                stripe.failed += stripe.used_items() as u64;
+                stripe.queued_bytes = 0;
+                stripe.in_flight = 0;
+                stripe.closed = true;
+                std::mem::take(&mut stripe.queue)
+            })
+            .collect();
         self.taken.lock().runs.clear();
         self.signal_finished();
+        // Freed with the locks let go, as in `fail_queued`.
+        drop(abandoned);
     }
 
     /// The counters, read at one instant.
@@ -540,9 +550,58 @@ impl<T> Lane<T> {
 }
 #[cfg(test)]
 mod tests {
+    use std::sync::OnceLock;
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
+
+    /// An item that, when freed, notes whether a stripe of [`PROBED`] was locked at that moment.
+    struct Probe;
+
+    static PROBED: OnceLock<Lane<Probe>> = OnceLock::new();
+    static PROBES_FREED: AtomicUsize = AtomicUsize::new(0);
+    static PROBES_FREED_UNDER_A_LOCK: AtomicUsize = AtomicUsize::new(0);
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            let Some(lane) = PROBED.get() else { return };
+            if lane
+                .stripes
+                .iter()
+                .any(|stripe| stripe.try_lock().is_none())
+            {
+                PROBES_FREED_UNDER_A_LOCK.fetch_add(1, Ordering::SeqCst);
+            }
+            PROBES_FREED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn failed_and_abandoned_items_are_freed_with_no_stripe_locked() {
+        let lane = PROBED.get_or_init(|| {
+            Lane::new(
+                64,
+                usize::MAX,
+                4,
+                |_| 0,
+                Problem::SegmentDropped,
+                "segments",
+            )
+        });
+        for _ in 0..10 {
+            lane.offer(Probe);
+        }
+        assert_eq!(lane.fail_queued(), 10);
+        for _ in 0..5 {
+            lane.offer(Probe);
+        }
+        lane.abandon_rest();
+        // Offered to a closed lane: failed at once.
+        lane.offer(Probe);
+        assert_eq!(lane.stats().failed, 16);
+        assert_eq!(PROBES_FREED.load(Ordering::SeqCst), 16);
+        assert_eq!(PROBES_FREED_UNDER_A_LOCK.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn counters_add_up() {
