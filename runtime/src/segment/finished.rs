@@ -16,9 +16,10 @@ use crate::text::Text;
 /// A segment whose spans have all ended, as a [`Reporter`](crate::reporter::Reporter) receives
 /// it.
 ///
-/// It holds the spans in the compact form they were recorded in; [`FinishedSegment::to_proto`]
-/// builds the `SegmentObject` that goes on the wire. A reporter that queues segments converts
-/// them on its own thread, off the request path.
+/// It holds the spans in the compact form they were recorded in; [`FinishedSegment::encode_to_vec`]
+/// writes the protobuf bytes that go on the wire straight from them, and
+/// [`FinishedSegment::to_proto`] builds the `SegmentObject` of the same bytes. A reporter that
+/// queues segments does either on its own thread, off the request path.
 ///
 /// ```
 /// use rust2sky::reporter::{FinishedSegment, Reporter};
