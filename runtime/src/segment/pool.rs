@@ -18,11 +18,11 @@ const MAGAZINE: usize = 16;
 /// time when the reporter's thread is done with them; fewer, and much of a burst is freed by the
 /// reporter's thread and allocated again by the request threads. In the spans bench's
 /// `threads_counting` rows (one thread, then two), 64 magazines left 1.8 to 2.6 allocations a
-/// request and a second thread cost 12 to 22 % more a request; 256 leave 1.07 and 5 to 11 %. With the size limits of
-/// [`Records::is_worth_keeping`], the spare records hold at most about 28 MiB, typically about
-/// 5.2 MiB (a typical segment's come to about 1.3 KiB), and only after that many segments were in
-/// flight at once: the pool holds only records that segments used. Each thread keeps up to two
-/// magazines of its own besides.
+/// request and a second thread cost 12 to 22 % more a request; 256 leave 1.07 and 5 to 11 %.
+/// With the size limits of [`Records::is_worth_keeping`], the spare records hold at most about
+/// 28 MiB, typically about 5.2 MiB (a typical segment's come to about 1.3 KiB), and only after
+/// that many segments were in flight at once: the pool holds only records that segments used.
+/// Each thread keeps up to two magazines of its own besides.
 const MAX_MAGAZINES: usize = 256;
 
 /// Records of reported segments, emptied, for new segments to record into: a request then takes

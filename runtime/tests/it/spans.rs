@@ -467,7 +467,8 @@ fn empty_tags_in_a_loop_stop_at_the_segments_limit() {
 
 #[test]
 fn spans_of_one_segment_tagged_on_two_threads_at_once_keep_every_tag() {
-    // Enough that the two threads overlap; within the segment's limits (65,536 tags, 1 MiB of text).
+    // Enough for the two threads to overlap on most runs, within the segment's limits (65,536
+    // tags, 1 MiB of text).
     const TAGS: usize = 20_000;
     let (tracer, reporter) = tracer(|config| config.service_name("inventory"));
     tracer.in_scope(|| {
