@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::context::stack::{self, Position};
+use crate::context::stack::{self, Current};
 use crate::propagation::CorrelationError;
 
 /// The ids of the current trace, segment and span, for log lines and error reports.
@@ -47,27 +47,25 @@ pub struct ActiveIds {
 /// ```
 pub fn active_ids() -> Option<ActiveIds> {
     stack::with_current(|position| match position? {
-        Position::Span {
-            segment, span_id, ..
-        } => Some(ActiveIds {
+        Current::Span { segment, span_id } => Some(ActiveIds {
             trace_id: segment.trace_id.to_string(),
             segment_id: segment.segment_id.to_string(),
-            span_id: *span_id,
+            span_id,
             endpoint: segment.endpoint(),
         }),
-        Position::Unsampled(trace, _) => Some(ActiveIds {
+        Current::Unsampled(trace, _) => Some(ActiveIds {
             trace_id: trace.trace_id.to_string(),
             segment_id: trace.segment_id.to_string(),
             span_id: -1,
             endpoint: trace.endpoint().to_owned(),
         }),
-        Position::Continuation(snapshot) => Some(ActiveIds {
+        Current::Continuation(snapshot) => Some(ActiveIds {
             trace_id: snapshot.trace_id.to_string(),
             segment_id: snapshot.segment_id.to_string(),
             span_id: snapshot.span_id,
             endpoint: snapshot.endpoint.clone(),
         }),
-        Position::Tracer(_) => None,
+        Current::Tracer(_) => None,
     })
 }
 
@@ -163,10 +161,10 @@ impl fmt::Display for LogContext {
 /// ```
 pub fn set_correlation(key: &str, value: &str) -> Result<(), CorrelationError> {
     stack::with_current(|position| match position {
-        Some(Position::Span { segment, .. }) => {
+        Some(Current::Span { segment, .. }) => {
             Some(segment.with_correlation(|c| c.set(key, value)))
         }
-        Some(Position::Unsampled(trace, _)) => Some(trace.with_correlation(|c| c.set(key, value))),
+        Some(Current::Unsampled(trace, _)) => Some(trace.with_correlation(|c| c.set(key, value))),
         _ => None,
     })
     .unwrap_or(Err(CorrelationError::NoTrace))
@@ -179,12 +177,12 @@ pub fn set_correlation(key: &str, value: &str) -> Result<(), CorrelationError> {
 /// ```
 pub fn correlation(key: &str) -> Option<String> {
     stack::with_current(|position| match position? {
-        Position::Span { segment, .. } => {
+        Current::Span { segment, .. } => {
             segment.with_correlation(|c| c.get(key).map(str::to_owned))
         }
-        Position::Unsampled(trace, _) => trace.with_correlation(|c| c.get(key).map(str::to_owned)),
-        Position::Continuation(snapshot) => snapshot.correlation.get(key).map(str::to_owned),
-        Position::Tracer(_) => None,
+        Current::Unsampled(trace, _) => trace.with_correlation(|c| c.get(key).map(str::to_owned)),
+        Current::Continuation(snapshot) => snapshot.correlation.get(key).map(str::to_owned),
+        Current::Tracer(_) => None,
     })
 }
 
@@ -207,8 +205,8 @@ pub fn correlation(key: &str) -> Option<String> {
 /// ```
 pub fn outgoing_headers() -> Vec<(&'static str, String)> {
     let outgoing = stack::with_current(|position| match position? {
-        Position::Span { segment, span_id } => segment.outgoing(*span_id, None),
-        Position::Unsampled(trace, Some(peer)) => Some(trace.outgoing(peer)),
+        Current::Span { segment, span_id } => segment.outgoing(span_id, None),
+        Current::Unsampled(trace, Some(peer)) => Some(trace.outgoing(peer)),
         _ => None,
     });
     let mut headers = Vec::new();

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::context::stack::{self, Position};
+use crate::context::stack::{self, Current, Position};
 use crate::id::Id;
 use crate::propagation::Correlation;
 use crate::segment::TraceId;
@@ -116,18 +116,16 @@ impl fmt::Debug for ContextSnapshot {
 pub fn capture() -> ContextSnapshot {
     let position = stack::with_current(|position| {
         position.map(|position| match position {
-            Position::Span {
-                segment, span_id, ..
-            } => Position::Continuation(Arc::new(Snapshot {
+            Current::Span { segment, span_id } => Position::Continuation(Arc::new(Snapshot {
                 tracer: segment.tracer.clone(),
                 trace_id: segment.trace_id.clone(),
                 segment_id: segment.segment_id,
-                span_id: *span_id,
+                span_id,
                 endpoint: segment.endpoint(),
                 skip_analysis: segment.skip_analysis,
                 correlation: segment.correlation(),
             })),
-            other => other.clone(),
+            other => other.to_position(),
         })
     });
     ContextSnapshot { position }

@@ -40,20 +40,94 @@ pub(crate) enum Position {
     Continuation(Arc<Snapshot>),
 }
 
-impl Position {
+/// The current [`Position`], as [`with_current`] lends it.
+#[derive(Clone, Copy)]
+pub(crate) enum Current<'a> {
+    Tracer(&'a Tracer),
+    Span {
+        segment: &'a Arc<Segment>,
+        span_id: i32,
+    },
+    Unsampled(&'a Arc<UnsampledTrace>, &'a Option<Arc<str>>),
+    Continuation(&'a Arc<Snapshot>),
+}
+
+impl<'a> Current<'a> {
+    fn of(position: &'a Position) -> Current<'a> {
+        match position {
+            Position::Tracer(tracer) => Current::Tracer(tracer),
+            Position::Span { segment, span_id } => Current::Span {
+                segment,
+                span_id: *span_id,
+            },
+            Position::Unsampled(trace, peer) => Current::Unsampled(trace, peer),
+            Position::Continuation(snapshot) => Current::Continuation(snapshot),
+        }
+    }
+
     /// The tracer that spans at this position report to.
-    pub(crate) fn tracer(&self) -> &Tracer {
+    pub(crate) fn tracer(self) -> &'a Tracer {
         match self {
-            Position::Tracer(tracer) => tracer,
-            Position::Span { segment, .. } => &segment.tracer,
-            Position::Unsampled(trace, _) => &trace.tracer,
-            Position::Continuation(snapshot) => snapshot.tracer(),
+            Current::Tracer(tracer) => tracer,
+            Current::Span { segment, .. } => &segment.tracer,
+            Current::Unsampled(trace, _) => &trace.tracer,
+            Current::Continuation(snapshot) => snapshot.tracer(),
+        }
+    }
+
+    /// The position, to keep.
+    pub(crate) fn to_position(self) -> Position {
+        match self {
+            Current::Tracer(tracer) => Position::Tracer(tracer.clone()),
+            Current::Span { segment, span_id } => Position::Span {
+                segment: segment.clone(),
+                span_id,
+            },
+            Current::Unsampled(trace, peer) => Position::Unsampled(trace.clone(), peer.clone()),
+            Current::Continuation(snapshot) => Position::Continuation(snapshot.clone()),
         }
     }
 }
 
+/// One entry of the stack.
+enum Slot {
+    Own(Position),
+    /// A span of the segment that the nearest `Own` entry below holds, which is always a span's:
+    /// entering a child span of the current one changes no reference count of their segment,
+    /// which every other thread that holds one of its spans would have to wait for (the
+    /// `EnteredSpan` keeps its own). An `Own` entry that leaves the stack hands its segment on
+    /// to a `Nested` entry just above it (see [`Entered`]'s drop), and a future parks entries
+    /// only from an `Own` one (see [`ParkOnExit`]).
+    Nested(i32),
+}
+
+type Entries = Vec<(u64, Slot)>;
+
+/// The position at the top of `entries`.
+fn top(entries: &[(u64, Slot)]) -> Option<Current<'_>> {
+    match &entries.last()?.1 {
+        Slot::Own(position) => Some(Current::of(position)),
+        Slot::Nested(span_id) => Some(Current::Span {
+            segment: holder(entries)?,
+            span_id: *span_id,
+        }),
+    }
+}
+
+/// The segment that `Nested` entries at the top of `entries` are spans of.
+fn holder(entries: &[(u64, Slot)]) -> Option<&Arc<Segment>> {
+    let own = entries.iter().rev().find_map(|(_, slot)| match slot {
+        Slot::Own(position) => Some(position),
+        Slot::Nested(_) => None,
+    });
+    match own {
+        Some(Position::Span { segment, .. }) => Some(segment),
+        _ => None,
+    }
+}
+
 struct Stack {
-    entries: RefCell<Vec<(u64, Position)>>,
+    entries: RefCell<Entries>,
     next_token: Cell<u64>,
 }
 
@@ -68,10 +142,10 @@ thread_local! {
 ///
 /// When the thread's stack is gone (the thread is exiting) or busy, `f` does not run and the result
 /// is `R::default()`: a noop span, no context.
-pub(crate) fn with_current<R: Default>(f: impl FnOnce(Option<&Position>) -> R) -> R {
+pub(crate) fn with_current<R: Default>(f: impl FnOnce(Option<Current<'_>>) -> R) -> R {
     STACK
         .try_with(|stack| match stack.entries.try_borrow() {
-            Ok(entries) => f(entries.last().map(|(_, position)| position)),
+            Ok(entries) => f(top(&entries)),
             Err(_) => R::default(),
         })
         .unwrap_or_default()
@@ -79,7 +153,7 @@ pub(crate) fn with_current<R: Default>(f: impl FnOnce(Option<&Position>) -> R) -
 
 /// Entries that a future's poll pushed and did not pop, kept with the future until its next poll.
 #[derive(Default)]
-pub(crate) struct Parked(Vec<(u64, Position)>);
+pub(crate) struct Parked(Entries);
 
 impl std::fmt::Debug for Parked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,6 +195,12 @@ impl Drop for ParkOnExit<'_> {
             if let Ok(mut entries) = stack.entries.try_borrow_mut()
                 && entries.len() > mark
             {
+                // The parked entries must not depend on the ones they leave behind.
+                if let Slot::Nested(span_id) = entries[mark].1
+                    && let Some(segment) = holder(&entries[..mark]).cloned()
+                {
+                    entries[mark].1 = Slot::Own(Position::Span { segment, span_id });
+                }
                 self.parked.0.extend(entries.drain(mark..));
             }
         });
@@ -129,6 +209,24 @@ impl Drop for ParkOnExit<'_> {
 
 /// Makes `position` current until the guard is dropped.
 pub(crate) fn enter(position: Position) -> Entered {
+    push(|_| Slot::Own(position))
+}
+
+/// Makes span `span_id` of `segment` current until the guard is dropped.
+pub(crate) fn enter_span(segment: &Arc<Segment>, span_id: i32) -> Entered {
+    push(|entries| match top(entries) {
+        Some(Current::Span {
+            segment: current, ..
+        }) if Arc::ptr_eq(current, segment) => Slot::Nested(span_id),
+        _ => Slot::Own(Position::Span {
+            segment: segment.clone(),
+            span_id,
+        }),
+    })
+}
+
+/// Pushes the entry that `slot` makes from the entries below it.
+fn push(slot: impl FnOnce(&[(u64, Slot)]) -> Slot) -> Entered {
     let token = STACK.try_with(|stack| {
         let token = stack.next_token.get();
         let mut entries = stack.entries.try_borrow_mut().map_err(|_| Refused::Busy)?;
@@ -136,7 +234,8 @@ pub(crate) fn enter(position: Position) -> Entered {
             return Err(Refused::TooDeep);
         }
         stack.next_token.set(token.wrapping_add(1));
-        entries.push((token, position));
+        let slot = slot(&entries);
+        entries.push((token, slot));
         Ok(token)
     });
     let refused = match token {
@@ -202,9 +301,21 @@ impl Drop for Entered {
             let index = entries.iter().rposition(|(t, _)| *t == token)?;
             // Guards are almost always dropped in order, so the entry is almost always the top.
             if index + 1 == entries.len() {
-                entries.pop().map(|(_, position)| position)
-            } else {
-                Some(entries.remove(index).1)
+                return entries.pop().map(|(_, slot)| slot);
+            }
+            let (_, removed) = entries.remove(index);
+            // Dropped out of order: the entry above may be nested on this one's segment.
+            let above = &mut entries[index].1;
+            let nested = match above {
+                Slot::Nested(span_id) => Some(*span_id),
+                Slot::Own(_) => None,
+            };
+            match (removed, nested) {
+                (Slot::Own(Position::Span { segment, .. }), Some(span_id)) => {
+                    *above = Slot::Own(Position::Span { segment, span_id });
+                    None
+                }
+                (removed, _) => Some(removed),
             }
         });
         drop(removed);
@@ -214,5 +325,41 @@ impl Drop for Entered {
 impl std::fmt::Debug for Entered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entered").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::reporter::MemoryReporter;
+
+    /// How many references the current span's segment has; 0 outside a span.
+    fn segment_references() -> usize {
+        with_current(|current| match current {
+            Some(Current::Span { segment, .. }) => Arc::strong_count(segment),
+            _ => 0,
+        })
+    }
+
+    #[test]
+    fn entering_a_child_of_the_current_span_counts_no_reference_to_their_segment() {
+        let tracer = Tracer::new(Config::default(), MemoryReporter::new());
+        tracer.in_scope(|| {
+            // The parent span's reference, and its entry's.
+            let _parent = crate::local_span("parent").entered();
+            assert_eq!(segment_references(), 2);
+            // The child span's own; its entry adds none.
+            let _child = crate::local_span("child").entered();
+            assert_eq!(segment_references(), 3);
+            assert_eq!(crate::active_ids().map(|ids| ids.span_id), Some(1));
+
+            // A span of another trace is entered with a reference of its own.
+            let other = Tracer::new(Config::default(), MemoryReporter::new())
+                .in_scope(|| crate::local_span("other"));
+            let _other = other.entered();
+            assert_eq!(segment_references(), 2);
+            assert_eq!(crate::active_ids().map(|ids| ids.span_id), Some(0));
+        });
     }
 }

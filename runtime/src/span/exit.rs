@@ -4,7 +4,7 @@ use rust2sky_proto::v3::SpanType;
 
 use super::start::start;
 use super::{Span, SpanState};
-use crate::context::stack::{self, Position};
+use crate::context::stack::{self, Current};
 use crate::propagation::Injector;
 
 /// Starts an exit span: the client side of a call to `peer`, writing the `sw8` headers for the
@@ -50,8 +50,8 @@ fn inject(span: &Span, peer: &str, headers: &mut (impl Injector + ?Sized)) {
         // Not recorded because the segment is full: the call still carries the trace, naming
         // the current span as the caller.
         SpanState::Noop => stack::with_current(|position| match position {
-            Some(Position::Span { segment, span_id }) => segment.outgoing(*span_id, Some(peer)),
-            Some(Position::Unsampled(trace, _)) => Some(trace.outgoing(peer)),
+            Some(Current::Span { segment, span_id }) => segment.outgoing(span_id, Some(peer)),
+            Some(Current::Unsampled(trace, _)) => Some(trace.outgoing(peer)),
             _ => None,
         }),
     };

@@ -19,7 +19,7 @@ pub use self::entry::entry_span;
 pub use self::exit::exit_span;
 pub use self::start::local_span;
 use crate::clock::now_ms;
-use crate::context::stack::{self, Position};
+use crate::context::stack::{self, Current, Position};
 use crate::segment::{Change, Segment, UnsampledTrace};
 use crate::tracer::Tracer;
 
@@ -303,22 +303,14 @@ impl Span {
     }
 
     pub(crate) fn enter(&self) -> stack::Entered {
-        match self.position() {
-            Some(position) => stack::enter(position),
-            None => stack::Entered::none(),
-        }
-    }
-
-    fn position(&self) -> Option<Position> {
         match &self.state {
-            SpanState::Noop => None,
+            SpanState::Noop => stack::Entered::none(),
             SpanState::Unsampled(trace, peer) => {
-                Some(Position::Unsampled(trace.clone(), peer.clone()))
+                stack::enter(Position::Unsampled(trace.clone(), peer.clone()))
             }
-            SpanState::Recording(recording) => Some(Position::Span {
-                segment: recording.segment.clone(),
-                span_id: recording.span_id,
-            }),
+            SpanState::Recording(recording) => {
+                stack::enter_span(&recording.segment, recording.span_id)
+            }
         }
     }
 
@@ -469,7 +461,7 @@ impl fmt::Debug for EnteredSpan {
 pub fn with_active_span<R>(f: impl FnOnce(&mut Span) -> R) -> Option<R> {
     // The handle is made while the context is borrowed and used after: `f` is user code.
     let mut span = stack::with_current(|position| match position {
-        Some(Position::Span { segment, span_id }) => Some(Span::handle(segment, *span_id, false)),
+        Some(Current::Span { segment, span_id }) => Some(Span::handle(segment, span_id, false)),
         _ => None,
     })?;
     Some(f(&mut span))

@@ -8,7 +8,7 @@ use rust2sky_proto::v3::SpanType;
 use super::{Span, SpanState};
 use crate::clock::now_ms;
 use crate::context::snapshot::Snapshot;
-use crate::context::stack::{self, Position};
+use crate::context::stack::{self, Current};
 use crate::id;
 use crate::propagation::Correlation;
 use crate::segment::{Parent, PooledRecords, Segment, TraceId, UnsampledTrace, reporting};
@@ -44,22 +44,22 @@ pub(super) fn start(
     correlation: Option<Correlation>,
 ) -> Span {
     let start = stack::with_current(|position| match position {
-        Some(Position::Span { segment, span_id }) => {
-            Start::Made(child(segment, *span_id, span_type, operation))
+        Some(Current::Span { segment, span_id }) => {
+            Start::Made(child(segment, span_id, span_type, operation))
         }
         // Inside a trace that is not recorded, a local or entry span has nothing of its own to
         // carry: the trace stays current through its parent, so a noop costs no reference count
         // and no context push. An exit span keeps the trace to remember its peer, which
         // `outgoing_headers` reads.
-        Some(Position::Unsampled(trace, _)) => Start::Made(if span_type == SpanType::Exit {
+        Some(Current::Unsampled(trace, _)) => Start::Made(if span_type == SpanType::Exit {
             Span {
                 state: SpanState::Unsampled(trace.clone(), None),
             }
         } else {
             Span::noop()
         }),
-        Some(Position::Continuation(snapshot)) => Start::Continue(snapshot.clone()),
-        Some(Position::Tracer(tracer)) => Start::NewTrace(tracer.clone()),
+        Some(Current::Continuation(snapshot)) => Start::Continue(snapshot.clone()),
+        Some(Current::Tracer(tracer)) => Start::NewTrace(tracer.clone()),
         None => Start::Global,
     });
     match start {

@@ -242,6 +242,22 @@ fn misuse_never_panics_and_has_a_defined_outcome() {
     let segment = reporter.take().remove(0);
     assert_eq!(segment.spans.len(), 2);
 
+    // A parent left before its child: the child stays current, and its children are its own.
+    service.in_scope(|| {
+        let parent = rust2sky::local_span("parent").entered();
+        let child = rust2sky::local_span("child").entered();
+        drop(parent.exit());
+        drop(rust2sky::local_span("grandchild"));
+        assert_eq!(rust2sky::active_ids().map(|ids| ids.span_id), Some(1));
+        drop(child);
+    });
+    let segment = reporter.take().remove(0);
+    let names: Vec<(&str, i32)> = spans(&segment)
+        .iter()
+        .map(|span| (span.operation_name.as_str(), span.parent_span_id))
+        .collect();
+    assert_eq!(names, [("parent", -1), ("child", 0), ("grandchild", 1)]);
+
     // A parent dropped before its child: the segment waits for the child.
     service.in_scope(|| {
         let parent = rust2sky::local_span("parent");
@@ -386,6 +402,47 @@ fn an_instrumented_future_leaves_the_thread_as_it_found_it() {
         1
     );
     assert_eq!(spans(by_first_operation(&segments, "job")).len(), 2);
+}
+
+/// A span held across `.await` belongs to the trace it started in, even when the future's next
+/// poll happens inside a span of another trace.
+#[test]
+#[allow(clippy::await_holding_invalid_type)] // the misuse under test
+fn a_span_held_across_an_await_stays_in_its_trace_when_polled_inside_another() {
+    let (service, reporter) = tracer(|config| config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    service.in_scope(|| {
+        runtime.block_on(async {
+            let mut job = std::pin::pin!(
+                async {
+                    let _held = rust2sky::local_span("held").entered();
+                    tokio::task::yield_now().await;
+                    drop(rust2sky::local_span("after the await"));
+                }
+                .in_span(rust2sky::Span::noop())
+            );
+            {
+                let _first = rust2sky::local_span("first poll").entered();
+                assert!(poll_once(job.as_mut()).await.is_pending());
+            }
+            let _second = rust2sky::local_span("second poll").entered();
+            job.await;
+        });
+    });
+    let segments = reporter.segments();
+    let first = by_first_operation(&segments, "first poll");
+    let names: Vec<(&str, i32)> = spans(first)
+        .iter()
+        .map(|span| (span.operation_name.as_str(), span.parent_span_id))
+        .collect();
+    assert_eq!(
+        names,
+        [("first poll", -1), ("held", 0), ("after the await", 1)]
+    );
+    assert_eq!(spans(by_first_operation(&segments, "second poll")).len(), 1);
+    assert_eq!(segments.len(), 2);
 }
 
 /// Polls `future` once, as an executor would.
