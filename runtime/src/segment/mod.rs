@@ -93,8 +93,13 @@ pub(crate) enum Change<'a> {
 }
 
 impl Segment {
-    /// A new segment, started at `now` (epoch milliseconds), recording into `records`: empty, or
-    /// holding in its text what `parent` refers to already.
+    /// A new segment recording into `records` (empty, or holding in its text what `parent`
+    /// refers to already), with its first span of `first`'s type and name open, started at
+    /// `first`'s time (epoch milliseconds), which is the segment's too. Returns the segment and
+    /// the first span's id, `None` when the span limit is 0.
+    ///
+    /// The first span is recorded before any other thread can see the segment, without taking
+    /// its lock.
     pub(crate) fn new(
         tracer: Tracer,
         trace_id: TraceId,
@@ -102,19 +107,23 @@ impl Segment {
         correlation: Correlation,
         mut records: PooledRecords,
         parent: Option<Parent>,
-        now: i64,
-    ) -> Arc<Segment> {
+        first: (SpanType, &str, i64),
+    ) -> (Arc<Segment>, Option<i32>) {
+        let (span_type, operation, now) = first;
         if let Some(records) = records.get_mut() {
             records.parent = parent;
             records.set_origin(&tracer);
         }
-        let state = SegmentState {
+        let mut state = SegmentState {
             records,
             open_spans: 0,
             ended: 0,
             endpoint: None,
             correlation,
         };
+        let first_span = state.open_span(-1, span_type, operation, now, tracer.span_limit());
+        let dropped = state.records.get_mut().map(|records| &mut records.dropped);
+        report_dropped(dropped.map_or(0, std::mem::take));
         let segment_id = Id::generate_at(now);
         let make = |(tracer, trace_id, state)| Segment {
             tracer,
@@ -127,7 +136,7 @@ impl Segment {
         // A thread keeps its last segment of the global tracer, and the next one it starts
         // reuses it once nothing else holds it: a request then allocates no segment.
         if !parts.0.is_global() {
-            return Arc::new(make(parts));
+            return (Arc::new(make(parts)), first_span);
         }
         let refill = |reused: &mut Segment, (_tracer, trace_id, state)| {
             reused.trace_id = trace_id;
@@ -135,7 +144,8 @@ impl Segment {
             reused.skip_analysis = skip_analysis;
             *reused.state.get_mut() = state;
         };
-        reuse::reuse_or_make(&LAST_SEGMENT, parts, make, refill, |_| true)
+        let segment = reuse::reuse_or_make(&LAST_SEGMENT, parts, make, refill, |_| true);
+        (segment, first_span)
     }
 
     fn lock(&self) -> MutexGuard<'_, SegmentState> {

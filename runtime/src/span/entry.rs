@@ -3,7 +3,7 @@
 use rust2sky_proto::v3::SpanType;
 
 use super::Span;
-use super::start::{first_span, start, unsampled};
+use super::start::{recording, start, unsampled};
 use crate::clock::now_ms;
 use crate::propagation::{Correlation, Extractor, Incoming, Sw8Fields};
 use crate::segment::{Parent, PooledRecords, Segment, TraceId, reporting};
@@ -112,14 +112,14 @@ fn remote_trace(tracer: Tracer, operation: &str, caller: Caller) -> Span {
     }
     let parent = Some(Parent::CrossProcess(parent));
     let now = now_ms();
-    let segment = Segment::new(
+    let (segment, span_id) = Segment::new(
         tracer,
         trace_id,
         skip_analysis,
         correlation,
         records,
         parent,
-        now,
+        (SpanType::Entry, operation, now),
     );
-    first_span(&segment, SpanType::Entry, operation, now)
+    recording(segment, span_id)
 }

@@ -87,10 +87,10 @@ impl Span {
     }
 
     /// A handle on span `span_id` of `segment`; an `owned` one ends the span when dropped.
-    fn handle(segment: &Arc<Segment>, span_id: i32, owned: bool) -> Span {
+    fn handle(segment: Arc<Segment>, span_id: i32, owned: bool) -> Span {
         Span {
             state: SpanState::Recording(Recording {
-                segment: segment.clone(),
+                segment,
                 span_id,
                 panic_recorded: false,
                 owned,
@@ -123,7 +123,7 @@ impl Span {
                 state: SpanState::Unsampled(trace.clone(), peer.clone()),
             },
             SpanState::Recording(recording) => {
-                Span::handle(&recording.segment, recording.span_id, false)
+                Span::handle(recording.segment.clone(), recording.span_id, false)
             }
         }
     }
@@ -461,7 +461,9 @@ impl fmt::Debug for EnteredSpan {
 pub fn with_active_span<R>(f: impl FnOnce(&mut Span) -> R) -> Option<R> {
     // The handle is made while the context is borrowed and used after: `f` is user code.
     let mut span = stack::with_current(|position| match position {
-        Some(Current::Span { segment, span_id }) => Some(Span::handle(segment, span_id, false)),
+        Some(Current::Span { segment, span_id }) => {
+            Some(Span::handle(segment.clone(), span_id, false))
+        }
         _ => None,
     })?;
     Some(f(&mut span))

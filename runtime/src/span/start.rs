@@ -74,7 +74,7 @@ pub(super) fn start(
 }
 
 /// A span of `segment` with the id `open_span` gave, or a noop when it gave none.
-fn recording(segment: &Arc<Segment>, span_id: Option<i32>) -> Span {
+pub(super) fn recording(segment: Arc<Segment>, span_id: Option<i32>) -> Span {
     match span_id {
         Some(span_id) => Span::handle(segment, span_id, true),
         None => Span::noop(),
@@ -82,18 +82,10 @@ fn recording(segment: &Arc<Segment>, span_id: Option<i32>) -> Span {
 }
 
 fn child(segment: &Arc<Segment>, parent: i32, span_type: SpanType, operation: &str) -> Span {
-    let span_id = segment.open_span(parent, span_type, operation, now_ms());
-    recording(segment, span_id)
-}
-
-/// The first span of a segment, started when the segment was, at `now`.
-pub(super) fn first_span(
-    segment: &Arc<Segment>,
-    span_type: SpanType,
-    operation: &str,
-    now: i64,
-) -> Span {
-    recording(segment, segment.open_span(-1, span_type, operation, now))
+    match segment.open_span(parent, span_type, operation, now_ms()) {
+        Some(span_id) => Span::handle(segment.clone(), span_id, true),
+        None => Span::noop(),
+    }
 }
 
 fn local_trace(
@@ -112,16 +104,16 @@ fn local_trace(
     if !tracer.sampler().sample(operation) {
         return unsampled(tracer, trace_id, None, operation, false, correlation);
     }
-    let segment = Segment::new(
+    let (segment, span_id) = Segment::new(
         tracer,
         trace_id,
         false,
         correlation,
         PooledRecords::recycled(),
         None,
-        now,
+        (span_type, operation, now),
     );
-    first_span(&segment, span_type, operation, now)
+    recording(segment, span_id)
 }
 
 fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Span {
@@ -134,16 +126,16 @@ fn continuation(snapshot: &Snapshot, span_type: SpanType, operation: &str) -> Sp
         span_id: snapshot.span_id,
         endpoint: snapshot.endpoint.clone(),
     };
-    let segment = Segment::new(
+    let (segment, span_id) = Segment::new(
         snapshot.tracer.clone(),
         snapshot.trace_id.clone(),
         snapshot.skip_analysis,
         snapshot.correlation.clone(),
         PooledRecords::recycled(),
         Some(parent),
-        now,
+        (span_type, operation, now),
     );
-    first_span(&segment, span_type, operation, now)
+    recording(segment, span_id)
 }
 
 pub(super) fn unsampled(
