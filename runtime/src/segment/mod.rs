@@ -35,7 +35,7 @@ use crate::propagation::{Correlation, Outgoing, Piece, outgoing};
 use crate::text::{self, Text};
 use crate::tracer::Tracer;
 
-/// A segment's lock. It is taken about fourteen times in a five-span request, nearly always by
+/// A segment's lock. It is taken about thirteen times in a five-span request, nearly always by
 /// the one thread that records the segment; two threads wait on it only while spans of one
 /// segment are used on both at the same moment. A spin lock's unlock is a plain store, where
 /// parking_lot's is a compare-and-swap (to see whether a waiter sleeps), which waits until every
