@@ -8,13 +8,20 @@ use rust2sky::FutureExt as _;
 use rust2sky::proto::v3::{RefType, SegmentObject};
 use rust2sky::reporter::{MemoryReporter, Reporter};
 
-use crate::spans::{spans, tracer};
+use crate::spans::{spans, tracer, tree};
 use rust2sky::propagation::NoHeaders;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// The runtime of a `#[tokio::main(flavor = "current_thread")]` service.
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
 }
@@ -210,10 +217,7 @@ fn two_thousand_concurrent_requests_never_mix_their_spans() {
         let spans = spans(segment);
         let request = spans[0].operation_name.split('/').next().unwrap();
         assert!(seen.insert(request.to_owned()), "request {request} twice");
-        let names: Vec<(&str, i32)> = spans
-            .iter()
-            .map(|span| (span.operation_name.as_str(), span.parent_span_id))
-            .collect();
+        let names = tree(segment);
         assert_eq!(
             names,
             [
@@ -252,11 +256,10 @@ fn misuse_never_panics_and_has_a_defined_outcome() {
         drop(child);
     });
     let segment = reporter.take().remove(0);
-    let names: Vec<(&str, i32)> = spans(&segment)
-        .iter()
-        .map(|span| (span.operation_name.as_str(), span.parent_span_id))
-        .collect();
-    assert_eq!(names, [("parent", -1), ("child", 0), ("grandchild", 1)]);
+    assert_eq!(
+        tree(&segment),
+        [("parent", -1), ("child", 0), ("grandchild", 1)]
+    );
 
     // A parent dropped before its child: the segment waits for the child.
     service.in_scope(|| {
@@ -327,9 +330,7 @@ fn log_lines_carry_the_current_ids() {
 #[allow(clippy::await_holding_invalid_type)] // the misuse under test
 fn a_span_held_across_an_await_stays_with_its_task_on_a_local_set() {
     let (service, reporter) = tracer(|config| config);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     let tasks = tokio::task::LocalSet::new();
     service.in_scope(|| {
         tasks.block_on(&runtime, async {
@@ -356,12 +357,8 @@ fn a_span_held_across_an_await_stays_with_its_task_on_a_local_set() {
 
     let segments = reporter.segments();
     let holder = by_first_operation(&segments, "holder");
-    let names: Vec<(&str, i32)> = spans(holder)
-        .iter()
-        .map(|span| (span.operation_name.as_str(), span.parent_span_id))
-        .collect();
     assert_eq!(
-        names,
+        tree(holder),
         [("holder", -1), ("held", 0), ("after the awaits", 1)]
     );
     let bystander = by_first_operation(&segments, "bystander");
@@ -376,9 +373,7 @@ fn a_span_held_across_an_await_stays_with_its_task_on_a_local_set() {
 #[allow(clippy::await_holding_invalid_type)] // the misuse under test
 fn an_instrumented_future_leaves_the_thread_as_it_found_it() {
     let (service, reporter) = tracer(|config| config);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     service.in_scope(|| {
         runtime.block_on(async {
             let mut job = std::pin::pin!(
@@ -410,9 +405,7 @@ fn an_instrumented_future_leaves_the_thread_as_it_found_it() {
 #[allow(clippy::await_holding_invalid_type)] // the misuse under test
 fn a_span_held_across_an_await_stays_in_its_trace_when_polled_inside_another() {
     let (service, reporter) = tracer(|config| config);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     service.in_scope(|| {
         runtime.block_on(async {
             let mut job = std::pin::pin!(
@@ -432,13 +425,8 @@ fn a_span_held_across_an_await_stays_in_its_trace_when_polled_inside_another() {
         });
     });
     let segments = reporter.segments();
-    let first = by_first_operation(&segments, "first poll");
-    let names: Vec<(&str, i32)> = spans(first)
-        .iter()
-        .map(|span| (span.operation_name.as_str(), span.parent_span_id))
-        .collect();
     assert_eq!(
-        names,
+        tree(by_first_operation(&segments, "first poll")),
         [("first poll", -1), ("held", 0), ("after the await", 1)]
     );
     assert_eq!(spans(by_first_operation(&segments, "second poll")).len(), 1);

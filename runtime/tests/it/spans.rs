@@ -28,6 +28,14 @@ pub(crate) fn spans(segment: &SegmentObject) -> Vec<&SpanObject> {
     spans
 }
 
+/// Each span's name and parent span id, in id order: the shape of a segment's tree.
+pub(crate) fn tree(segment: &SegmentObject) -> Vec<(&str, i32)> {
+    spans(segment)
+        .into_iter()
+        .map(|span| (span.operation_name.as_str(), span.parent_span_id))
+        .collect()
+}
+
 fn only_segment(reporter: &MemoryReporter) -> SegmentObject {
     let mut segments = reporter.take();
     assert_eq!(segments.len(), 1, "{segments:#?}");

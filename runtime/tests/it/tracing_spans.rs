@@ -12,7 +12,7 @@ use tower::ServiceExt as _;
 use tracing::Instrument as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::spans::{spans, tracer};
+use crate::spans::{spans, tracer, tree};
 
 const CALLER: &str =
     "1-dHJhY2UtMQ==-c2VnbWVudC0x-3-b3JkZXJz-b3JkZXJzLTE=-R0VUOi9vcmRlcnM=-dXNlcnM6ODA=";
@@ -60,12 +60,8 @@ fn instrumented_functions_and_the_attributes_nest_in_one_tree() {
     assert_eq!(bridged(&service, handle_users), "user 7");
 
     let segment = reporter.take().remove(0);
-    let tree: Vec<(&str, i32)> = spans(&segment)
-        .iter()
-        .map(|span| (span.operation_name.as_str(), span.parent_span_id))
-        .collect();
     assert_eq!(
-        tree,
+        tree(&segment),
         [
             ("GET:/users", -1),
             ("load_user", 0),
