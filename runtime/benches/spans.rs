@@ -328,6 +328,10 @@ fn threads(c: &mut Criterion) {
             "unsampled five_span_request through the global tracer: {:.2} allocations per request",
             mean_allocations(&not_sampled, 0)
         );
+        // As a service has it: the thread's last unsampled trace is reused by its next one.
+        c.bench_function("span/unsampled_five_span_request_global_tracer", |b| {
+            b.iter(|| black_box(five_span_request(black_box(&not_sampled))))
+        });
     });
     // The allocations of the timed requests, on whichever threads ran them: the steady state,
     // with the pool as the reporter's thread refills it between its looks.

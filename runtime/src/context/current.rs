@@ -206,7 +206,7 @@ pub fn correlation(key: &str) -> Option<String> {
 pub fn outgoing_headers() -> Vec<(&'static str, String)> {
     let outgoing = stack::with_current(|position| match position? {
         Current::Span { segment, span_id } => segment.outgoing(span_id, None),
-        Current::Unsampled(trace, Some(peer)) => Some(trace.outgoing(peer)),
+        Current::Unsampled(trace, Some(peer)) => Some(trace.outgoing_to(peer)),
         _ => None,
     });
     let mut headers = Vec::new();

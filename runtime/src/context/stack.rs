@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::context::snapshot::Snapshot;
 use crate::diagnostics::{self, Problem};
-use crate::segment::{Segment, UnsampledTrace};
+use crate::segment::{RememberedPeer, Segment, UnsampledTrace};
 use crate::tracer::Tracer;
 
 /// How deep contexts may nest on one thread before further entries are refused.
@@ -34,7 +34,7 @@ pub(crate) enum Position {
     Span { segment: Arc<Segment>, span_id: i32 },
     /// Inside a trace that is not recorded (not sampled, or ignored); `peer` is set for an exit
     /// span.
-    Unsampled(Arc<UnsampledTrace>, Option<Arc<str>>),
+    Unsampled(Arc<UnsampledTrace>, Option<RememberedPeer>),
     /// At the start of a continuation on another thread or task: the next span opens a new
     /// segment that refers back to the captured one.
     Continuation(Arc<Snapshot>),
@@ -48,7 +48,7 @@ pub(crate) enum Current<'a> {
         segment: &'a Arc<Segment>,
         span_id: i32,
     },
-    Unsampled(&'a Arc<UnsampledTrace>, &'a Option<Arc<str>>),
+    Unsampled(&'a Arc<UnsampledTrace>, &'a Option<RememberedPeer>),
     Continuation(&'a Arc<Snapshot>),
 }
 

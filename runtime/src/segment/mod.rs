@@ -26,7 +26,7 @@ pub(crate) use self::pool::PooledRecords;
 pub(crate) use self::records::Parent;
 use self::records::{LogRecord, SpanRecord, TagRecord};
 pub(crate) use self::trace_id::TraceId;
-pub(crate) use self::unsampled::UnsampledTrace;
+pub(crate) use self::unsampled::{RememberedPeer, UnsampledTrace};
 pub(crate) use self::wire::SegmentBytes;
 use crate::clock::now_ms;
 use crate::diagnostics::{self, Problem};

@@ -32,21 +32,25 @@ pub fn exit_span(
 ) -> Span {
     let peer = peer.as_ref();
     let mut span = start(SpanType::Exit, operation.as_ref(), None);
-    inject(&span, peer, headers);
-    span.remember_peer(peer);
+    inject(&mut span, peer, headers);
     span
 }
 
 /// Records `peer` on the new exit span `span` and writes the headers that carry its context to
 /// the callee into `headers`.
-fn inject(span: &Span, peer: &str, headers: &mut (impl Injector + ?Sized)) {
+fn inject(span: &mut Span, peer: &str, headers: &mut (impl Injector + ?Sized)) {
     // Receivers reject a header with an empty address, so none is sent without a peer.
     if peer.is_empty() {
         return;
     }
-    let outgoing = match &span.state {
+    let outgoing = match &mut span.state {
         SpanState::Recording(recording) => recording.segment.call(recording.span_id, peer),
-        SpanState::Unsampled(trace, _) => Some(trace.outgoing(peer)),
+        // The span remembers its peer for `outgoing_headers` while it is current.
+        SpanState::Unsampled(trace, remembered) => {
+            let (outgoing, peer) = trace.call(peer);
+            *remembered = Some(peer);
+            Some(outgoing)
+        }
         // Not recorded because the segment is full: the call still carries the trace, naming
         // the current span as the caller.
         SpanState::Noop => stack::with_current(|position| match position {

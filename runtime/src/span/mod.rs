@@ -20,7 +20,7 @@ pub use self::exit::exit_span;
 pub use self::start::local_span;
 use crate::clock::now_ms;
 use crate::context::stack::{self, Current, Position};
-use crate::segment::{Change, Segment, UnsampledTrace};
+use crate::segment::{Change, RememberedPeer, Segment, UnsampledTrace};
 use crate::tracer::Tracer;
 
 /// One traced operation. It ends when dropped (or at [`Span::end`]).
@@ -59,7 +59,7 @@ pub struct Span {
 enum SpanState {
     Noop,
     /// Not recorded; `peer` is set for an exit span, whose calls still carry the trace.
-    Unsampled(Arc<UnsampledTrace>, Option<Arc<str>>),
+    Unsampled(Arc<UnsampledTrace>, Option<RememberedPeer>),
     Recording(Recording),
 }
 
@@ -311,16 +311,6 @@ impl Span {
             SpanState::Recording(recording) => {
                 stack::enter_span(&recording.segment, recording.span_id)
             }
-        }
-    }
-
-    /// Keeps an unsampled exit span's peer for [`crate::outgoing_headers`] while the span is
-    /// current (a recorded span's peer is in its record).
-    fn remember_peer(&mut self, peer: &str) {
-        if let SpanState::Unsampled(_, remembered) = &mut self.state
-            && !peer.is_empty()
-        {
-            *remembered = Some(Arc::from(peer));
         }
     }
 

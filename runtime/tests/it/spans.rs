@@ -310,6 +310,31 @@ fn an_unsampled_trace_reports_nothing_and_propagates_flag_0() {
 }
 
 #[test]
+fn an_unsampled_exit_span_gives_its_own_peer_to_outgoing_headers() {
+    let (edge, reporter) = tracer(|config| config.sample_rate(0.0));
+    let far_away = format!("{}:443", "a".repeat(2_000));
+    let sent = edge.in_scope(|| {
+        let _request = rust2sky::entry_span("GET:/", &NoHeaders).entered();
+        ["users:8080", "orders:8080", far_away.as_str(), "users:8080"].map(|peer| {
+            let _call = rust2sky::exit_span("call", peer, &mut NoHeaders).entered();
+            let headers = rust2sky::outgoing_headers();
+            assert_eq!(headers[0].0, "sw8");
+            Sw8Header::decode(&headers[0].1).unwrap()
+        })
+    });
+    assert!(reporter.segments().is_empty());
+    let peers: Vec<&str> = sent.iter().map(|sw8| sw8.target_address.as_str()).collect();
+    assert_eq!(
+        peers,
+        ["users:8080", "orders:8080", &far_away, "users:8080"]
+    );
+    assert!(
+        sent.iter()
+            .all(|sw8| !sw8.sampled && sw8.trace_id == sent[0].trace_id)
+    );
+}
+
+#[test]
 fn past_the_span_limit_spans_are_noops_and_the_segment_says_so() {
     let (service, reporter) = tracer(|config| config.span_limit(3));
     let mut outgoing = HashMap::new();
