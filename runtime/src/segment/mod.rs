@@ -122,8 +122,7 @@ impl Segment {
             correlation,
         };
         let first_span = state.open_span(-1, span_type, operation, now, tracer.span_limit());
-        let dropped = state.records.get_mut().map(|records| &mut records.dropped);
-        report_dropped(dropped.map_or(0, std::mem::take));
+        report_dropped(state.take_dropped());
         let segment_id = Id::generate_at(now);
         let make = |(tracer, trace_id, state)| Segment {
             tracer,
@@ -178,8 +177,7 @@ impl Segment {
         let (result, dropped) = {
             let mut state = self.lock();
             let result = f(&mut state);
-            let dropped = state.records.get_mut().map(|records| &mut records.dropped);
-            (result, dropped.map_or(0, std::mem::take))
+            (result, state.take_dropped())
         };
         report_dropped(dropped);
         result
@@ -317,6 +315,14 @@ impl Segment {
 }
 
 impl SegmentState {
+    /// How many strings were left out since the last call, for [`report_dropped`] once the
+    /// lock is let go.
+    fn take_dropped(&mut self) -> usize {
+        self.records
+            .get_mut()
+            .map_or(0, |records| std::mem::take(&mut records.dropped))
+    }
+
     /// [`Segment::open_span`], with the segment locked.
     fn open_span(
         &mut self,

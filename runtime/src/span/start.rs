@@ -82,10 +82,8 @@ pub(super) fn recording(segment: Arc<Segment>, span_id: Option<i32>) -> Span {
 }
 
 fn child(segment: &Arc<Segment>, parent: i32, span_type: SpanType, operation: &str) -> Span {
-    match segment.open_span(parent, span_type, operation, now_ms()) {
-        Some(span_id) => Span::handle(segment.clone(), span_id, true),
-        None => Span::noop(),
-    }
+    let span_id = segment.open_span(parent, span_type, operation, now_ms());
+    recording(segment.clone(), span_id)
 }
 
 fn local_trace(
